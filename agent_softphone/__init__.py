@@ -1,0 +1,1 @@
+"""The agent's SIP softphone and edge probe (optional extra ``softphone``)."""

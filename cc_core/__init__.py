@@ -1,0 +1,1 @@
+"""The contact centre: domain, routing, IVR, quality, channels, reporting, store and API."""
