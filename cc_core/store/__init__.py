@@ -1,0 +1,1 @@
+"""Durable store (SQLAlchemy models, repositories, Alembic migrations) and live state."""

@@ -1,0 +1,29 @@
+"""Every table of the durable store; importing this package fills `Base.metadata`."""
+
+from cc_core.store.models.audit import AuditEntry
+from cc_core.store.models.customers import Customer, CustomerIdentity
+from cc_core.store.models.interactions import (
+    AppendOnlyViolation,
+    Channel,
+    Interaction,
+    InteractionEvent,
+    InteractionState,
+)
+from cc_core.store.models.messages import Direction, Message
+from cc_core.store.models.tickets import Ticket, TicketStatus, ticket_interactions
+
+__all__ = [
+    "AppendOnlyViolation",
+    "AuditEntry",
+    "Channel",
+    "Customer",
+    "CustomerIdentity",
+    "Direction",
+    "Interaction",
+    "InteractionEvent",
+    "InteractionState",
+    "Message",
+    "Ticket",
+    "TicketStatus",
+    "ticket_interactions",
+]
