@@ -1,0 +1,170 @@
+"""Interactions: create, move through states (each move logged), list the open ones."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cc_core.store.base import new_id
+from cc_core.store.errors import Conflict, InvalidValue, NotFound
+from cc_core.store.models import Channel, Interaction, InteractionState
+from cc_core.store.repos.events import EventLog
+
+_OPEN_STATES = [s.value for s in InteractionState if not s.is_final]
+
+# Which timestamp column records the first entry into a state.
+_STAMPS: dict[InteractionState, str] = {
+    InteractionState.QUEUED: "queued_at",
+    InteractionState.OFFERED: "offered_at",
+    InteractionState.CONNECTED: "answered_at",
+    InteractionState.ENDED: "ended_at",
+    InteractionState.ABANDONED: "ended_at",
+}
+
+
+_E = TypeVar("_E", Channel, InteractionState)
+
+
+def _parse(kind: type[_E], field: str, value: str) -> _E:
+    try:
+        return kind(value)
+    except ValueError:
+        expected = "one of " + ", ".join(m.value for m in kind)
+        raise InvalidValue(field, value, expected) from None
+
+
+class Interactions:
+    def __init__(
+        self, session: AsyncSession, events: EventLog, clock: Callable[[], datetime]
+    ) -> None:
+        self.session = session
+        self.events = events
+        self.clock = clock
+
+    async def create(
+        self,
+        channel: str | Channel,
+        *,
+        queue: str | None = None,
+        customer_id: str | None = None,
+        priority: int = 0,
+        attributes: dict[str, Any] | None = None,
+        pbx_call_id: str | None = None,
+        at: datetime | None = None,
+    ) -> Interaction:
+        """A new interaction in state ``new``, with its ``created`` event."""
+        parsed = _parse(Channel, "channel", channel)
+        now = at or self.clock()
+        row = Interaction(
+            id=new_id(),
+            channel=parsed.value,
+            queue=queue,
+            state=InteractionState.NEW.value,
+            priority=priority,
+            attributes=dict(attributes or {}),
+            customer_id=customer_id,
+            pbx_call_id=pbx_call_id,
+            created_at=now,
+        )
+        self.session.add(row)
+        await self.session.flush()
+        await self.events.append(
+            "created",
+            interaction_id=row.id,
+            queue=queue,
+            data={"channel": parsed.value, "priority": priority},
+            time=now,
+        )
+        return row
+
+    async def get(self, interaction_id: str) -> Interaction:
+        row = await self.session.get(Interaction, interaction_id)
+        if row is None:
+            raise NotFound("interaction", interaction_id)
+        return row
+
+    async def set_state(
+        self,
+        interaction_id: str,
+        state: str | InteractionState,
+        *,
+        queue: str | None = None,
+        agent_id: str | None = None,
+        data: dict[str, Any] | None = None,
+        at: datetime | None = None,
+    ) -> Interaction:
+        """Move to ``state`` and log it in the same transaction.
+
+        ``queue`` and ``agent_id``, when given, replace the interaction's (a transfer or an
+        offer); the logged event carries the values in force after the change. A final state
+        (ended, abandoned) is never left.
+        """
+        new = _parse(InteractionState, "state", state)
+        row = await self.get(interaction_id)
+        old = InteractionState(row.state)
+        if old.is_final:
+            raise Conflict(
+                f"interaction {interaction_id!r} is already {old.value}; cannot move to {new.value}"
+            )
+        now = at or self.clock()
+        if queue is not None:
+            row.queue = queue
+        if agent_id is not None:
+            row.agent_id = agent_id
+        row.state = new.value
+        stamp = _STAMPS.get(new)
+        if stamp is not None and getattr(row, stamp) is None:
+            setattr(row, stamp, now)
+        await self.events.append(
+            new.value,
+            interaction_id=row.id,
+            queue=row.queue,
+            agent_id=row.agent_id,
+            data={"from": old.value, **(data or {})},
+            time=now,
+        )
+        return row
+
+    async def update_attributes(self, interaction_id: str, **changes: Any) -> Interaction:
+        """Merge ``changes`` into the attributes (e.g. what the IVR learned)."""
+        row = await self.get(interaction_id)
+        # A new dict, so the ORM sees the JSON column change.
+        row.attributes = {**row.attributes, **changes}
+        await self.session.flush()
+        return row
+
+    async def list_open(self, queue: str | None = None) -> list[Interaction]:
+        """Interactions not yet ended, highest priority first, then longest waiting."""
+        query = select(Interaction).where(Interaction.state.in_(_OPEN_STATES))
+        if queue is not None:
+            query = query.where(Interaction.queue == queue)
+        # COALESCE rather than NULLS LAST: the two backends sort NULLs at opposite ends.
+        waiting_since = func.coalesce(Interaction.queued_at, Interaction.created_at)
+        query = query.order_by(Interaction.priority.desc(), waiting_since, Interaction.id)
+        return list(await self.session.scalars(query))
+
+    async def find_by_pbx_call_id(self, pbx_call_id: str) -> Interaction | None:
+        """The open interaction tagged with this PBX call, if any (used to re-adopt calls)."""
+        return await self.session.scalar(
+            select(Interaction)
+            .where(
+                Interaction.pbx_call_id == pbx_call_id, Interaction.state.in_(_OPEN_STATES)
+            )
+            .order_by(Interaction.created_at.desc())
+            .limit(1)
+        )
+
+    async def for_customer(self, customer_id: str, *, limit: int = 50) -> list[Interaction]:
+        """The customer's latest interactions, newest first (context for the agent)."""
+        return list(
+            await self.session.scalars(
+                select(Interaction)
+                .where(Interaction.customer_id == customer_id)
+                .order_by(Interaction.created_at.desc())
+                .limit(limit)
+            )
+        )
