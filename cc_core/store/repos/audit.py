@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cc_core.store.base import require_aware
 from cc_core.store.errors import InvalidValue
 from cc_core.store.models import AuditEntry
 
@@ -34,7 +35,7 @@ class AuditLog:
         if not action:
             raise InvalidValue("action", action, "what was done, e.g. 'barge'")
         row = AuditEntry(
-            time=at or self.clock(),
+            time=self.clock() if at is None else require_aware("at", at),
             actor=actor,
             action=action,
             target=target,
@@ -56,9 +57,9 @@ class AuditLog:
         """Newest first."""
         query = select(AuditEntry)
         if since is not None:
-            query = query.where(AuditEntry.time >= since)
+            query = query.where(AuditEntry.time >= require_aware("since", since))
         if until is not None:
-            query = query.where(AuditEntry.time < until)
+            query = query.where(AuditEntry.time < require_aware("until", until))
         if actor is not None:
             query = query.where(AuditEntry.actor == actor)
         if action is not None:

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cc_core.store.base import require_aware
 from cc_core.store.errors import InvalidValue
 from cc_core.store.models import InteractionEvent
 
@@ -35,7 +36,7 @@ class EventLog:
         if not event or len(event) > MAX_EVENT_NAME:
             raise InvalidValue("event", event, f"a name of 1 to {MAX_EVENT_NAME} characters")
         row = InteractionEvent(
-            time=time or self.clock(),
+            time=self.clock() if time is None else require_aware("time", time),
             interaction_id=interaction_id,
             queue=queue,
             agent_id=agent_id,
@@ -56,6 +57,8 @@ class EventLog:
     ) -> AsyncIterator[InteractionEvent]:
         """Events with ``start <= time < end`` in the order they happened, streamed in batches
         so a month of events does not have to fit in memory."""
+        require_aware("start", start)
+        require_aware("end", end)
         if end < start:
             raise InvalidValue("end", end, f"a time not before start {start.isoformat()}")
         query = (

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cc_core.store.base import new_id
+from cc_core.store.base import new_id, require_aware
 from cc_core.store.errors import Conflict, InvalidValue, NotFound
 from cc_core.store.models import Channel, Interaction, InteractionState
 from cc_core.store.repos.events import EventLog
@@ -58,7 +58,7 @@ class Interactions:
     ) -> Interaction:
         """A new interaction in state ``new``, with its ``created`` event."""
         parsed = _parse(Channel, "channel", channel)
-        now = at or self.clock()
+        now = self.clock() if at is None else require_aware("at", at)
         row = Interaction(
             id=new_id(),
             channel=parsed.value,
@@ -110,7 +110,7 @@ class Interactions:
             raise Conflict(
                 f"interaction {interaction_id!r} is already {old.value}; cannot move to {new.value}"
             )
-        now = at or self.clock()
+        now = self.clock() if at is None else require_aware("at", at)
         if queue is not None:
             row.queue = queue
         if agent_id is not None:

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cc_core.store.base import new_id
+from cc_core.store.base import new_id, require_aware
 from cc_core.store.errors import InvalidValue, NotFound
 from cc_core.store.models import Direction, Interaction, Message
 
@@ -41,7 +41,7 @@ class Messages:
         row = Message(
             id=new_id(),
             interaction_id=interaction_id,
-            time=at or self.clock(),
+            time=self.clock() if at is None else require_aware("at", at),
             direction=parsed.value,
             sender=sender,
             subject=subject,
