@@ -244,13 +244,15 @@ class MemoryLiveState:
         return self._queues.setdefault(check_id("queue_id", queue_id), _Queue())
 
     async def incr_waiting(self, queue_id: str, by: int = 1) -> int:
+        by = check_amount("by", by)
         q = self._queue(queue_id)
-        q.waiting += check_amount("by", by)
+        q.waiting += by
         return q.waiting
 
     async def decr_waiting(self, queue_id: str, by: int = 1) -> int:
+        by = check_amount("by", by)
         q = self._queue(queue_id)
-        q.waiting = max(0, q.waiting - check_amount("by", by))
+        q.waiting = max(0, q.waiting - by)
         return q.waiting
 
     async def set_longest_wait_start(self, queue_id: str, since: float | None) -> None:
@@ -259,9 +261,10 @@ class MemoryLiveState:
 
     async def incr_counter(self, queue_id: str, name: str, by: int = 1) -> int:
         check_id("counter name", name)
+        by = check_amount("by", by)
         q = self._queue(queue_id)
         counters = q.counters if q.counters is not None else {}
-        counters[name] = counters.get(name, 0) + check_amount("by", by)
+        counters[name] = counters.get(name, 0) + by
         q.counters = counters
         return counters[name]
 

@@ -183,6 +183,9 @@ class RedisLiveState:
             self._r: Redis = Redis.from_url(
                 url,
                 decode_responses=True,
+                # Foreign bytes on a channel must not break the reader: they become U+FFFD,
+                # fail JSON decoding and are counted as invalid.
+                encoding_errors="replace",
                 socket_connect_timeout=connect_timeout,
                 socket_timeout=op_timeout,
                 retry=Retry(NoBackoff(), 0),

@@ -1,0 +1,74 @@
+"""A Redis that cannot be reached surfaces as LiveStateUnavailable, never a raw redis error."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from cc_core.store.live import LiveStateUnavailable, open_live_state
+from cc_core.store.live.redis import RedisLiveState
+from tests.live.conftest import TcpProxy, free_port, new_namespace
+
+BOUND = 10.0  # a hang, not slowness, is what these bounds catch
+
+
+async def test_open_on_a_port_nobody_listens_on_fails_typed() -> None:
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    async with asyncio.timeout(BOUND):
+        with pytest.raises(LiveStateUnavailable, match=r"127\.0\.0\.1"):
+            await open_live_state("redis", url, new_namespace())
+
+
+async def test_every_kind_of_call_fails_typed_when_unreachable() -> None:
+    live = RedisLiveState(f"redis://127.0.0.1:{free_port()}/0", new_namespace())
+    calls = [
+        live.get_agent("a1"),
+        live.list_agents(),
+        live.reserve("a1", "ready", "ix-1"),
+        live.incr_waiting("sales"),
+        live.queue_snapshot(),
+        live.acquire_lease("acd-active", "node-a", 5),
+        live.publish("agents", {"x": 1}),
+        live.subscribe("agents"),
+    ]
+    try:
+        async with asyncio.timeout(BOUND):
+            for call in calls:
+                with pytest.raises(LiveStateUnavailable):
+                    await call
+    finally:
+        await live.aclose()
+
+
+async def test_lost_connection_mid_session_fails_typed_and_recovers(
+    redis_proxy: TcpProxy, live_redis_url: str
+) -> None:
+    db = live_redis_url.rsplit("/", 1)[-1] if live_redis_url.count("/") > 2 else "0"
+    live = RedisLiveState(f"redis://127.0.0.1:{redis_proxy.port}/{db}", new_namespace())
+    direct = RedisLiveState(live_redis_url, live.namespace)
+    try:
+        assert await live.incr_waiting("sales") == 1
+        sub = await live.subscribe("agents")
+        await redis_proxy.cut()
+        async with asyncio.timeout(BOUND):
+            with pytest.raises(LiveStateUnavailable):
+                await live.incr_waiting("sales")
+            with pytest.raises(LiveStateUnavailable):
+                await anext(sub)
+        # The subscription is finished after the loss; a consumer re-subscribes.
+        with pytest.raises(StopAsyncIteration):
+            await anext(sub)
+        await sub.aclose()
+        # Nothing written before the cut was lost.
+        assert (await direct.get_queue("sales")).waiting == 1
+        await redis_proxy.start()
+        live2 = RedisLiveState(f"redis://127.0.0.1:{redis_proxy.port}/{db}", live.namespace)
+        try:
+            assert await live2.incr_waiting("sales") == 2
+        finally:
+            await live2.aclose()
+    finally:
+        await direct.clear()
+        await direct.aclose()
+        await live.aclose()
