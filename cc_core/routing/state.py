@@ -1,0 +1,133 @@
+"""The engine's mutable records for agents and interactions (compact: __slots__ only)."""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from cc_core.domain import Agent, AgentState, ChannelKind, Interaction, Queue
+from cc_core.routing.requirements import EligibilityClass
+
+
+class Phase(enum.Enum):
+    WAITING = "waiting"
+    OFFERED = "offered"
+    CONNECTED = "connected"
+
+
+class AgentRuntime:
+    """One agent's live state: presence, slots held and the counters strategies rank by."""
+
+    __slots__ = (
+        "agent",
+        "channels",
+        "contacts",
+        "entries",
+        "held",
+        "last_activity",
+        "missed",
+        "offers",
+        "offers_made",
+        "presence",
+        "queue_order",
+        "rank",
+        "reason",
+        "sticky",
+        "talk",
+        "ticket",
+        "wrapups",
+    )
+
+    def __init__(self, agent: Agent, rank: int, now: float, ticket: float) -> None:
+        self.rank = rank
+        self.presence = AgentState.LOGGED_OUT
+        self.reason: str | None = None
+        self.held: dict[ChannelKind, int] = {}
+        self.offers: dict[int, int] = {}  # offer id -> interaction seq
+        self.wrapups: dict[int, str] = {}  # wrap-up id -> interaction id
+        self.last_activity = now
+        self.contacts = 0
+        self.talk = 0.0
+        self.offers_made = 0
+        self.ticket = ticket
+        self.missed = 0
+        self.entries: list[tuple[Any, tuple]] = []  # (index key, entry) currently indexed
+        self.sticky: set[int] = set()  # seqs of waiting interactions that prefer this agent
+        self.set_agent(agent)
+
+    def set_agent(self, agent: Agent) -> None:
+        self.agent = agent
+        self.channels = tuple(sorted(agent.capacity.channels(), key=lambda c: c.value))
+        # Served queues by the agent's priority, then id, for a stable scan order.
+        self.queue_order = tuple(sorted(agent.queues.items(), key=lambda kv: (kv[1], kv[0])))
+
+    def can_take(self, channel: ChannelKind) -> bool:
+        return self.agent.capacity.can_take(self.held, channel)
+
+    def state(self) -> AgentState:
+        if self.presence is AgentState.LOGGED_OUT and not self.held_total():
+            return AgentState.LOGGED_OUT
+        if self.offers:
+            return AgentState.RESERVED
+        if self.held_total() > len(self.wrapups):
+            return AgentState.BUSY
+        if self.wrapups:
+            return AgentState.WRAP_UP
+        return self.presence
+
+    def held_total(self) -> int:
+        return sum(self.held.values())
+
+
+class InteractionRuntime:
+    """One interaction's place in routing: queue, step, ordering key and exclusions."""
+
+    __slots__ = (
+        "accepted_at",
+        "agent_id",
+        "cls",
+        "entered",
+        "epoch",
+        "excluded",
+        "interaction",
+        "max_wait_due",
+        "neg_key",
+        "offer_id",
+        "overdue",
+        "phase",
+        "queue",
+        "rate",
+        "seq",
+        "step",
+        "step_due",
+        "sticky_agents",
+        "sticky_due",
+    )
+
+    def __init__(self, interaction: Interaction, seq: int, queue: Queue) -> None:
+        self.interaction = interaction
+        self.seq = seq
+        self.queue = queue
+        self.entered = 0.0
+        self.step = 0
+        self.step_due: float | None = None
+        self.max_wait_due: float | None = None
+        self.sticky_agents: tuple[str, ...] = ()
+        self.sticky_due: float | None = None
+        self.neg_key = 0.0
+        self.rate = 0.0
+        self.phase = Phase.WAITING
+        self.cls: EligibilityClass | None = None  # set while queued in a class line
+        self.excluded: set[str] | None = None  # created on the first reject / no-answer
+        self.epoch = 0
+        self.overdue = False
+        self.offer_id: int | None = None
+        self.agent_id: str | None = None
+        self.accepted_at = 0.0
+
+    def line_entry(self) -> tuple[float, float, int]:
+        """Sort entry in a class line: best score first, then earliest arrival, then seq."""
+        return (self.neg_key, self.interaction.arrival, self.seq)
+
+    def excludes(self, agent_id: str) -> bool:
+        return self.excluded is not None and agent_id in self.excluded

@@ -1,0 +1,52 @@
+"""The engine's wake-up list: a heap of due times with lazy invalidation.
+
+Entries are never removed when they go stale (an answered offer, a hung-up call); they are
+skipped when they reach the top. Ties at the same instant fire in (kind, ordinal) order so the
+outcome never depends on scheduling order.
+"""
+
+from __future__ import annotations
+
+import enum
+import heapq
+from collections.abc import Callable
+
+
+class TimerKind(enum.IntEnum):
+    OFFER_TIMEOUT = 0  # ordinal: offer id
+    WRAP_UP_END = 1  # ordinal: wrap-up id
+    STICKY_END = 2  # ordinal: interaction sequence number
+    STEP = 3  # ordinal: interaction sequence number
+    MAX_WAIT = 4  # ordinal: interaction sequence number
+
+
+Timer = tuple[float, int, int, int]  # (due, kind, ordinal, epoch)
+
+
+class Timers:
+    __slots__ = ("_heap",)
+
+    def __init__(self) -> None:
+        self._heap: list[Timer] = []
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+    def push(self, due: float, kind: TimerKind, ordinal: int, epoch: int = 0) -> None:
+        heapq.heappush(self._heap, (due, int(kind), ordinal, epoch))
+
+    def next_due(self, valid: Callable[[Timer], bool]) -> float | None:
+        """Earliest due time of a still-valid timer; stale heads are dropped on the way."""
+        heap = self._heap
+        while heap and not valid(heap[0]):
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
+
+    def pop_due(self, now: float, valid: Callable[[Timer], bool]) -> Timer | None:
+        """Remove and return the earliest valid timer due at or before ``now``."""
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            timer = heapq.heappop(heap)
+            if valid(timer):
+                return timer
+        return None
