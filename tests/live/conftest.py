@@ -1,14 +1,17 @@
-"""Fixtures for the live-state suite: every contract test runs on memory and on a real Redis."""
+"""Fixtures for the live-state suite: every contract test runs on memory and on a real Redis.
+
+The Redis server comes from the shared `redis_url` fixture, which fails when it is unreachable.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from redis.asyncio import Redis
@@ -17,8 +20,6 @@ from redis.asyncio.connection import parse_url
 from cc_core.store.live.memory import MemoryLiveState
 from cc_core.store.live.port import LiveState
 from cc_core.store.live.redis import RedisLiveState
-
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 class FakeClock:
@@ -32,28 +33,6 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
-
-
-@pytest.fixture(scope="session")
-def live_redis_url() -> str:
-    url = os.environ.get("CC_TEST_REDIS_URL", DEFAULT_REDIS_URL)
-    # A plain socket PING: this fixture may be first requested from inside a running loop.
-    kw = parse_url(url)
-    try:
-        with socket.create_connection(
-            (str(kw.get("host", "127.0.0.1")), int(kw.get("port", 6379))), timeout=3
-        ) as s:
-            s.sendall(b"PING\r\n")
-            reply = s.recv(64)
-    except OSError as exc:
-        reply = repr(exc).encode()
-    if not reply.startswith((b"+PONG", b"-NOAUTH")):
-        pytest.fail(
-            f"Redis at {url} (CC_TEST_REDIS_URL) is unreachable: {reply!r}. Start redis-server "
-            "or point CC_TEST_REDIS_URL at one; these tests never skip.",
-            pytrace=False,
-        )
-    return url
 
 
 def new_namespace() -> str:
@@ -96,7 +75,7 @@ async def harness(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
             # One process holds one memory store: a second "node" is the same object.
             return live
     else:
-        url = request.getfixturevalue("live_redis_url")
+        url = request.getfixturevalue("redis_url")
         live = RedisLiveState(url, ns, clock=clock)
 
         async def open_node() -> LiveState:
@@ -117,8 +96,8 @@ async def harness(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
 
 
 @pytest.fixture
-async def redis_live(live_redis_url: str) -> AsyncIterator[RedisLiveState]:
-    live = RedisLiveState(live_redis_url, new_namespace())
+async def redis_live(redis_url: str) -> AsyncIterator[RedisLiveState]:
+    live = RedisLiveState(redis_url, new_namespace())
     try:
         yield live
     finally:
@@ -170,8 +149,8 @@ class TcpProxy:
 
 
 @pytest.fixture
-async def redis_proxy(live_redis_url: str) -> AsyncIterator[TcpProxy]:
-    kw = parse_url(live_redis_url)
+async def redis_proxy(redis_url: str) -> AsyncIterator[TcpProxy]:
+    kw = parse_url(redis_url)
     proxy = TcpProxy(str(kw.get("host", "127.0.0.1")), int(kw.get("port", 6379)))
     await proxy.start()
     try:
@@ -185,3 +164,11 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def via_port(url: str, port: int) -> str:
+    """The same Redis URL (credentials, db) pointed at 127.0.0.1:<port>."""
+    parts = urlsplit(url)
+    userinfo = parts.netloc.rpartition("@")[0]
+    netloc = f"{userinfo}@127.0.0.1:{port}" if userinfo else f"127.0.0.1:{port}"
+    return urlunsplit(parts._replace(netloc=netloc))

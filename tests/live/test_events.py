@@ -105,9 +105,9 @@ async def test_memory_slow_subscriber_drops_oldest_and_counts() -> None:
         assert [(await next_event(slow)).data["n"] for _ in range(3)] == [2, 3, 4]
 
 
-async def test_namespaces_do_not_hear_each_other(live_redis_url: str) -> None:
-    a = RedisLiveState(live_redis_url, new_namespace())
-    b = RedisLiveState(live_redis_url, new_namespace())
+async def test_namespaces_do_not_hear_each_other(redis_url: str) -> None:
+    a = RedisLiveState(redis_url, new_namespace())
+    b = RedisLiveState(redis_url, new_namespace())
     try:
         async with await a.subscribe("agents") as sub:
             assert await b.publish("agents", {"from": "b"}) == 0
@@ -119,10 +119,10 @@ async def test_namespaces_do_not_hear_each_other(live_redis_url: str) -> None:
             await live.aclose()
 
 
-async def test_redis_skips_foreign_non_json_messages(live_redis_url: str) -> None:
+async def test_redis_skips_foreign_non_json_messages(redis_url: str) -> None:
     ns = new_namespace()
-    live = RedisLiveState(live_redis_url, ns)
-    raw = Redis.from_url(live_redis_url)
+    live = RedisLiveState(redis_url, ns)
+    raw = Redis.from_url(redis_url)
     try:
         async with await live.subscribe("agents") as sub:
             await raw.publish(f"{ns}:ev:agents", b"\xff not json")

@@ -16,8 +16,8 @@ async def test_memory_backend() -> None:
     assert live.namespace == "centre-1"
 
 
-async def test_redis_backend_is_pinged_and_usable(live_redis_url: str) -> None:
-    live = await open_live_state("redis", live_redis_url, new_namespace())
+async def test_redis_backend_is_pinged_and_usable(redis_url: str) -> None:
+    live = await open_live_state("redis", redis_url, new_namespace())
     try:
         assert isinstance(live, RedisLiveState) and isinstance(live, LiveState)
         assert await live.incr_waiting("q") == 1

@@ -8,20 +8,20 @@ import pytest
 
 from cc_core.store.live import LiveStateUnavailable, open_live_state
 from cc_core.store.live.redis import RedisLiveState
-from tests.live.conftest import TcpProxy, free_port, new_namespace
+from tests.live.conftest import TcpProxy, free_port, new_namespace, via_port
 
 BOUND = 10.0  # a hang, not slowness, is what these bounds catch
 
 
-async def test_open_on_a_port_nobody_listens_on_fails_typed() -> None:
-    url = f"redis://127.0.0.1:{free_port()}/0"
+async def test_open_on_a_port_nobody_listens_on_fails_typed(redis_url: str) -> None:
+    url = via_port(redis_url, free_port())
     async with asyncio.timeout(BOUND):
         with pytest.raises(LiveStateUnavailable, match=r"127\.0\.0\.1"):
             await open_live_state("redis", url, new_namespace())
 
 
-async def test_every_kind_of_call_fails_typed_when_unreachable() -> None:
-    live = RedisLiveState(f"redis://127.0.0.1:{free_port()}/0", new_namespace())
+async def test_every_kind_of_call_fails_typed_when_unreachable(redis_url: str) -> None:
+    live = RedisLiveState(via_port(redis_url, free_port()), new_namespace())
     calls = [
         live.get_agent("a1"),
         live.list_agents(),
@@ -42,11 +42,10 @@ async def test_every_kind_of_call_fails_typed_when_unreachable() -> None:
 
 
 async def test_lost_connection_mid_session_fails_typed_and_recovers(
-    redis_proxy: TcpProxy, live_redis_url: str
+    redis_proxy: TcpProxy, redis_url: str
 ) -> None:
-    db = live_redis_url.rsplit("/", 1)[-1] if live_redis_url.count("/") > 2 else "0"
-    live = RedisLiveState(f"redis://127.0.0.1:{redis_proxy.port}/{db}", new_namespace())
-    direct = RedisLiveState(live_redis_url, live.namespace)
+    live = RedisLiveState(via_port(redis_url, redis_proxy.port), new_namespace())
+    direct = RedisLiveState(redis_url, live.namespace)
     try:
         assert await live.incr_waiting("sales") == 1
         sub = await live.subscribe("agents")
@@ -63,7 +62,7 @@ async def test_lost_connection_mid_session_fails_typed_and_recovers(
         # Nothing written before the cut was lost.
         assert (await direct.get_queue("sales")).waiting == 1
         await redis_proxy.start()
-        live2 = RedisLiveState(f"redis://127.0.0.1:{redis_proxy.port}/{db}", live.namespace)
+        live2 = RedisLiveState(via_port(redis_url, redis_proxy.port), live.namespace)
         try:
             assert await live2.incr_waiting("sales") == 2
         finally:
