@@ -1,0 +1,119 @@
+"""``acd.yaml``: the service itself: listeners, store, live state, PBX connections, logging."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field
+from pydantic_core import PydanticCustomError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from cc_core.config.value_types import (
+    ConfigModel,
+    Host,
+    Identifier,
+    NonEmpty,
+    Port,
+    TimeZoneName,
+    in_range,
+)
+
+DEFAULT_STORE_URL = "sqlite+aiosqlite:///var/ccplane.db"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def _check_store_url(value: str) -> str:
+    try:
+        make_url(value)
+    except ArgumentError:
+        raise PydanticCustomError(
+            "invalid", "got {value} (expected an SQLAlchemy URL such as '{example}')",
+            {"value": repr(value), "example": DEFAULT_STORE_URL}) from None
+    return value
+
+
+def _check_redis_url(value: str) -> str:
+    if not value.startswith(("redis://", "rediss://", "unix://")):
+        raise PydanticCustomError(
+            "invalid", "got {value} (expected a URL starting with redis://, rediss:// or unix://)",
+            {"value": repr(value)})
+    return value
+
+
+StoreUrl = Annotated[str, AfterValidator(_check_store_url)]
+RedisUrl = Annotated[str, AfterValidator(_check_redis_url)]
+RingTimeout = Annotated[int, AfterValidator(in_range(1, 600, "a whole number of seconds"))]
+
+
+class ApiListener(ConfigModel):
+    """REST, WebSocket (agent desktop, chat, wallboard) and ``/metrics``."""
+
+    host: Host = "127.0.0.1"
+    port: Port = 8080
+
+
+class FastAgiListener(ConfigModel):
+    """Asterisk runs IVR scripts through ``AGI(agi://host:port/ivr/<script>)``."""
+
+    host: Host = "127.0.0.1"
+    port: Port = 4573
+
+
+class EslOutboundListener(ConfigModel):
+    """FreeSWITCH's ``socket`` dialplan application connects here for IVR scripts."""
+
+    host: Host = "127.0.0.1"
+    port: Port = 8084
+
+
+class StoreSettings(ConfigModel):
+    # A relative SQLite path is resolved against the working directory by the loader.
+    url: StoreUrl = DEFAULT_STORE_URL
+
+
+class LiveStateSettings(ConfigModel):
+    backend: Literal["memory", "redis"] = "memory"
+    redis_url: RedisUrl = DEFAULT_REDIS_URL
+
+
+class AmiSettings(ConfigModel):
+    host: Host
+    port: Port = 5038
+    username: NonEmpty
+    secret: NonEmpty
+
+
+class EslSettings(ConfigModel):
+    host: Host
+    port: Port = 8021
+    password: NonEmpty
+
+
+class PbxSettings(ConfigModel):
+    """One PBX: ``ami`` is required for ``asterisk``, ``esl`` for ``freeswitch``."""
+
+    name: Identifier
+    type: Literal["asterisk", "freeswitch"]
+    ami: AmiSettings | None = None
+    esl: EslSettings | None = None
+    ring_timeout: RingTimeout = 20
+
+
+class LoggingSettings(ConfigModel):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    # "json" would shadow a BaseModel method, so the attribute has another name.
+    json_lines: bool = Field(default=False, alias="json")
+    mask_pii: bool = True
+
+
+class AcdFile(ConfigModel):
+    node_id: Identifier
+    timezone: TimeZoneName
+    api: ApiListener = ApiListener()
+    fastagi: FastAgiListener = FastAgiListener()
+    esl_outbound: EslOutboundListener = EslOutboundListener()
+    store: StoreSettings = StoreSettings()
+    live_state: LiveStateSettings = LiveStateSettings()
+    pbx: list[PbxSettings] = []
+    logging: LoggingSettings = LoggingSettings()

@@ -1,0 +1,203 @@
+"""Reading one YAML file into plain data while keeping where every key and value came from.
+
+PyYAML's nodes carry marks; pydantic reports error locations as key paths. A ``Document`` maps
+each key path to the mark of its value and of its key so any problem can be printed as
+``file:line:col``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from cc_core.config.problems import Problem
+
+Loc = tuple[str | int, ...]
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+@dataclass(frozen=True)
+class Mark:
+    """1-based position in a file."""
+
+    line: int
+    col: int
+
+    @classmethod
+    def of(cls, mark: yaml.Mark) -> Mark:
+        return cls(mark.line + 1, mark.column + 1)
+
+
+@dataclass
+class Document:
+    """Parsed data of one file and the marks of its keys and values, by key path."""
+
+    file: str
+    data: Any
+    value_marks: dict[Loc, Mark] = field(default_factory=dict)
+    key_marks: dict[Loc, Mark] = field(default_factory=dict)
+
+    def resolve(self, loc: Sequence[str | int]) -> Loc:
+        """Keep only the parts of a pydantic error location that exist in the data.
+
+        Pydantic adds parts that are not keys (union arm names, ``[key]``); they are dropped.
+        A final part naming a missing key is kept, so "missing field" points at its parent.
+        """
+        node: Any = self.data
+        kept: list[str | int] = []
+        for i, part in enumerate(loc):
+            in_dict = isinstance(node, dict) and part in node
+            in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+            if in_dict or in_list:
+                node = node[part]
+            elif isinstance(part, str) and part != "[key]" and i == len(loc) - 1:
+                kept.append(part)
+                break
+            else:
+                continue
+            kept.append(part)
+        return tuple(kept)
+
+    def mark(self, loc: Sequence[str | int], *, key: bool = False) -> Mark:
+        """Mark of the value at ``loc`` (or of its key), else of the nearest enclosing value."""
+        path = tuple(loc)
+        if key and path in self.key_marks:
+            return self.key_marks[path]
+        while path and path not in self.value_marks:
+            path = path[:-1]
+        return self.value_marks.get(path, Mark(1, 1))
+
+    def problem(
+        self, loc: Sequence[str | int], message: str, *, key: bool = False, **kw: Any
+    ) -> Problem:
+        from cc_core.config.problems import field_path
+
+        at = self.mark(loc, key=key)
+        return Problem(self.file, at.line, at.col, field_path(loc), message, **kw)
+
+
+def read_text(path: Path, display: str) -> tuple[str | None, list[Problem]]:
+    """File contents as text, or the problem that prevented reading it."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None, [Problem(display, None, None, "", "file not found")]
+    except IsADirectoryError:
+        return None, [Problem(display, None, None, "", "is a directory (expected a YAML file)")]
+    except OSError as exc:
+        return None, [Problem(display, None, None, "", f"cannot read file: {exc.strerror}")]
+    try:
+        return raw.decode("utf-8-sig"), []
+    except UnicodeDecodeError as exc:
+        start = exc.start
+        line = raw.count(b"\n", 0, start) + 1
+        col = start - (raw.rfind(b"\n", 0, start) + 1) + 1
+        bad = raw[start : start + 1].hex()
+        message = f"byte 0x{bad} is not valid UTF-8 (expected UTF-8 text; re-save as UTF-8)"
+        return None, [Problem(display, line, col, "", message)]
+
+
+def load_document(path: Path, display: str) -> tuple[Document | None, list[Problem]]:
+    """Parse one YAML file. Returns None with problems for unreadable, empty or broken files."""
+    text, problems = read_text(path, display)
+    if text is None:
+        return None, problems
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, [Problem(display, 1, 1, "", "file is empty (expected a YAML mapping)")]
+        duplicates = _duplicate_keys(loader, node, display)
+        data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        return None, [_syntax_problem(exc, display)]
+    except yaml.YAMLError as exc:  # reader errors (control characters) carry a position only
+        return None, [_reader_problem(exc, display)]
+    finally:
+        loader.dispose()
+    doc = Document(display, data)
+    _record_marks(loader, node, (), doc, set())
+    return doc, duplicates
+
+
+def _syntax_problem(exc: yaml.MarkedYAMLError, display: str) -> Problem:
+    mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
+    what = exc.problem or "invalid YAML"
+    if exc.context and exc.context_mark and exc.context_mark is not mark:
+        what = f"{what}, {exc.context} at line {exc.context_mark.line + 1}"
+    return Problem(display, line, col, "", f"YAML syntax: {what}")
+
+
+def _reader_problem(exc: yaml.YAMLError, display: str) -> Problem:
+    position = getattr(exc, "position", None)
+    reason = getattr(exc, "reason", None) or str(exc)
+    return Problem(display, None, None, "", f"cannot read YAML: {reason} (at character {position})")
+
+
+def _key_value(loader: yaml.SafeLoader, key: Node) -> Any:
+    if isinstance(key, ScalarNode):
+        return loader.construct_object(key, deep=True)
+    return None
+
+
+def _duplicate_keys(loader: yaml.SafeLoader, root: Node, display: str) -> list[Problem]:
+    """PyYAML silently keeps the last of two equal keys; a config must not lose data that way."""
+    found: list[Problem] = []
+    seen_nodes: set[int] = set()
+    stack: list[Node] = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen_nodes:
+            continue
+        seen_nodes.add(id(node))
+        if isinstance(node, MappingNode):
+            first: dict[Any, Node] = {}
+            for key, value in node.value:
+                stack.append(value)
+                if key.tag == _MERGE_TAG:
+                    continue
+                name = _key_value(loader, key)
+                try:
+                    earlier = first.get(name)
+                except TypeError:  # unhashable keys are reported by the constructor
+                    continue
+                if earlier is not None:
+                    at = Mark.of(key.start_mark)
+                    message = (
+                        f"duplicate key '{name}' (first at line {earlier.start_mark.line + 1};"
+                        " expected each key once)"
+                    )
+                    found.append(Problem(display, at.line, at.col, str(name), message))
+                else:
+                    first[name] = key
+        elif isinstance(node, SequenceNode):
+            stack.extend(node.value)
+    return found
+
+
+def _record_marks(
+    loader: yaml.SafeLoader, node: Node, loc: Loc, doc: Document, active: set[int]
+) -> None:
+    doc.value_marks[loc] = Mark.of(node.start_mark)
+    if id(node) in active:  # a recursive alias: stop rather than loop
+        return
+    active.add(id(node))
+    if isinstance(node, MappingNode):
+        # After construction merge keys are flattened: merged pairs first, own pairs last,
+        # so later entries win exactly as they do in the data.
+        for key, value in node.value:
+            name = _key_value(loader, key)
+            if isinstance(name, str | int | float | bool) or name is None:
+                doc.key_marks[(*loc, name)] = Mark.of(key.start_mark)
+                _record_marks(loader, value, (*loc, name), doc, active)
+    elif isinstance(node, SequenceNode):
+        for index, item in enumerate(node.value):
+            _record_marks(loader, item, (*loc, index), doc, active)
+    active.discard(id(node))
