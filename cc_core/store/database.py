@@ -37,6 +37,9 @@ from cc_core.store.repos import (
 # How long a SQLite writer waits for another to finish before giving up, in milliseconds.
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
+# Execution option marking a transaction that only reads (see `Store.transaction`).
+READONLY_OPTION = "cc_readonly"
+
 Clock = Callable[[], datetime]
 
 
@@ -65,7 +68,9 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
     def _on_begin(conn: Connection) -> None:
         # IMMEDIATE takes the write lock up front: two writers then queue on busy_timeout
         # instead of one failing with "database is locked" when it upgrades a read lock.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Read-only transactions (reports) must not hold that lock, so they begin DEFERRED.
+        readonly = conn.get_execution_options().get(READONLY_OPTION, False)
+        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
 def make_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
@@ -125,8 +130,12 @@ class Store:
         return self.engine.url
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Repositories]:
+    async def transaction(self, *, readonly: bool = False) -> AsyncIterator[Repositories]:
+        """One transaction. ``readonly`` is for long reads such as reports: on SQLite it does
+        not take the write lock, so the ACD keeps writing while a report streams events."""
         async with self.sessions() as session, session.begin():
+            if readonly:
+                await session.connection(execution_options={READONLY_OPTION: True})
             yield Repositories.bind(session, self.clock)
 
     async def create_all(self) -> None:

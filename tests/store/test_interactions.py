@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -199,3 +200,23 @@ async def test_event_log_is_append_only(store: Store) -> None:
     async with store.transaction() as repos:
         rows = list(await repos.session.scalars(select(InteractionEvent)))
         assert [r.event for r in rows] == ["agent_login"]
+
+
+async def test_a_long_report_read_does_not_block_writers(store: Store) -> None:
+    async with store.transaction() as repos:
+        await repos.events.append("agent_login", agent_id="1001", time=T0)
+    async with store.transaction(readonly=True) as reader:
+        stream = reader.events.between(T0, T0 + timedelta(days=1))
+        first = await anext(stream)
+        assert first.event == "agent_login"
+
+        async def write() -> None:
+            async with store.transaction() as writer:
+                await writer.events.append("agent_ready", agent_id="1001")
+
+        # While the report is still open, the ACD's write goes through promptly.
+        await asyncio.wait_for(write(), timeout=3)
+        await stream.aclose()
+    async with store.transaction(readonly=True) as reader:
+        events = [e.event async for e in reader.events.between(T0, T0 + timedelta(days=1))]
+        assert events == ["agent_login", "agent_ready"]
