@@ -1,0 +1,1 @@
+"""The Asterisk Manager Interface (AMI) side of the simulated PBX."""
