@@ -198,14 +198,35 @@ def covers(prefix: list[Block]):  # type: ignore[no-untyped-def]
     return check
 
 
+def _rename(message: bytes, seen: list[Block]) -> bytes:
+    """Point an action at the simulator's channel where the capture names Asterisk's: the
+    sequence numbers differ, the rest of the name is the same."""
+    names = {}
+    for b in seen:
+        d = dict(b)
+        if d.get("Event") == "Newchannel":
+            names[_SEQ.sub(r"\1-<seq>", d["Channel"])] = d["Channel"]
+
+    def swap(m: re.Match[str]) -> str:
+        full = m.group(0)
+        return names.get(_SEQ.sub(r"\1-<seq>", full), full)
+
+    text = message.decode()
+    return re.sub(r"(?:Local|PJSIP)/[^\s;,]+?-[0-9a-f]{8}(?:;[12])?", swap, text).encode()
+
+
 async def replay(
     client: Client, sent: list[bytes], expected: list[Block], limit: float = 20.0
 ) -> None:
     """Send each action once the simulator has produced what Asterisk had produced before it."""
     responses = [i for i, b in enumerate(expected) if b[0][0] == "Response"]
-    for n, message in enumerate(sent):
-        if n < len(responses):
-            before = expected[: responses[n]]
-            await client.wait_for(covers(before), limit)
-        await client.send(message)
-    await client.wait_for(covers(expected), limit)
+    try:
+        for n, message in enumerate(sent):
+            if n < len(responses):
+                before = expected[: responses[n]]
+                await client.wait_for(covers(before), limit)
+            await client.send(_rename(message, client.blocks()))
+        await client.wait_for(covers(expected), limit)
+    except TimeoutError:
+        problems = diff_streams(expected, client.blocks())
+        raise AssertionError("timed out; differences:\n" + "\n".join(problems)) from None
