@@ -14,8 +14,6 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 from ulid import ULID
 
-from cc_core.store.errors import InvalidValue
-
 # Stable constraint names: Alembic can then drop or alter them by name on every backend, and
 # SQLite batch migrations (which rebuild tables) keep the same names.
 NAMING_CONVENTION: dict[str, str] = {
@@ -34,13 +32,6 @@ QUEUE_LENGTH = 64  # queue names come from configs/queues.yaml
 def new_id() -> str:
     """A fresh ULID as text: unique, and ordered by creation time."""
     return str(ULID())
-
-
-def require_aware(field: str, value: datetime) -> datetime:
-    """``value`` if it is a timezone-aware datetime; `InvalidValue` naming ``field`` if not."""
-    if not isinstance(value, datetime) or value.utcoffset() is None:
-        raise InvalidValue(field, value, "a timezone-aware datetime (e.g. with tzinfo=UTC)")
-    return value
 
 
 def utcnow() -> datetime:

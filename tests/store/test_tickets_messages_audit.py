@@ -110,3 +110,31 @@ async def test_audit_log_records_and_filters(store: Store) -> None:
         assert len(await repos.audit.entries(limit=1)) == 1
         with pytest.raises(InvalidValue, match="actor"):
             await repos.audit.record("", "barge")
+
+
+async def test_over_long_text_and_non_json_data_fail_alike_on_both_backends(store: Store) -> None:
+    async with store.transaction() as repos:
+        call = await repos.interactions.create("voice", queue="sales")
+    # One transaction meets every refusal and carries on: nothing refused is written, and the
+    # session stays usable (the checks run before anything joins it).
+    async with store.transaction() as repos:
+        with pytest.raises(InvalidValue, match=r"audit_log\.actor: .*at most 128 characters"):
+            await repos.audit.record("x" * 129, "barge")
+        with pytest.raises(InvalidValue, match=r"interaction_events\.data: .*JSON data"):
+            await repos.events.append("odd", data={"when": datetime(2026, 1, 1, tzinfo=UTC)})
+        with pytest.raises(InvalidValue, match=r"interactions\.queue: .*at most 64 characters"):
+            await repos.interactions.set_state(call.id, "queued", queue="q" * 65)
+        with pytest.raises(InvalidValue, match=r"interaction_events\.data: .*JSON data"):
+            await repos.interactions.set_state(call.id, "queued", data={"x": {1, 2}})
+        with pytest.raises(InvalidValue, match=r"customers\.display_name: .*at most 200"):
+            await repos.customers.find_or_create_by_identity("user", "u1", display_name="n" * 201)
+        with pytest.raises(InvalidValue, match=r"tickets\.owner_agent_id: .*at most 64"):
+            await repos.tickets.open("subject", owner_agent_id="a" * 65)
+        await repos.audit.record("sup-anna", "barge")
+    async with store.transaction() as repos:
+        row = await repos.interactions.get(call.id)
+        assert (row.queue, row.state) == ("sales", "new")
+        assert [e.event for e in await repos.events.for_interaction(call.id)] == ["created"]
+        assert [e.actor for e in await repos.audit.entries()] == ["sup-anna"]
+        assert await repos.customers.find_by_identity("user", "u1") is None
+        assert await repos.tickets.list_open() == []

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cc_core.store.base import require_aware
+from cc_core.store.checks import checked, require_aware
 from cc_core.store.errors import InvalidValue
 from cc_core.store.models import AuditEntry
 
@@ -41,7 +41,7 @@ class AuditLog:
             target=target,
             details=dict(details or {}),
         )
-        self.session.add(row)
+        self.session.add(checked(row))
         await self.session.flush()
         return row
 

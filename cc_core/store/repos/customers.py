@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cc_core.store.base import new_id
+from cc_core.store.checks import checked
 from cc_core.store.errors import Conflict, InvalidValue, NotFound
 from cc_core.store.identities import IdentityKind, normalize_identity
 from cc_core.store.models import Customer, CustomerIdentity, Interaction, Ticket
@@ -64,14 +65,13 @@ class Customers:
             return await self.get(found.customer_id), False
         now = self.clock()
         customer = Customer(id=new_id(), display_name=display_name, attributes={}, created_at=now)
+        identity = CustomerIdentity(
+            id=new_id(), customer_id=customer.id, kind=kind.value, value=value, created_at=now
+        )
+        checked(customer)
         try:
             async with self.session.begin_nested():
-                self.session.add(customer)
-                self.session.add(
-                    CustomerIdentity(
-                        customer_id=customer.id, kind=kind.value, value=value, created_at=now
-                    )
-                )
+                self.session.add_all([customer, identity])
                 await self.session.flush()
         except IntegrityError:
             found = await self._identity(kind, value)
@@ -89,7 +89,7 @@ class Customers:
             attributes=dict(attributes or {}),
             created_at=self.clock(),
         )
-        self.session.add(customer)
+        self.session.add(checked(customer))
         await self.session.flush()
         return customer
 
@@ -113,7 +113,11 @@ class Customers:
                 )
             return found
         identity = CustomerIdentity(
-            customer_id=customer.id, kind=kind.value, value=value, created_at=self.clock()
+            id=new_id(),
+            customer_id=customer.id,
+            kind=kind.value,
+            value=value,
+            created_at=self.clock(),
         )
         self.session.add(identity)
         await self.session.flush()

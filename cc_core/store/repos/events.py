@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cc_core.store.base import require_aware
+from cc_core.store.checks import checked, require_aware
 from cc_core.store.errors import InvalidValue
 from cc_core.store.models import InteractionEvent
 
@@ -43,7 +43,7 @@ class EventLog:
             event=event,
             data=dict(data or {}),
         )
-        self.session.add(row)
+        self.session.add(checked(row))
         await self.session.flush()
         return row
 

@@ -9,9 +9,10 @@ from typing import Any, TypeVar
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cc_core.store.base import new_id, require_aware
+from cc_core.store.base import new_id
+from cc_core.store.checks import check_value, checked, require_aware
 from cc_core.store.errors import Conflict, InvalidValue, NotFound
-from cc_core.store.models import Channel, Interaction, InteractionState
+from cc_core.store.models import Channel, Interaction, InteractionEvent, InteractionState
 from cc_core.store.repos.events import EventLog
 
 _OPEN_STATES = [s.value for s in InteractionState if not s.is_final]
@@ -70,7 +71,7 @@ class Interactions:
             pbx_call_id=pbx_call_id,
             created_at=now,
         )
-        self.session.add(row)
+        self.session.add(checked(row))
         await self.session.flush()
         await self.events.append(
             "created",
@@ -104,6 +105,11 @@ class Interactions:
         (ended, abandoned) is never left.
         """
         new = _parse(InteractionState, "state", state)
+        # Check everything before the first change, so a refusal leaves the row untouched.
+        table = Interaction.__table__.c
+        check_value(table.queue, queue)
+        check_value(table.agent_id, agent_id)
+        check_value(InteractionEvent.__table__.c.data, data)
         row = await self.get(interaction_id)
         old = InteractionState(row.state)
         if old.is_final:
@@ -133,7 +139,9 @@ class Interactions:
         """Merge ``changes`` into the attributes (e.g. what the IVR learned)."""
         row = await self.get(interaction_id)
         # A new dict, so the ORM sees the JSON column change.
-        row.attributes = {**row.attributes, **changes}
+        attributes = {**row.attributes, **changes}
+        check_value(Interaction.__table__.c.attributes, attributes)
+        row.attributes = attributes
         await self.session.flush()
         return row
 

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cc_core.store.base import new_id, require_aware
+from cc_core.store.base import new_id
+from cc_core.store.checks import checked, require_aware
 from cc_core.store.errors import InvalidValue, NotFound
 from cc_core.store.models import Direction, Interaction, Message
 
@@ -48,7 +49,7 @@ class Messages:
             body=body,
             headers=dict(headers or {}),
         )
-        self.session.add(row)
+        self.session.add(checked(row))
         await self.session.flush()
         return row
 

@@ -9,6 +9,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cc_core.store.base import new_id
+from cc_core.store.checks import check_value, checked
 from cc_core.store.errors import Conflict, InvalidValue, NotFound
 from cc_core.store.models import Interaction, Ticket, TicketStatus, ticket_interactions
 
@@ -40,7 +41,7 @@ class Tickets:
             created_at=now,
             updated_at=now,
         )
-        self.session.add(ticket)
+        self.session.add(checked(ticket))
         await self.session.flush()
         if interaction_id is not None:
             await self.link(ticket.id, interaction_id)
@@ -92,6 +93,7 @@ class Tickets:
         return list(rows)
 
     async def assign(self, ticket_id: str, agent_id: str | None) -> Ticket:
+        check_value(Ticket.__table__.c.owner_agent_id, agent_id)
         ticket = await self._open_ticket(ticket_id, "assign")
         ticket.owner_agent_id = agent_id
         ticket.updated_at = self.clock()
@@ -107,6 +109,7 @@ class Tickets:
         return ticket
 
     async def close(self, ticket_id: str, *, resolution: str | None = None) -> Ticket:
+        check_value(Ticket.__table__.c.resolution, resolution)
         ticket = await self._open_ticket(ticket_id, "close")
         now = self.clock()
         ticket.status = TicketStatus.CLOSED.value
