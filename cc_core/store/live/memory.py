@@ -15,7 +15,7 @@ import asyncio
 import collections
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Any
 
@@ -52,7 +52,7 @@ class _Held:
 class _Queue:
     waiting: int = 0
     longest_wait_since: float | None = None
-    counters: dict[str, int] | None = None
+    counters: dict[str, int] = field(default_factory=dict)
 
 
 class MemorySubscription:
@@ -262,17 +262,15 @@ class MemoryLiveState:
     async def incr_counter(self, queue_id: str, name: str, by: int = 1) -> int:
         check_id("counter name", name)
         by = check_amount("by", by)
-        q = self._queue(queue_id)
-        counters = q.counters if q.counters is not None else {}
+        counters = self._queue(queue_id).counters
         counters[name] = counters.get(name, 0) + by
-        q.counters = counters
         return counters[name]
 
     async def get_queue(self, queue_id: str) -> QueueStats:
         q = self._queues.get(check_id("queue_id", queue_id))
         if q is None:
             return QueueStats(queue_id)
-        return QueueStats(queue_id, q.waiting, q.longest_wait_since, dict(q.counters or {}))
+        return QueueStats(queue_id, q.waiting, q.longest_wait_since, dict(q.counters))
 
     async def queue_snapshot(self) -> dict[str, QueueStats]:
         return {qid: await self.get_queue(qid) for qid in sorted(self._queues)}

@@ -32,6 +32,7 @@ from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from cc_core.logs import log_event
 from cc_core.store.live import lua
 from cc_core.store.live.codec import (
     check_amount,
@@ -130,9 +131,9 @@ class RedisSubscription:
             data = decode_event(msg["data"])
             if data is None:
                 self._invalid += 1
-                log.warning(
-                    "live.event_skipped",
-                    extra={"channel": channel, "why": "payload is not a JSON object"},
+                log_event(
+                    log, "live.event_skipped", logging.WARNING,
+                    channel=channel, why="payload is not a JSON object",
                 )
                 continue
             return LiveEvent(channel, data)
@@ -298,7 +299,9 @@ class RedisLiveState:
                 out.append(self._decode_agent(agent_id, h))
             except LiveStateDataError as exc:
                 # One damaged record must not blank the whole wallboard.
-                log.error("live.agent_unreadable", extra={"agent_id": agent_id, "error": str(exc)})
+                log_event(
+                    log, "live.agent_unreadable", logging.ERROR, agent_id=agent_id, error=str(exc)
+                )
         return out
 
     async def remove_agent(self, agent_id: str) -> bool:
@@ -435,7 +438,9 @@ class RedisLiveState:
             try:
                 out[queue_id] = self._decode_queue(queue_id, h)
             except LiveStateDataError as exc:
-                log.error("live.queue_unreadable", extra={"queue_id": queue_id, "error": str(exc)})
+                log_event(
+                    log, "live.queue_unreadable", logging.ERROR, queue_id=queue_id, error=str(exc)
+                )
         return out
 
     # leases
