@@ -5,7 +5,7 @@ Generated from the models with --autogenerate, then reviewed: every table, its c
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 19:58:39.998040
+Create Date: 2026-11-21 20:06:27.114554
 """
 
 from collections.abc import Sequence
@@ -65,7 +65,7 @@ def upgrade() -> None:
     sa.Column('channel', sa.String(length=16), nullable=False),
     sa.Column('queue', sa.String(length=64), nullable=True),
     sa.Column('state', sa.String(length=16), nullable=False),
-    sa.Column('priority', sa.Integer(), nullable=False),
+    sa.Column('priority', sa.Float(), nullable=False),
     sa.Column('attributes', sa.JSON(), nullable=False),
     sa.Column('customer_id', sa.String(length=26), nullable=True),
     sa.Column('agent_id', sa.String(length=64), nullable=True),

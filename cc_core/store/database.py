@@ -78,6 +78,9 @@ def make_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
     path = sqlite_file(url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
+    if make_url(url).get_backend_name() != "sqlite":
+        # A server restart or failover leaves dead pooled connections; test before use.
+        kwargs.setdefault("pool_pre_ping", True)
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         _tune_sqlite(engine)

@@ -220,3 +220,13 @@ async def test_a_long_report_read_does_not_block_writers(store: Store) -> None:
     async with store.transaction(readonly=True) as reader:
         events = [e.event async for e in reader.events.between(T0, T0 + timedelta(days=1))]
         assert events == ["agent_login", "agent_ready"]
+
+
+async def test_priority_is_a_finite_number(store: Store) -> None:
+    async with store.transaction() as repos:
+        row = await repos.interactions.create("video", priority=2.5)
+        assert (await repos.interactions.get(row.id)).priority == 2.5
+        with pytest.raises(InvalidValue, match="priority: got nan, expected a finite number"):
+            await repos.interactions.create("voice", priority=float("nan"))
+        with pytest.raises(InvalidValue, match="priority: got True, expected a number"):
+            await repos.interactions.create("voice", priority=True)

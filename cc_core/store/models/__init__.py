@@ -6,7 +6,6 @@ from cc_core.store.models.audit import AuditEntry
 from cc_core.store.models.customers import Customer, CustomerIdentity
 from cc_core.store.models.interactions import (
     AppendOnlyViolation,
-    Channel,
     Interaction,
     InteractionEvent,
     InteractionState,
@@ -17,7 +16,6 @@ from cc_core.store.models.tickets import Ticket, TicketStatus, ticket_interactio
 __all__ = [
     "AppendOnlyViolation",
     "AuditEntry",
-    "Channel",
     "Customer",
     "CustomerIdentity",
     "Direction",

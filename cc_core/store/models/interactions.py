@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, event
+from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String, event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cc_core.store.base import (
@@ -18,12 +18,6 @@ from cc_core.store.base import (
     new_id,
     utcnow,
 )
-
-
-class Channel(enum.StrEnum):
-    VOICE = "voice"
-    CHAT = "chat"
-    EMAIL = "email"
 
 
 class InteractionState(enum.StrEnum):
@@ -47,10 +41,10 @@ class Interaction(Base):
     __table_args__ = (Index(None, "queue", "state"),)
 
     id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
-    channel: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(16))  # a cc_core.domain ChannelKind value
     queue: Mapped[str | None] = mapped_column(String(QUEUE_LENGTH))
     state: Mapped[str] = mapped_column(String(16), default=InteractionState.NEW.value)
-    priority: Mapped[int] = mapped_column(Integer, default=0)
+    priority: Mapped[float] = mapped_column(Float, default=0.0)  # as in the domain model
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     customer_id: Mapped[str | None] = mapped_column(
         String(ID_LENGTH), ForeignKey("customers.id"), index=True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
@@ -9,10 +10,11 @@ from typing import Any, TypeVar
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cc_core.domain.channels import ChannelKind
 from cc_core.store.base import new_id
 from cc_core.store.checks import check_value, checked, require_aware
 from cc_core.store.errors import Conflict, InvalidValue, NotFound
-from cc_core.store.models import Channel, Interaction, InteractionEvent, InteractionState
+from cc_core.store.models import Interaction, InteractionEvent, InteractionState
 from cc_core.store.repos.events import EventLog
 
 _OPEN_STATES = [s.value for s in InteractionState if not s.is_final]
@@ -27,7 +29,7 @@ _STAMPS: dict[InteractionState, str] = {
 }
 
 
-_E = TypeVar("_E", Channel, InteractionState)
+_E = TypeVar("_E", ChannelKind, InteractionState)
 
 
 def _parse(kind: type[_E], field: str, value: str) -> _E:
@@ -48,17 +50,21 @@ class Interactions:
 
     async def create(
         self,
-        channel: str | Channel,
+        channel: str | ChannelKind,
         *,
         queue: str | None = None,
         customer_id: str | None = None,
-        priority: int = 0,
+        priority: float = 0.0,
         attributes: dict[str, Any] | None = None,
         pbx_call_id: str | None = None,
         at: datetime | None = None,
     ) -> Interaction:
         """A new interaction in state ``new``, with its ``created`` event."""
-        parsed = _parse(Channel, "channel", channel)
+        parsed = _parse(ChannelKind, "channel", channel)
+        if isinstance(priority, bool) or not isinstance(priority, int | float):
+            raise InvalidValue("priority", priority, "a number")
+        if not math.isfinite(priority):
+            raise InvalidValue("priority", priority, "a finite number")
         now = self.clock() if at is None else require_aware("at", at)
         row = Interaction(
             id=new_id(),
