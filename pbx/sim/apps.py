@@ -157,16 +157,15 @@ async def app_agi(pbx: Pbx, chan: Channel, args: str) -> Outcome:
     url = parts[0] if parts else ""
     if pbx.agi is None or not url:
         log.warning("AGI on %s: no FastAGI client configured", chan.name)
-        status = "FAILURE"
-    else:
-        try:
-            status = await pbx.agi(pbx, chan, url, parts[1:])
-        except Exception:
-            log.exception("AGI %s failed on %s", url, chan.name)
-            status = "FAILURE"
-    if chan.soft_hangup or chan.hangup_queued:
-        status = "HANGUP" if status == "SUCCESS" else status
-    pbx.set_var(chan, "AGISTATUS", status)
+        pbx.set_var(chan, "AGISTATUS", "FAILURE")
+        return None
+    try:
+        # The FastAGI client sets AGISTATUS itself, after the session, as Asterisk does.
+        status = await pbx.agi(pbx, chan, url, parts[1:])
+    except Exception:
+        log.exception("AGI %s failed on %s", url, chan.name)
+        pbx.set_var(chan, "AGISTATUS", "FAILURE")
+        return None
     return "hangup" if status == "HANGUP" else None
 
 

@@ -451,3 +451,32 @@ async def app_chanspy(pbx: Pbx, chan: Channel, args: str) -> Outcome:
             spyee.spied_by.discard(chan)
             if chan.snapshot is not None and spyee.snapshot is not None:
                 pbx.emit(ev.chanspy(False, chan.snapshot, spyee.snapshot))
+
+
+# ------------------------------------------------------------------ inbound
+
+
+def inbound_call(
+    pbx: Pbx,
+    exten: str,
+    *,
+    context: str,
+    trunk: str = "caller",
+    caller_num: str = "caller",
+    caller_name: str = "Caller",
+    sip_domain: str = "127.0.0.1",
+) -> Channel:
+    """A call arriving on the PJSIP trunk endpoint, as chan_pjsip presents it (capture 06)."""
+    chan = pbx.new_channel(
+        "PJSIP",
+        trunk,
+        state=State.RING,
+        context=context,
+        exten=exten,
+        caller=(caller_num, caller_name),
+    )
+    chan.dnid = exten
+    pbx.set_var(chan, "SIPDOMAIN", sip_domain)
+    pbx.calls_total += 1
+    pbx.start(chan)
+    return chan

@@ -127,6 +127,9 @@ class Channel:
     # Options after the slash of a Local channel (`/n`: no optimization).
     local_opts: str = ""
     endpoint: Any = None
+    # Set once any hangup is requested; what FastAGI and the dialler wait on.
+    hangup_flag: asyncio.Event = field(default_factory=asyncio.Event)
+    dnid: str = ""
 
     def take_snapshot(self) -> Snapshot:
         return Snapshot(

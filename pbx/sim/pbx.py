@@ -282,6 +282,7 @@ class Pbx:
         if cause:
             chan.hangupcause = cause
         chan.soft_hangup = True
+        chan.hangup_flag.set()
         if chan.snapshot is not None:
             self.emit(ev.hangup_request(chan.snapshot, chan.hangupcause, soft=True))
         self.wake(chan)
@@ -293,6 +294,7 @@ class Pbx:
         if cause:
             chan.hangupcause = cause
         chan.hangup_queued = True
+        chan.hangup_flag.set()
         if chan.snapshot is not None:
             self.emit(ev.hangup_request(chan.snapshot, cause, soft=False))
         self.wake(chan)
@@ -302,6 +304,7 @@ class Pbx:
         if chan.hung_up:
             return
         chan.hung_up = True
+        chan.hangup_flag.set()
         if chan.bridge is not None:
             bridges.leave(self, chan)
         peer = chan.peer
