@@ -15,7 +15,12 @@ EXIT_ERRORS = 2
 def check_directory(directory: Path | str, out: TextIO, *,
                     environ: Mapping[str, str] | None = None) -> int:
     """Print all problems and a summary; 0 when there is no error (warnings allowed), else 2."""
-    found = collect(directory, environ)
+    try:
+        found = collect(directory, environ)
+    except Exception as exc:  # an admin tool answers with a line, never a traceback
+        print(f"{directory}: internal error while checking: {type(exc).__name__}: {exc}",
+              file=out)
+        return EXIT_ERRORS
     for problem in found.problems:
         print(problem, file=out)
     errors = sum(1 for p in found.problems if p.is_error)

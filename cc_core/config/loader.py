@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
-from sqlalchemy.engine import make_url
 
 from cc_core.config.acd_file import AcdFile, RedisUrl, StoreUrl
 from cc_core.config.agents_file import AgentsFile
@@ -68,7 +67,7 @@ def collect(directory: Path | str, environ: Mapping[str, str] | None = None) -> 
     src.agents = _part(found, root, "agents.yaml", AgentsFile, required=True)
     src.queues = _part(found, root, "queues.yaml", QueuesFile, required=True)
     src.channels = _part(found, root, "channels.yaml", ChannelsFile, required=False)
-    src.ivr = _ivr_parts(found, root)
+    src.ivr, src.ivr_unnamed = _ivr_parts(found, root)
     _unknown_files(found, root)
     if src.acd is not None:
         found.problems += acd_rules(src.acd)
@@ -123,6 +122,8 @@ def load_acd_settings(directory: Path | str, *, environ: Mapping[str, str] | Non
 
 def resolve_sqlite_path(url: str, base_dir: Path) -> str:
     """Make the file of a relative SQLite URL absolute; other URLs are returned unchanged."""
+    from sqlalchemy.engine import make_url  # imported here: only loading needs SQLAlchemy
+
     parsed = make_url(url)
     database = parsed.database
     if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
@@ -157,19 +158,24 @@ def _part(found: Collected, root: Path, name: str, model: type[M],
     return Part(doc, result)
 
 
-def _ivr_parts(found: Collected, root: Path) -> list[Part[IvrScript]]:
+def _ivr_parts(found: Collected, root: Path) -> tuple[list[Part[IvrScript]], list[str]]:
+    """Valid or not, every script; and the file stems of those whose name is unreadable."""
     folder = root / IVR_DIR
     if not folder.is_dir():
-        return []
+        return [], []
     parts: list[Part[IvrScript]] = []
+    unnamed: list[str] = []
     first: dict[str, Part[IvrScript]] = {}
     for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
         part = _part(found, folder, path.name, IvrScript, required=True)
+        data = part.doc.data if part is not None else None
+        name = data.get("name") if isinstance(data, dict) else None
+        if part is None or not isinstance(name, str):
+            unnamed.append(path.stem)
         if part is None:
             continue
         parts.append(part)
-        name = part.partial.name if part.result.model is not None else None
-        if name is None:
+        if not isinstance(name, str):
             continue
         if name in first:
             message = (f"duplicate IVR script name '{name}' (first defined in "
@@ -177,7 +183,7 @@ def _ivr_parts(found: Collected, root: Path) -> list[Part[IvrScript]]:
             found.problems.append(part.doc.problem(("name",), message))
         else:
             first[name] = part
-    return parts
+    return parts, unnamed
 
 
 def _unknown_files(found: Collected, root: Path) -> None:

@@ -23,8 +23,15 @@ class Catalogue:
     def check(self, doc: Document, loc: Loc, value: str, *, key: bool = False) -> list[Problem]:
         if value in self.ids:
             return []
-        hint = did_you_mean(value, self.ids) or f" (expected {self.what} defined in {self.where})"
+        hint = did_you_mean(value, self.ids) or f" (expected {self._choices()})"
         return [doc.problem(loc, f"unknown {self.what} '{value}'{hint}", key=key)]
+
+    def _choices(self) -> str:
+        if not self.ids:
+            return f"an id listed in {self.where}, which lists none"
+        known = sorted(self.ids)
+        shown = ", ".join(known[:8]) + (", ..." if len(known) > 8 else "")
+        return f"an id listed in {self.where}: {shown}"
 
 
 def cross_references(src: Sources) -> list[Problem]:
@@ -103,8 +110,9 @@ def _queue_references(part: Part[QueuesFile], agents_part: Part[AgentsFile] | No
         if agents_part is not None:
             problems += _servable(doc, at, queue, agents_part.partial)
     problems += _overflow_cycles(doc, queues)
-    ivr_names = Catalogue("IVR script", "configs/ivr/*.yaml 'name'",
-                          (s.partial.name for s in src.ivr if s.result.model is not None))
+    written = (s.doc.data.get("name") for s in src.ivr if isinstance(s.doc.data, dict))
+    ivr_names = Catalogue("IVR script", "the 'name' of ivr/*.yaml",
+                          [*(n for n in written if isinstance(n, str)), *src.ivr_unnamed])
     for i, number in present(queues.numbers):
         if number.queue is not None and queue_ids is not None:
             problems += queue_ids.check(doc, ("numbers", i, "queue"), number.queue)

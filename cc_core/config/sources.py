@@ -39,6 +39,8 @@ class Sources:
     queues: Part[QueuesFile] | None = None
     channels: Part[ChannelsFile] | None = None
     ivr: list[Part[IvrScript]] = field(default_factory=list)
+    # File stems of IVR scripts whose name could not be read; references to them are let pass.
+    ivr_unnamed: list[str] = field(default_factory=list)
 
 
 def present(items: list[T | None] | None) -> Iterator[tuple[int, T]]:

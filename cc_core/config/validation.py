@@ -134,9 +134,12 @@ def _problem(doc: Document, model: type[BaseModel], error: Any) -> Problem:
         hint = f"; {hint.strip()[1:-1]}" if hint else ""
         return doc.problem(loc, f"got {_show(value)} (expected {expected}{hint})", key=on_key)
     if kind in _EXPECTED_BY_TYPE:
-        text = f"got {_show(value)} (expected {_EXPECTED_BY_TYPE[kind]})"
-        if kind == "string_type" and isinstance(value, bool | int | float):
-            text += "; quote it, YAML reads yes/no/on/off as booleans and digits as numbers"
+        hint = ""
+        if kind == "string_type" and isinstance(value, bool):
+            hint = "; quote it: YAML reads yes/no/on/off as true/false"
+        elif kind == "string_type" and isinstance(value, int | float):
+            hint = "; quote it: YAML reads digits as a number"
+        text = f"got {_show(value)} (expected {_EXPECTED_BY_TYPE[kind]}{hint})"
         return doc.problem(loc, text, key=on_key)
     return doc.problem(loc, _strip_prefix(error["msg"]), key=on_key)
 

@@ -31,6 +31,8 @@ def _fail(value: Any, expected: str) -> PydanticCustomError:
 
 
 def _show(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # strict float fields turn 120 into 120.0; show what was written
     return repr(value) if isinstance(value, str) else str(value)
 
 

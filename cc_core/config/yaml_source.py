@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from cc_core.config.problems import Problem
+from cc_core.config.problems import Problem, field_path
 
 Loc = tuple[str | int, ...]
 
@@ -76,8 +76,6 @@ class Document:
     def problem(
         self, loc: Sequence[str | int], message: str, *, key: bool = False, **kw: Any
     ) -> Problem:
-        from cc_core.config.problems import field_path
-
         at = self.mark(loc, key=key)
         return Problem(self.file, at.line, at.col, field_path(loc), message, **kw)
 
@@ -151,34 +149,33 @@ def _duplicate_keys(loader: yaml.SafeLoader, root: Node, display: str) -> list[P
     """PyYAML silently keeps the last of two equal keys; a config must not lose data that way."""
     found: list[Problem] = []
     seen_nodes: set[int] = set()
-    stack: list[Node] = [root]
+    stack: list[tuple[Node, Loc]] = [(root, ())]
     while stack:
-        node = stack.pop()
+        node, loc = stack.pop()
         if id(node) in seen_nodes:
             continue
         seen_nodes.add(id(node))
         if isinstance(node, MappingNode):
             first: dict[Any, Node] = {}
             for key, value in node.value:
-                stack.append(value)
                 if key.tag == _MERGE_TAG:
                     continue
                 name = _key_value(loader, key)
+                stack.append((value, (*loc, name)))
                 try:
                     earlier = first.get(name)
                 except TypeError:  # unhashable keys are reported by the constructor
                     continue
                 if earlier is not None:
-                    at = Mark.of(key.start_mark)
-                    message = (
-                        f"duplicate key '{name}' (first at line {earlier.start_mark.line + 1};"
-                        " expected each key once)"
-                    )
-                    found.append(Problem(display, at.line, at.col, str(name), message))
+                    at, was = Mark.of(key.start_mark), Mark.of(earlier.start_mark)
+                    message = (f"duplicate key '{name}' (first at line {was.line} column "
+                               f"{was.col}; expected each key once)")
+                    found.append(Problem(display, at.line, at.col, field_path((*loc, name)),
+                                         message))
                 else:
                     first[name] = key
         elif isinstance(node, SequenceNode):
-            stack.extend(node.value)
+            stack.extend((item, (*loc, i)) for i, item in enumerate(node.value))
     return found
 
 

@@ -31,7 +31,8 @@ CASES: dict[str, list[Expected]] = {
         ("queues.yaml", 4, 15, "queues[0].channels", "got 'voice' (expected a list)", E),
         ("queues.yaml", 7, 15, "queues[0].priority", "got 1.5 (expected an integer)", E),
         ("queues.yaml", 11, 15, "queues[1].strategy", "did you mean 'longest_idle'?", E),
-        ("queues.yaml", 16, 11, "numbers[0].did", "got the number 4930123456 (expected a quoted", E),
+        ("queues.yaml", 16, 11, "numbers[0].did",
+         "got the number 4930123456 (expected a quoted", E),
     ],
     "unknown_refs": [
         ("agents.yaml", 11, 14, "agents[0].skills.biling",
