@@ -6,6 +6,7 @@ Load with :meth:`Dialplan.load`; step through it with :meth:`Dialplan.find`,
 See ``docs/pbx-port.md`` for the supported subset.
 """
 
+from pbx.sim.dialplan.applications import REGISTERED_APPLICATIONS, canonical_application
 from pbx.sim.dialplan.args import (
     GotoTarget,
     check_condition,
@@ -29,6 +30,7 @@ from pbx.sim.dialplan.substitution import (
 from pbx.sim.dialplan.variables import ChannelVariables, Inheritance, split_name
 
 __all__ = [
+    "REGISTERED_APPLICATIONS",
     "STANDARD_FUNCTIONS",
     "ChannelVariables",
     "Context",
@@ -42,6 +44,7 @@ __all__ = [
     "Inheritance",
     "Step",
     "callerid_value",
+    "canonical_application",
     "check_condition",
     "evaluate",
     "expand",
