@@ -16,7 +16,7 @@ from sqlalchemy.exc import ArgumentError
 
 from alembic import command
 from cc_core.store.database import sqlite_file
-from cc_core.store.errors import InvalidValue
+from cc_core.store.errors import StoreError
 
 DEFAULT_URL = "sqlite+aiosqlite:///var/ccplane.db"
 ENV_URL = "CC_DB_URL"
@@ -25,8 +25,12 @@ ALEMBIC_DIR = PROJECT_ROOT / "alembic"
 ALEMBIC_INI = PROJECT_ROOT / "alembic.ini"
 
 
-class ConfigError(InvalidValue):
-    """acd.yaml cannot give a store URL; the message names the file and what is wrong."""
+class ConfigError(StoreError, ValueError):
+    """acd.yaml cannot give a store URL; the message names the file, line and what is wrong."""
+
+    @classmethod
+    def wrong(cls, where: str, value: object, expected: str) -> ConfigError:
+        return cls(f"{where}: got {value!r}, expected {expected}")
 
 
 def _url_from_acd_yaml(path: Path) -> str | None:
@@ -39,21 +43,22 @@ def _url_from_acd_yaml(path: Path) -> str | None:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise ConfigError(where, "<unparsable YAML>", f"valid YAML ({exc})") from None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{where}: not valid YAML: {problem}") from None
     if doc is None:
         return None
     if not isinstance(doc, dict):
-        raise ConfigError(str(path), type(doc).__name__, "a mapping at the top level")
+        raise ConfigError.wrong(str(path), type(doc).__name__, "a mapping at the top level")
     store = doc.get("store")
     if store is None:
         return None
     if not isinstance(store, dict):
-        raise ConfigError(f"{path}: store", store, "a mapping with a 'url' key")
+        raise ConfigError.wrong(f"{path}: store", store, "a mapping with a 'url' key")
     url = store.get("url")
     if url is None:
         return None
     if not isinstance(url, str) or not url.strip():
-        raise ConfigError(f"{path}: store.url", url, "a SQLAlchemy URL string")
+        raise ConfigError.wrong(f"{path}: store.url", url, "a SQLAlchemy URL string")
     return url.strip()
 
 
@@ -70,7 +75,7 @@ def resolve_url(config_dir: Path | str | None = None) -> str:
     try:
         make_url(url)
     except ArgumentError:
-        raise ConfigError(
+        raise ConfigError.wrong(
             source, url, "a SQLAlchemy URL, e.g. sqlite+aiosqlite:///var/ccplane.db"
         ) from None
     path = sqlite_file(url)

@@ -41,7 +41,7 @@ def test_default_when_nothing_names_a_url(
 def test_broken_yaml_names_file_line_and_column(tmp_path: Path) -> None:
     acd = tmp_path / "acd.yaml"
     acd.write_text("store:\n  url: [unclosed\n")
-    with pytest.raises(ConfigError, match=rf"{acd}:3:1: got '<unparsable YAML>'"):
+    with pytest.raises(ConfigError, match=rf"^{acd}:3:1: not valid YAML: expected ',' or '\]'"):
         resolve_url(tmp_path)
 
 
