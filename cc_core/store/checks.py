@@ -29,8 +29,10 @@ def require_aware(field: str, value: datetime) -> datetime:
 
 
 def check_value(column: ColumnElement[Any] | Column[Any], value: object) -> None:
-    """Refuse ``value`` for ``column`` (a table column) as PostgreSQL would, or worse."""
-    if value is None or not isinstance(column, Column):
+    """Refuse ``value`` for the table column ``column`` wherever PostgreSQL would."""
+    if not isinstance(column, Column):
+        raise TypeError(f"expected a table column, got {column!r}")
+    if value is None:
         return
     field = f"{column.table.name}.{column.name}"
     if isinstance(column.type, String) and column.type.length is not None:
@@ -41,7 +43,8 @@ def check_value(column: ColumnElement[Any] | Column[Any], value: object) -> None
             raise InvalidValue(field, shown, f"at most {column.type.length} characters")
     elif isinstance(column.type, JSON):
         try:
-            json.dumps(value)
+            # PostgreSQL's json type has no NaN or Infinity; Python's encoder allows them.
+            json.dumps(value, allow_nan=False)
         except (TypeError, ValueError) as exc:
             raise InvalidValue(field, value, f"JSON data ({exc})") from None
 

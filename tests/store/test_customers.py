@@ -20,9 +20,7 @@ async def test_find_or_create_creates_once_and_matches_normalised_forms(store: S
         )
         assert created
     async with store.transaction() as repos:
-        again, created = await repos.customers.find_or_create_by_identity(
-            "phone", "+12015550123"
-        )
+        again, created = await repos.customers.find_or_create_by_identity("phone", "+12015550123")
         assert not created
         assert again.id == first.id
         assert again.display_name == "Ana"

@@ -85,9 +85,7 @@ async def test_list_open_orders_by_priority_then_wait(store: Store) -> None:
         ids = {}
         for name, prio, queued in [("late", 0, 30), ("early", 0, 10), ("vip", 5, 50)]:
             row = await repos.interactions.create("voice", queue="sales", priority=prio, at=T0)
-            await repos.interactions.set_state(
-                row.id, "queued", at=T0 + timedelta(seconds=queued)
-            )
+            await repos.interactions.set_state(row.id, "queued", at=T0 + timedelta(seconds=queued))
             ids[name] = row.id
         unqueued = await repos.interactions.create("voice", queue="sales", at=T0)
         done = await repos.interactions.create("voice", queue="sales", at=T0)

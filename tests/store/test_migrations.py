@@ -83,9 +83,7 @@ async def test_store_migrates_itself_from_async_code(sqlite_url: str) -> None:
             assert created and customer.id
 
 
-def test_cc_admin_db_upgrade_uses_acd_yaml(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_cc_admin_db_upgrade_uses_acd_yaml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CC_DB_URL", raising=False)
     configs = tmp_path / "configs"
     configs.mkdir()

@@ -29,9 +29,7 @@ async def test_ticket_lifecycle_with_linked_interactions(store: Store) -> None:
         assert [t.id for t in await repos.tickets.for_interaction(call.id)] == [ticket.id]
         assert [t.id for t in await repos.tickets.list_open(owner_agent_id="1001")] == [ticket.id]
         await repos.tickets.set_pending(ticket.id)
-        assert [t.id for t in await repos.tickets.list_open(customer_id=customer.id)] == [
-            ticket.id
-        ]
+        assert [t.id for t in await repos.tickets.list_open(customer_id=customer.id)] == [ticket.id]
         closed = await repos.tickets.close(ticket.id, resolution="refunded")
         assert closed.closed_at is not None and closed.closed_at.tzinfo is UTC
     async with store.transaction() as repos:
@@ -126,6 +124,10 @@ async def test_over_long_text_and_non_json_data_fail_alike_on_both_backends(stor
             await repos.interactions.set_state(call.id, "queued", queue="q" * 65)
         with pytest.raises(InvalidValue, match=r"interaction_events\.data: .*JSON data"):
             await repos.interactions.set_state(call.id, "queued", data={"x": {1, 2}})
+        with pytest.raises(InvalidValue, match=r"messages\.headers: .*JSON data \(Out of range"):
+            await repos.messages.add(
+                call.id, direction="in", sender="x", body="", headers={"score": float("nan")}
+            )
         with pytest.raises(InvalidValue, match=r"customers\.display_name: .*at most 200"):
             await repos.customers.find_or_create_by_identity("user", "u1", display_name="n" * 201)
         with pytest.raises(InvalidValue, match=r"tickets\.owner_agent_id: .*at most 64"):

@@ -145,9 +145,7 @@ class Customers:
             raise InvalidValue("drop_id", drop_id, f"a customer other than {keep.id!r}")
         for model in (CustomerIdentity, Interaction, Ticket):
             await self.session.execute(
-                update(model)
-                .where(model.customer_id == drop.id)
-                .values(customer_id=keep.id)
+                update(model).where(model.customer_id == drop.id).values(customer_id=keep.id)
             )
         # Customers merged earlier into the dropped one now point straight at the kept one.
         await self.session.execute(

@@ -165,9 +165,7 @@ class Interactions:
         """The open interaction tagged with this PBX call, if any (used to re-adopt calls)."""
         return await self.session.scalar(
             select(Interaction)
-            .where(
-                Interaction.pbx_call_id == pbx_call_id, Interaction.state.in_(_OPEN_STATES)
-            )
+            .where(Interaction.pbx_call_id == pbx_call_id, Interaction.state.in_(_OPEN_STATES))
             .order_by(Interaction.created_at.desc())
             .limit(1)
         )
