@@ -106,7 +106,10 @@ def load_document(path: Path, display: str) -> tuple[Document | None, list[Probl
     text, problems = read_text(path, display)
     if text is None:
         return None, problems
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.YAMLError as exc:  # the reader rejects control characters up front
+        return None, [_reader_problem(exc, text, display)]
     try:
         node = loader.get_single_node()
         if node is None:
@@ -115,8 +118,10 @@ def load_document(path: Path, display: str) -> tuple[Document | None, list[Probl
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         return None, [_syntax_problem(exc, display)]
-    except yaml.YAMLError as exc:  # reader errors (control characters) carry a position only
-        return None, [_reader_problem(exc, display)]
+    except yaml.YAMLError as exc:
+        return None, [_reader_problem(exc, text, display)]
+    except RecursionError:
+        return None, [Problem(display, None, None, "", "YAML nesting is too deep")]
     finally:
         loader.dispose()
     doc = Document(display, data)
@@ -129,14 +134,20 @@ def _syntax_problem(exc: yaml.MarkedYAMLError, display: str) -> Problem:
     line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
     what = exc.problem or "invalid YAML"
     if exc.context and exc.context_mark and exc.context_mark is not mark:
-        what = f"{what}, {exc.context} at line {exc.context_mark.line + 1}"
+        what = f"{what} ({exc.context} at line {exc.context_mark.line + 1})"
     return Problem(display, line, col, "", f"YAML syntax: {what}")
 
 
-def _reader_problem(exc: yaml.YAMLError, display: str) -> Problem:
+def _reader_problem(exc: yaml.YAMLError, text: str, display: str) -> Problem:
     position = getattr(exc, "position", None)
-    reason = getattr(exc, "reason", None) or str(exc)
-    return Problem(display, None, None, "", f"cannot read YAML: {reason} (at character {position})")
+    character = getattr(exc, "character", None)
+    what = f"character #x{character:04x}" if isinstance(character, int) else "a character"
+    message = f"YAML syntax: {what} is not allowed in YAML (expected printable text)"
+    if not isinstance(position, int):
+        return Problem(display, None, None, "", message)
+    line = text.count("\n", 0, position) + 1
+    col = position - (text.rfind("\n", 0, position) + 1) + 1
+    return Problem(display, line, col, "", message)
 
 
 def _key_value(loader: yaml.SafeLoader, key: Node) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from cc_core.config import (
     load_configs,
     resolve_sqlite_path,
 )
+from cc_core.config import check as check_module
 from tests.config.conftest import BROKEN, MINIMAL, SHIPPED
 
 
@@ -165,10 +167,6 @@ def test_missing_directory_is_one_problem(tmp_path: Path) -> None:
 def test_check_directory_reports_an_internal_failure_as_one_line(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import io
-
-    from cc_core.config import check as check_module
-
     def explode(*_: object) -> None:
         raise RuntimeError("boom")
 
