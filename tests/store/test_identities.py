@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import phonenumbers
 import pytest
+from phonenumbers import PhoneNumberFormat as F
 
 from cc_core.store.identities import IdentityKind, InvalidIdentity, normalize_identity
 
@@ -71,3 +73,25 @@ def test_chat_and_user_ids_are_trimmed_tokens() -> None:
 def test_unknown_kind_lists_the_accepted_ones() -> None:
     with pytest.raises(InvalidIdentity, match="phone, email, chat_visitor, user"):
         normalize_identity("fax", "+12015550123")
+
+
+def test_every_region_s_number_forms_normalise_to_one_e164() -> None:
+    """National, international and E.164 spellings of one number are one identity, and
+    normalising is idempotent, for the example number of every region the library knows."""
+    checked = 0
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        example = phonenumbers.example_number(region)
+        if example is None:
+            continue
+        e164 = phonenumbers.format_number(example, F.E164)
+        forms = [
+            (phonenumbers.format_number(example, F.INTERNATIONAL), None),
+            (phonenumbers.format_number(example, F.NATIONAL), region),
+            (e164, None),
+        ]
+        for raw, default_region in forms:
+            _, value = normalize_identity("phone", raw, default_region=default_region)
+            assert value == e164, (region, raw)
+            assert normalize_identity("phone", value)[1] == value
+        checked += 1
+    assert checked > 200
