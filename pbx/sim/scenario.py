@@ -29,7 +29,7 @@ class AmiSettings(_Strict):
 class AgentPhone(_Strict):
     endpoint: str
     context: str = "agents"
-    register: bool = True
+    registered: bool = True  # registers when the simulator starts
     ring_delay: float = Field(0.2, ge=0)
     answer_delay: float = Field(2.0, ge=0)
     no_answer_probability: float = Field(0.0, ge=0, le=1)

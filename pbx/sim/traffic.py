@@ -58,11 +58,13 @@ class TrafficGenerator:
         self.numbers = numbers
         self.context = context
         self.trunk = trunk
-        self.rng = random.Random(seed)
+        self.seed = seed
+        # One generator per number, so arrivals on one number never shift those of another.
+        self._rngs = {n.number: random.Random(f"{seed}:{n.number}") for n in numbers}
+        self._seq: dict[str, int] = {}
         self.max_calls = max_calls
         self.stats = TrafficStats()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._callers = 0
 
     async def run(self, duration: float | None = None) -> TrafficStats:
         """Generate calls for `duration` simulated seconds (forever when None)."""
@@ -80,9 +82,10 @@ class TrafficGenerator:
 
     async def _arrivals(self, traffic: NumberTraffic, duration: float | None) -> None:
         rate = traffic.calls_per_minute / 60.0
+        rng = self._rngs[traffic.number]
         elapsed = 0.0
         while duration is None or elapsed < duration:
-            gap = self.rng.expovariate(rate)
+            gap = rng.expovariate(rate)
             elapsed += gap
             if duration is not None and elapsed >= duration:
                 return
@@ -92,21 +95,21 @@ class TrafficGenerator:
             self.place(traffic)
 
     def place(self, traffic: NumberTraffic) -> Channel:
-        self._callers += 1
-        num = f"{traffic.caller_prefix}{self._callers:07d}"
+        seq = self._seq[traffic.number] = self._seq.get(traffic.number, 0) + 1
+        num = f"{traffic.caller_prefix}{traffic.number[-3:]:0>3}{seq:04d}"
         chan = inbound_call(
             self.pbx,
             traffic.number,
             context=self.context,
             trunk=self.trunk,
             caller_num=num,
-            caller_name=f"Caller {self._callers}",
+            caller_name=f"Caller {num}",
         )
         self.stats.offered += 1
         self.stats.by_number[traffic.number] = self.stats.by_number.get(traffic.number, 0) + 1
-        patience = (
-            self.rng.expovariate(1.0 / traffic.patience_mean) if traffic.patience_mean > 0 else None
-        )
+        rng = self._rngs.setdefault(traffic.number, random.Random(f"{self.seed}:{traffic.number}"))
+        mean = traffic.patience_mean
+        patience = rng.expovariate(1.0 / mean) if mean > 0 else None
         chan.remote = asyncio.get_running_loop().create_task(self._caller(chan, traffic, patience))
         return chan
 

@@ -1,0 +1,125 @@
+"""`cc-sim`: run the simulated PBX (AMI server, agent phones, call traffic) from a scenario."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+from pbx.sim.endpoints import Behaviour, Endpoint
+from pbx.sim.runtime import SimConfig, Simulator
+from pbx.sim.scenario import Scenario, ScenarioError, load
+from pbx.sim.traffic import KeyPress, NumberTraffic, TrafficGenerator
+
+log = logging.getLogger("pbx.sim")
+
+DEFAULT_SCENARIO = Path(__file__).resolve().parents[2] / "configs" / "sim" / "scenario.yaml"
+
+
+def build(scenario: Scenario, base: Path, port: int | None, time_scale: float | None) -> Simulator:
+    config = SimConfig(
+        dialplan_path=scenario.dialplan_path(base),
+        host=scenario.ami.host,
+        ami_port=scenario.ami.port if port is None else port,
+        accounts=dict(scenario.ami.accounts),
+        globals_override=dict(scenario.globals),
+        time_scale=scenario.time_scale if time_scale is None else time_scale,
+    )
+    sim = Simulator(config)
+    seed = scenario.traffic.seed
+    for i, a in enumerate(scenario.agents):
+        sim.endpoints.add(
+            Endpoint(
+                a.endpoint,
+                context=a.context,
+                port=5100 + i,
+                rng=random.Random(f"{seed}:{a.endpoint}"),
+                behaviour=Behaviour(
+                    ring_delay=a.ring_delay,
+                    answer_delay=a.answer_delay,
+                    no_answer_probability=a.no_answer_probability,
+                    talk_time_mean=a.talk_time_mean,
+                    talk_time_min=a.talk_time_min,
+                ),
+            )
+        )
+    return sim
+
+
+def traffic_for(sim: Simulator, scenario: Scenario) -> TrafficGenerator:
+    t = scenario.traffic
+    numbers = [
+        NumberTraffic(
+            n.number,
+            n.calls_per_minute,
+            tuple(KeyPress(k.after, k.digits) for k in n.keys),
+            n.patience_mean,
+        )
+        for n in t.numbers
+    ]
+    return TrafficGenerator(
+        sim.pbx, numbers, context=t.context, trunk=t.trunk, seed=t.seed, max_calls=t.max_calls
+    )
+
+
+async def run(
+    scenario: Scenario, base: Path, port: int | None, time_scale: float | None, traffic: bool
+) -> None:
+    sim = build(scenario, base, port, time_scale)
+    await sim.start()
+    click.echo(f"cc-sim: AMI on {scenario.ami.host}:{sim.ami_port}", err=False)
+    for a in scenario.agents:
+        if a.registered:
+            sim.endpoints.register(a.endpoint)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    gen_task = None
+    if traffic and scenario.traffic.numbers:
+        gen = traffic_for(sim, scenario)
+        gen_task = asyncio.create_task(gen.run(scenario.traffic.duration))
+    try:
+        await stop.wait()
+    finally:
+        if gen_task is not None:
+            gen_task.cancel()
+        await sim.stop()
+
+
+@click.command()
+@click.argument(
+    "scenario", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_SCENARIO
+)
+@click.option("--ami-port", type=int, default=None, help="AMI port (0: pick a free one).")
+@click.option("--time-scale", type=float, default=None, help="Real seconds per simulated second.")
+@click.option("--no-traffic", is_flag=True, help="Do not generate calls.")
+@click.option("--log-level", default="INFO", show_default=True)
+def main(
+    scenario: Path, ami_port: int | None, time_scale: float | None, no_traffic: bool, log_level: str
+) -> None:
+    """Run the simulated PBX described by SCENARIO (a YAML file)."""
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        sc = load(scenario)
+    except (ScenarioError, OSError) as exc:
+        click.echo(f"cc-sim: {exc}", err=True)
+        sys.exit(2)
+    try:
+        asyncio.run(run(sc, scenario.parent, ami_port, time_scale, not no_traffic))
+    except OSError as exc:
+        click.echo(f"cc-sim: {exc}", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
