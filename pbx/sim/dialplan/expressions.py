@@ -238,9 +238,11 @@ class _Parser:
         a_num, b_num = is_number(a), is_number(b)
         if not (a_num and b_num):
             self.warn(f"non-numeric argument to '{op}' in $[{self.expr}]")
+            if op not in ("+", "-"):
+                return "0"
             if a_num:
                 return format_number(_num(a))
-            if b_num and op in ("+", "-"):
+            if b_num:
                 return format_number(_num(b) if op == "+" else -_num(b))
             return "0"
         x, y = _num(a), _num(b)
