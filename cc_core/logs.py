@@ -19,6 +19,7 @@ text unless `mask_pii=False`. Formatting never raises: an odd value is shown by 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json as jsonlib
 import logging
 import re
@@ -50,6 +51,7 @@ _EMAIL_RE = re.compile(
 # dials out with 000, so zero-padded ids (0001234) are left alone too.
 _PHONE_RE = re.compile(
     r"""
+    (?=[+(\d])                                         # cheap first test at every position
     (?:
         (?<![\w+*.\-])\+\d{1,4}(?:[ \-]?\d)?           # +CC and maybe a one-digit area (+33 1)
             (?:[ \-/]?(?:\(\d{1,5}\)|\d{2,}))+         # groups, '(0)' or '(30)' allowed
@@ -63,6 +65,8 @@ _PHONE_RE = re.compile(
     """,
     re.VERBOSE,
 )
+_DIGIT_RE = re.compile(r"\d")
+_HAS_DIGIT = _DIGIT_RE.search
 _ANY_DIGITS_RE = re.compile(r"\+?\(?\d[\d \-/().]*\d")
 _MIN_DIGITS, _MAX_DIGITS = 7, 17  # E.164 allows 15; '(0)' and '00' add up to two
 
@@ -76,26 +80,19 @@ _PHONE_KEYS = frozenset(
 )
 
 
-def _mask_digits(text: str, head: int | None = None) -> str:
+def _mask_digits(text: str) -> str:
     """Keep the first digits and the last two, star the others, keep every separator."""
-    n = sum(ch.isdigit() for ch in text)
-    if head is None:
-        head = 4 if n >= 10 else 2
-    tail = 2
-    out: list[str] = []
-    i = 0
-    for ch in text:
-        if ch.isdigit():
-            out.append(ch if i < head or i >= n - tail else "*")
-            i += 1
-        else:
-            out.append(ch)
+    where = [m.start() for m in _DIGIT_RE.finditer(text)]
+    head = 4 if len(where) >= 10 else 2
+    out = list(text)
+    for i in where[head:-2]:
+        out[i] = "*"
     return "".join(out)
 
 
 def _phone_match(m: re.Match[str]) -> str:
     text = m.group(0)
-    n = sum(ch.isdigit() for ch in text)
+    n = sum(map(str.isdigit, text))
     return _mask_digits(text) if _MIN_DIGITS <= n <= _MAX_DIGITS else text
 
 
@@ -112,19 +109,22 @@ def mask_pii(text: str) -> str:
     """Mask email addresses and phone numbers found in free text."""
     if "@" in text:
         text = _EMAIL_RE.sub(_email_match, text)
-    return _PHONE_RE.sub(_phone_match, text)
+    return _PHONE_RE.sub(_phone_match, text) if _HAS_DIGIT(text) else text
 
 
 def mask_phone_field(text: str) -> str:
     """Mask a value known to be a phone number: any run of 6+ digits, prefixed or not."""
-
-    def sub(m: re.Match[str]) -> str:
-        n = sum(ch.isdigit() for ch in m.group(0))
-        return _mask_digits(m.group(0)) if n >= 6 else m.group(0)
-
-    return _ANY_DIGITS_RE.sub(sub, mask_pii(text))
+    if "@" in text:
+        text = _EMAIL_RE.sub(_email_match, text)
+    return _ANY_DIGITS_RE.sub(_field_digits_match, text)
 
 
+def _field_digits_match(m: re.Match[str]) -> str:
+    text = m.group(0)
+    return _mask_digits(text) if sum(map(str.isdigit, text)) >= 6 else text
+
+
+@functools.lru_cache(maxsize=1024)
 def _is_phone_key(key: str) -> bool:
     k = key.lower().replace("_", "").replace("-", "")
     return k in _PHONE_KEYS or k.endswith(("phone", "msisdn", "callerid", "calleridnum"))
@@ -141,12 +141,16 @@ def _safe_str(value: object) -> str:
             text = repr(value)
         except Exception:
             text = f"<unprintable {type(value).__name__}>"
+    if text.isascii():
+        return text
     # Lone surrogates would make the stream's write fail later, away from any handler.
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _clean(value: object, key: str, mask: bool, depth: int = 0) -> Any:
     """A JSON-ready copy of a field value, masked when asked."""
+    if type(value) is str:  # the common case first
+        return _clean_text(value, key, mask)
     if value is None or isinstance(value, bool | float):
         return value
     if isinstance(value, int):
@@ -157,6 +161,10 @@ def _clean(value: object, key: str, mask: bool, depth: int = 0) -> Any:
         return {_safe_str(k): _clean(v, _safe_str(k), mask, depth + 1) for k, v in value.items()}
     if depth < 4 and isinstance(value, list | tuple | set | frozenset):
         return [_clean(v, key, mask, depth + 1) for v in value]
+    return _clean_text(value, key, mask)
+
+
+def _clean_text(value: object, key: str, mask: bool) -> str:
     text = _safe_str(value)
     if not mask:
         return text
