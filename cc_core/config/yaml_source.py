@@ -101,13 +101,28 @@ def read_text(path: Path, display: str) -> tuple[str | None, list[Problem]]:
         return None, [Problem(display, line, col, "", message)]
 
 
+# libyaml parses several times faster and gives the same marks; the pure-Python parser is used
+# to describe errors, so messages do not depend on whether libyaml is installed.
+_FAST_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_document(path: Path, display: str) -> tuple[Document | None, list[Problem]]:
     """Parse one YAML file. Returns None with problems for unreadable, empty or broken files."""
     text, problems = read_text(path, display)
     if text is None:
         return None, problems
+    doc, problems = _parse(_FAST_LOADER, text, display)
+    if doc is None and _FAST_LOADER is not yaml.SafeLoader:
+        doc, described = _parse(yaml.SafeLoader, text, display)
+        problems = described if doc is None else problems
+    return doc, problems
+
+
+def _parse(
+    loader_class: type[yaml.SafeLoader], text: str, display: str
+) -> tuple[Document | None, list[Problem]]:
     try:
-        loader = yaml.SafeLoader(text)
+        loader = loader_class(text)
     except yaml.YAMLError as exc:  # the reader rejects control characters up front
         return None, [_reader_problem(exc, text, display)]
     try:
