@@ -135,3 +135,13 @@ async def test_redis_skips_foreign_non_json_messages(redis_url: str) -> None:
         with contextlib.suppress(Exception):
             await live.clear()
         await live.aclose()
+
+
+async def test_closing_the_store_ends_open_subscriptions(harness: Harness) -> None:
+    other = await harness.open_node()
+    sub = await other.subscribe("agents")
+    reader = asyncio.create_task(anext(sub))
+    await asyncio.sleep(0)
+    await other.aclose()
+    with pytest.raises(StopAsyncIteration):
+        await asyncio.wait_for(reader, WAIT)

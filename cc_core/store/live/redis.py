@@ -22,6 +22,7 @@ import contextlib
 import json
 import logging
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import Any
@@ -205,6 +206,7 @@ class RedisLiveState:
         self._renew = self._r.register_script(lua.RENEW_LEASE)
         self._release = self._r.register_script(lua.RELEASE_LEASE)
         self._holder = self._r.register_script(lua.LEASE_HOLDER)
+        self._subs: weakref.WeakSet[RedisSubscription] = weakref.WeakSet()
 
     @property
     def namespace(self) -> str:
@@ -235,6 +237,9 @@ class RedisLiveState:
         return deleted
 
     async def aclose(self) -> None:
+        # Subscriptions first, so their readers end cleanly instead of seeing a dead socket.
+        for sub in list(self._subs):
+            await sub.aclose()
         with contextlib.suppress(rx.RedisError, OSError):
             await self._r.aclose()
 
@@ -505,7 +510,9 @@ class RedisLiveState:
             with contextlib.suppress(rx.RedisError, OSError):
                 await ps.aclose()
             raise
-        return RedisSubscription(ps, unique, self._k("ev", ""), self._where)
+        sub = RedisSubscription(ps, unique, self._k("ev", ""), self._where)
+        self._subs.add(sub)
+        return sub
 
     async def _await_confirmations(self, ps: PubSub, count: int) -> None:
         # SUBSCRIBE is only in force once Redis confirms it; returning earlier would let a
