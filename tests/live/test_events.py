@@ -8,7 +8,7 @@ import contextlib
 import pytest
 from redis.asyncio import Redis
 
-from cc_core.store.live import LiveEvent, LiveStateDataError
+from cc_core.store.live import LiveEvent, LiveStateDataError, LiveStateUnavailable
 from cc_core.store.live.memory import MemoryLiveState
 from cc_core.store.live.redis import RedisLiveState
 from tests.live.conftest import Harness, new_namespace
@@ -145,3 +145,26 @@ async def test_closing_the_store_ends_open_subscriptions(harness: Harness) -> No
     await other.aclose()
     with pytest.raises(StopAsyncIteration):
         await asyncio.wait_for(reader, WAIT)
+
+
+async def test_subscriber_cut_off_by_the_server_gets_a_typed_error(
+    redis_live: RedisLiveState, redis_url: str
+) -> None:
+    # What Redis does to a subscriber past its client-output-buffer-limit: disconnect it.
+    sub = await redis_live.subscribe("agents")
+    admin = Redis.from_url(redis_url, decode_responses=True)
+    try:
+        ours = [
+            c["id"]
+            for c in await admin.client_list(_type="pubsub")
+            if c.get("name") == f"ccplane-{redis_live.namespace}"
+        ]
+        assert len(ours) == 1
+        await admin.client_kill_filter(_id=ours[0])
+        with pytest.raises(LiveStateUnavailable):
+            await asyncio.wait_for(anext(sub), WAIT)
+        with pytest.raises(StopAsyncIteration):
+            await anext(sub)
+    finally:
+        await sub.aclose()
+        await admin.aclose()

@@ -192,6 +192,8 @@ class RedisLiveState:
                 socket_timeout=op_timeout,
                 retry=Retry(NoBackoff(), 0),
                 health_check_interval=30,
+                # Names the centre in CLIENT LIST, where an operator looks first.
+                client_name=f"ccplane-{namespace}",
             )
         except ValueError as exc:
             raise ValueError(
