@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from pbx.sim.endpoints import Behaviour, Endpoint
-from pbx.sim.runtime import SimConfig, Simulator
+from pbx.sim.runtime import SimConfig, Simulator, tune_gc
 from pbx.sim.scenario import Scenario, ScenarioError, load
 from pbx.sim.traffic import KeyPress, NumberTraffic, TrafficGenerator
 
@@ -72,6 +72,7 @@ async def run(
     scenario: Scenario, base: Path, port: int | None, time_scale: float | None, traffic: bool
 ) -> None:
     sim = build(scenario, base, port, time_scale)
+    tune_gc()
     await sim.start()
     click.echo(f"cc-sim: AMI on {scenario.ami.host}:{sim.ami_port}", err=False)
     for a in scenario.agents:

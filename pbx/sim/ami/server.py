@@ -77,6 +77,9 @@ class Session:
         self.username: str | None = None
         self.event_mask: frozenset[str] = frozenset()
         self.session_id = "0x" + secrets.token_hex(6)
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        self._flush_scheduled = False
         self.closed = False
         peer = writer.get_extra_info("peername") or ("0.0.0.0", 0)
         sock = writer.get_extra_info("sockname") or ("0.0.0.0", 0)
@@ -90,12 +93,29 @@ class Session:
     # ---------------------------------------------------------------- output
 
     def write(self, data: bytes) -> None:
+        """Queue output; everything queued in one loop iteration goes out in one send."""
         if self.closed or self.transport.is_closing():
             return
-        if self.transport.get_write_buffer_size() + len(data) > self.server.config.max_output_bytes:
+        self._pending.append(data)
+        self._pending_bytes += len(data)
+        queued = self.transport.get_write_buffer_size() + self._pending_bytes
+        if queued > self.server.config.max_output_bytes:
             log.warning("AMI client %s is not reading; dropping the session", self.remote)
             self.abort()
             return
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self.flush)
+
+    def flush(self) -> None:
+        self._flush_scheduled = False
+        if not self._pending or self.transport.is_closing():
+            self._pending.clear()
+            self._pending_bytes = 0
+            return
+        data = b"".join(self._pending)
+        self._pending.clear()
+        self._pending_bytes = 0
         self.transport.write(data)
 
     def send(self, headers: list[tuple[str, str]]) -> None:
@@ -126,10 +146,12 @@ class Session:
 
     def abort(self) -> None:
         self.closed = True
+        self._pending.clear()
         self.server.forget(self)
         self.transport.abort()
 
     async def close_after(self, delay: float) -> None:
+        self.flush()
         self.closed = True
         try:
             await asyncio.wait_for(self.writer.drain(), timeout=5)
@@ -142,7 +164,7 @@ class Session:
     # ----------------------------------------------------------------- input
 
     async def run(self) -> None:
-        self.transport.write(BANNER)
+        self.write(BANNER)
         decoder = Decoder()
         started = time.monotonic()
         try:
