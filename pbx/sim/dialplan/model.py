@@ -34,6 +34,7 @@ class Step:
         return f"{self.file}:{self.line}"
 
 
+_CACHE_LIMIT = 50_000
 _CID_FLUFF = re.compile(r"[\s()\-.]")
 
 
@@ -105,6 +106,9 @@ class Dialplan:
         self.general: dict[str, str] = {}
         self.files: list[str] = []
         self.warnings: list[str] = []  # problems Asterisk only logs (file:line: message)
+        # (context, exten, callerid) -> best match per searched context; a loaded dialplan
+        # does not change, and calls repeat the same lookups priority after priority.
+        self._candidates_cache: dict[tuple[str, str, str | None], tuple[Extension, ...]] = {}
 
     # -- construction ----------------------------------------------------------------------
 
@@ -148,22 +152,40 @@ class Dialplan:
             yield ctx
             stack.extend(inc.context for inc in reversed(ctx.includes))
 
+    def _candidates(self, context: str, exten: str, callerid: str | None) -> tuple[Extension, ...]:
+        """The best match of each context searched, in search order."""
+        key = (context, exten, callerid)
+        found = self._candidates_cache.get(key)
+        if found is None:
+            found = tuple(
+                ext
+                for ctx in self._search(context)
+                if (ext := ctx.best_match(exten, callerid)) is not None
+            )
+            if len(self._candidates_cache) >= _CACHE_LIMIT:
+                self._candidates_cache.clear()
+            self._candidates_cache[key] = found
+        return found
+
+    def invalidate(self) -> None:
+        """Forget cached lookups (call after changing contexts in place)."""
+        self._candidates_cache.clear()
+        for ctx in self.contexts.values():
+            ctx._ordered = None
+
     def match(self, context: str, exten: str, callerid: str | None = None) -> Extension | None:
         """The extension a call to ``exten`` in ``context`` runs (``None``: no match)."""
-        for ctx in self._search(context):
-            ext = ctx.best_match(exten, callerid)
-            if ext is not None:
-                return ext
-        return None
+        found = self._candidates(context, exten, callerid)
+        return found[0] if found else None
 
     def find(
         self, context: str, exten: str, priority: int, callerid: str | None = None
     ) -> Step | None:
         """The step at ``priority`` of the extension ``exten`` matches, or ``None``."""
-        for ctx in self._search(context):
-            ext = ctx.best_match(exten, callerid)
-            if ext is not None and priority in ext.steps:
-                return ext.steps[priority]
+        for ext in self._candidates(context, exten, callerid):
+            step = ext.steps.get(priority)
+            if step is not None:
+                return step
         return None
 
     def lookup(
@@ -198,9 +220,8 @@ class Dialplan:
         self, context: str, exten: str, label: str, callerid: str | None = None
     ) -> int | None:
         """The priority carrying ``label`` in the extension ``exten`` reaches, or ``None``."""
-        for ctx in self._search(context):
-            ext = ctx.best_match(exten, callerid)
-            if ext is not None and label in ext.labels:
+        for ext in self._candidates(context, exten, callerid):
+            if label in ext.labels:
                 return ext.labels[label]
         return None
 

@@ -226,6 +226,7 @@ class _Builder:
                         f"{inc.file}:{inc.line}: [{ctx.name}] includes unknown context "
                         f"{inc.context!r}"
                     )
+        self.plan.invalidate()
         return self.plan
 
     def _globals(self, section: _Section) -> None:

@@ -44,6 +44,8 @@ def substring(value: str, offset: int, length: int | None = None) -> str:
 
 def _split_name(var: str) -> tuple[str, bool, int, int | None]:
     """``parse_variable_name``: (name, is a function call, offset, length)."""
+    if ":" not in var:
+        return var, "(" in var, 0, None
     parens = 0
     is_function = False
     for i, ch in enumerate(var):
@@ -70,26 +72,30 @@ def split_function(call: str) -> tuple[str, str]:
     return call[:open_at].strip(), call[open_at + 1 : close_at]
 
 
-def _scan(text: str, start: int, opening: str, closing: str) -> tuple[int, bool]:
+_SCAN_TOKENS = re.compile(r"\$\{|\$\[|[{}\[\]]")
+
+
+def _scan(text: str, start: int, opening: str, closing: str) -> tuple[int, bool, bool]:
     """Index just past the closing delimiter of the construct whose body starts at ``start``,
-    and whether the body holds nested ``${``/``$[``. Unterminated: ``len(text)``."""
+    whether the body holds nested ``${``/``$[``, and whether it was closed at all.
+
+    Like Asterisk, only the construct's own kind of bracket is counted: ``$[`` inside ``${``
+    marks nesting without changing the depth, and the other way round."""
     depth = 1
     nested = False
-    i = start
-    while i < len(text) and depth:
-        ch = text[i]
-        if ch == "$" and i + 1 < len(text) and text[i + 1] in "{[":
+    for m in _SCAN_TOKENS.finditer(text, start):
+        tok = m.group()
+        if len(tok) == 2:
             nested = True
-            if text[i + 1] == opening:
+            if tok[1] == opening:
                 depth += 1
-            i += 2
-            continue
-        if ch == opening:
+        elif tok == opening:
             depth += 1
-        elif ch == closing:
+        elif tok == closing:
             depth -= 1
-        i += 1
-    return i, nested
+            if depth == 0:
+                return m.end(), nested, True
+    return len(text), nested, False
 
 
 def _ignore(_: str) -> None:
@@ -123,8 +129,7 @@ def expand(
             i = j + 1
             continue
         closing = "}" if kind == "{" else "]"
-        end, nested = _scan(text, j + 2, kind, closing)
-        terminated = end <= n and text[end - 1 : end] == closing and end > j + 2
+        end, nested, terminated = _scan(text, j + 2, kind, closing)
         body = text[j + 2 : end - 1] if terminated else text[j + 2 :]
         if not terminated:
             warn(f"missing {closing!r} in {text!r}")

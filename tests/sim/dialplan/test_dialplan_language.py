@@ -152,6 +152,10 @@ def test_warnings_are_reported_not_raised() -> None:
     assert any("NOSUCHFUNC is not registered" in w for w in warnings)
     assert any("division by zero" in w for w in warnings)
     assert any("missing '}'" in w for w in warnings)
+    warnings.clear()
+    # Unclosed although the text ends with '}': the inner one closes, the outer does not.
+    assert substitute("${A${X}", {"A7": "no", "X": "7"}, warn=warnings.append) == "no"
+    assert any("missing '}'" in w for w in warnings)
 
 
 def test_expand_with_callables_prefers_callers_functions() -> None:
