@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from cc_core.config import Severity, check_directory
 from tests.config.conftest import BROKEN, MINIMAL, ROOT, SHIPPED
 from tests.config.test_broken_corpus import CASES
 
@@ -33,17 +35,32 @@ def test_default_directory_is_configs() -> None:
     assert run_check().returncode == 0
 
 
-def test_every_broken_case_exits_2_with_one_line_per_problem() -> None:
-    for case, expected in sorted(CASES.items()):
-        result = run_check(BROKEN / case)
-        output = result.stdout + result.stderr
-        errors = sum(1 for e in expected if e[5] == "error")
-        assert result.returncode == (2 if errors else 0), output
-        assert "Traceback" not in output
-        lines = result.stdout.splitlines()
-        assert len(lines) == len(expected) + 1, output  # problems, then the summary
-        verdict = "FAILED" if errors else "OK"
-        assert lines[-1].startswith(f"{BROKEN / case}: {verdict}: {errors} error"), lines[-1]
+def expected_output_shape(case: str, stdout: str, status: int) -> None:
+    expected = CASES[case]
+    errors = sum(1 for e in expected if e[5] is Severity.ERROR)
+    assert status == (2 if errors else 0), stdout
+    assert "Traceback" not in stdout
+    lines = stdout.splitlines()
+    assert len(lines) == len(expected) + 1, stdout  # problems, then the summary
+    verdict = "FAILED" if errors else "OK"
+    assert lines[-1].startswith(f"{BROKEN / case}: {verdict}: {errors} error"), lines[-1]
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_check_directory_prints_one_line_per_problem(case: str) -> None:
+    out = io.StringIO()
+    status = check_directory(BROKEN / case, out, environ={})
+    expected_output_shape(case, out.getvalue(), status)
+
+
+# Each process costs over a second of start-up, so the console script runs on the cases
+# where whole files fail plus one with warnings only; the rest run in-process above.
+@pytest.mark.parametrize("case", ["yaml_syntax", "non_utf8", "empty_file", "wrong_top_level",
+                                  "not_a_file", "missing_file", "warnings_only"])
+def test_console_script_exit_status_and_output(case: str) -> None:
+    result = run_check(BROKEN / case)
+    assert "Traceback" not in result.stderr
+    expected_output_shape(case, result.stdout, result.returncode)
 
 
 def test_problem_lines_have_the_documented_shape() -> None:
@@ -54,9 +71,9 @@ def test_problem_lines_have_the_documented_shape() -> None:
 
 
 def test_warnings_print_but_do_not_fail() -> None:
-    result = run_check(BROKEN / "warnings_only")
-    assert result.returncode == 0
-    assert result.stdout.count(": warning: ") == 3
+    out = io.StringIO()
+    assert check_directory(BROKEN / "warnings_only", out, environ={}) == 0
+    assert out.getvalue().count(": warning: ") == 3
 
 
 @pytest.mark.parametrize("where", ["does-not-exist", "README.md"])
