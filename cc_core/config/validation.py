@@ -117,7 +117,7 @@ def _problem(doc: Document, model: type[BaseModel], error: Any) -> Problem:
     kind: str = error["type"]
     value = error.get("input")
     if kind == "missing":
-        expected = _describe(_field_at(model, loc))
+        expected = _describe(_type_at(model, loc))
         return doc.problem(loc, f"required field is missing (expected {expected})")
     if kind == "extra_forbidden":
         name = loc[-1] if loc else ""
@@ -214,10 +214,6 @@ def _type_at(model: type[BaseModel], loc: Sequence[str | int]) -> Any:
         else:
             return None
     return _unwrap(current)
-
-
-def _field_at(model: type[BaseModel], loc: Loc) -> Any:
-    return _type_at(model, loc)
 
 
 def _aliases_at(model: type[BaseModel], loc: Loc) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -27,7 +28,7 @@ def run_check(*args: str | Path) -> subprocess.CompletedProcess[str]:
 def test_shipped_configs_pass() -> None:
     result = run_check("configs/")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.strip() == "configs: OK: 0 errors, 0 warnings in 5 files"
+    assert re.fullmatch(r"configs: OK: 0 errors, 0 warnings in \d+ files\n", result.stdout)
     assert result.stderr == ""
 
 
