@@ -19,6 +19,13 @@ from pbx.sim.dialplan.errors import DialplanError, ExpressionError
 from pbx.sim.dialplan.expressions import evaluate
 from pbx.sim.dialplan.model import Context, Dialplan, Extension, Include, Step
 from pbx.sim.dialplan.patterns import ExtensionName
+from pbx.sim.dialplan.scope import (
+    ChannelInfo,
+    builtin_variables,
+    channel_functions,
+    channel_scope,
+    channel_value,
+)
 from pbx.sim.dialplan.substitution import (
     STANDARD_FUNCTIONS,
     callerid_value,
@@ -32,6 +39,7 @@ from pbx.sim.dialplan.variables import ChannelVariables, Inheritance, split_name
 __all__ = [
     "REGISTERED_APPLICATIONS",
     "STANDARD_FUNCTIONS",
+    "ChannelInfo",
     "ChannelVariables",
     "Context",
     "Dialplan",
@@ -43,8 +51,12 @@ __all__ = [
     "Include",
     "Inheritance",
     "Step",
+    "builtin_variables",
     "callerid_value",
     "canonical_application",
+    "channel_functions",
+    "channel_scope",
+    "channel_value",
     "check_condition",
     "evaluate",
     "expand",

@@ -155,7 +155,11 @@ def _variable_value(body: str, variable: VariableLookup, function: FunctionCall,
         except DialplanError as exc:
             warn(str(exc))
             return ""
-        value = function(fname, fargs)
+        try:
+            value = function(fname, fargs)
+        except DialplanError as exc:
+            warn(str(exc))
+            return ""
         if value is None:
             std = STANDARD_FUNCTIONS.get(fname.upper())
             if std is None:

@@ -6,11 +6,18 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from pbx.sim.dialplan import Dialplan, callerid_value, canonical_application, substitute
+from pbx.sim.dialplan import (
+    Dialplan,
+    canonical_application,
+    channel_functions,
+    channel_scope,
+    substitute,
+)
 
 CAPTURES = Path("/work/shared/pbx-captures/asterisk-22.10.1")
 CAPTURE_CONF = CAPTURES / "conf" / "extensions.conf"
@@ -127,6 +134,19 @@ def _events(path: Path) -> list[dict[str, str]]:
     return events
 
 
+@dataclass(frozen=True)
+class _Chan:
+    name: str
+    uniqueid: str
+    context: str
+    exten: str
+    priority: int
+    caller_num: str
+    caller_name: str
+    language: str
+    accountcode: str
+
+
 def _unknown(value: str) -> str:
     return "" if value == "<unknown>" else value
 
@@ -151,16 +171,18 @@ def test_newexten_events_replay(plan: Dialplan, raw: Path) -> None:
         step = plan.find(ev["Context"], ev["Extension"], int(ev["Priority"]))
         assert step is not None, ev
         assert canonical_application(step.app) == ev["Application"], ev
-        num, name = _unknown(ev["CallerIDNum"]), _unknown(ev["CallerIDName"])
-        scope = {
-            **plan.globals,
-            **variables[chan],
-            "EXTEN": ev["Extension"],
-            "CONTEXT": ev["Context"],
-            "CHANNEL": chan,
-            "UNIQUEID": ev["Uniqueid"],
-        }
-        functions = {"CALLERID": lambda a, num=num, name=name: callerid_value(a, num, name)}
-        assert substitute(step.raw_args, scope, functions) == ev["AppData"], ev
+        info = _Chan(
+            name=chan,
+            uniqueid=ev["Uniqueid"],
+            context=ev["Context"],
+            exten=ev["Extension"],
+            priority=int(ev["Priority"]),
+            caller_num=_unknown(ev["CallerIDNum"]),
+            caller_name=_unknown(ev["CallerIDName"]),
+            language=ev["Language"],
+            accountcode=ev["AccountCode"],
+        )
+        scope = channel_scope(info, variables[chan], plan.globals)
+        assert substitute(step.raw_args, scope, channel_functions(info)) == ev["AppData"], ev
         checked += 1
     assert checked > 0

@@ -15,6 +15,8 @@ from pbx.sim.dialplan import (
     GotoTarget,
     Inheritance,
     callerid_value,
+    channel_functions,
+    channel_scope,
     check_condition,
     evaluate,
     expand,
@@ -343,3 +345,29 @@ def test_inheritance() -> None:
     del parent["LOCAL"]
     assert "LOCAL" not in parent
     assert substitute("${ACD_DNIS}", parent) == "200"
+
+
+# -- channel scope ---------------------------------------------------------------------------
+
+
+class _Chan:
+    name = "PJSIP/agent1001-0000000a"
+    uniqueid = "1795286202.20"
+    context = "agents"
+    exten = "1001"
+    priority = 1
+    caller_num = "1001"
+    caller_name = ""
+    language = "en"
+    accountcode = ""
+
+
+def test_channel_scope_order_and_functions() -> None:
+    warnings: list[str] = []
+    scope = channel_scope(_Chan(), {"EXTEN": "shadowed", "A": "chan"}, {"A": "global", "G": "g"})
+    funcs = channel_functions(_Chan())
+    text = "${EXTEN} ${A} ${G} ${UNIQUEID} ${CHANNEL(channeltype)} ${CALLERID(all)} ${CONTEXT}"
+    assert substitute(text, scope, funcs) == "1001 chan g 1795286202.20 PJSIP 1001 agents"
+    assert substitute("${CHANNEL(peerip)}${CALLERID(x)}", scope, funcs, warnings.append) == ""
+    assert any("CHANNEL(peerip): expected one of" in w for w in warnings)
+    assert any("CALLERID(x): expected num, name or all" in w for w in warnings)
