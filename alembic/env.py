@@ -11,13 +11,13 @@ import asyncio
 from logging.config import fileConfig
 from typing import Any
 
+from alembic import context
 from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import create_engine, pool
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import cc_core.store.models  # noqa: F401 - fills the metadata with every table
-from alembic import context
 from cc_core.store.base import Base, UTCDateTime
 from cc_core.store.migrate import resolve_url
 

@@ -33,9 +33,17 @@ def db() -> None:
 @click.argument("revision", default="head")
 def db_upgrade(url: str | None, config_dir: Path, revision: str) -> None:
     """Migrate the store to REVISION (default: head)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from cc_core.store.errors import StoreError
     from cc_core.store.migrate import resolve_url, upgrade
 
-    upgrade(url or resolve_url(config_dir), revision)
+    try:
+        upgrade(url or resolve_url(config_dir), revision)
+    except (StoreError, SQLAlchemyError, OSError) as exc:
+        # An admin needs the reason (bad acd.yaml, unreachable server), not a traceback.
+        click.echo(f"cc-admin: db upgrade failed: {exc}", err=True)
+        sys.exit(2)
 
 
 def main() -> None:

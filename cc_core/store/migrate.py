@@ -10,11 +10,11 @@ import os
 from pathlib import Path
 
 import yaml
+from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from alembic import command
 from cc_core.store.database import sqlite_file
 from cc_core.store.errors import StoreError
 
