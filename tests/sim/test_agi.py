@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pbx.sim import agi
 from pbx.sim.agi import AgiChannel, ChannelHungUp, Digits, Playback, run_agi
@@ -486,3 +488,10 @@ async def test_works_with_panoramisk_fastagi_server() -> None:
     }
     assert seen["data"] == {"status_code": 200, "result": ("1234", ""), "msg": ""}
     assert chan.variables["ACD_ROUTE"] == "support"
+
+
+@given(st.lists(st.text(alphabet='ab "\\\t1', max_size=6), min_size=1, max_size=5))
+def test_command_parsing_round_trip(words: list[str]) -> None:
+    # A client that quotes every word and escapes quotes and backslashes gets them back.
+    line = " ".join('"' + w.replace("\\", "\\\\").replace('"', '\\"') + '"' for w in words)
+    assert agi.parse_command(line) == words
