@@ -30,7 +30,6 @@ from typing import Any, TextIO
 __all__ = ["StructuredFormatter", "log_event", "mask_phone_field", "mask_pii", "setup_logging"]
 
 _FIELDS_ATTR = "cc_fields"
-_BASE_KEYS = ("ts", "level", "logger", "event")
 _STANDARD_ATTRS = frozenset(
     logging.LogRecord("", 0, "", 0, "", (), None).__dict__
 ) | {"message", "asctime", "taskName", _FIELDS_ATTR}
