@@ -11,8 +11,9 @@ from cc_core.config.yaml_source import Document
 CALL_CHANNELS = {"voice", "video"}
 
 
-def duplicate_ids(doc: Document, section: str, what: str, key: str = "id") -> list[Problem]:
-    """Each ``key`` value once in the list ``section``; the later ones are errors."""
+def duplicate_ids(doc: Document, section: str, what: str, key: str = "id",
+                  severity: Severity = Severity.ERROR) -> list[Problem]:
+    """Each ``key`` value once in the list ``section``; the later ones are reported."""
     first: dict[object, int] = {}
     problems = []
     for index, item in raw_items(doc, section):
@@ -22,7 +23,7 @@ def duplicate_ids(doc: Document, section: str, what: str, key: str = "id") -> li
         if value in first:
             line = doc.mark((section, first[value], key)).line
             message = f"duplicate {what} '{value}' (first defined at line {line}; expected unique)"
-            problems.append(doc.problem((section, index, key), message))
+            problems.append(doc.problem((section, index, key), message, severity=severity))
         else:
             first[value] = index
     return problems
@@ -49,6 +50,8 @@ def agents_rules(doc: Document) -> list[Problem]:
     for section, what in (("skills", "skill id"), ("languages", "language id"),
                           ("supervisors", "supervisor id"), ("agents", "agent id")):
         problems += duplicate_ids(doc, section, what)
+    # Two agents on one phone is legal (a shared desk) but usually a copy-paste slip.
+    problems += duplicate_ids(doc, "agents", "endpoint", key="endpoint", severity=Severity.WARNING)
     return problems
 
 

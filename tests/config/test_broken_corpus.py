@@ -150,6 +150,10 @@ CASES: dict[str, list[Expected]] = {
          "can ever meet its most relaxed requirement (tech>=4, language 'es')", W),
         ("queues.yaml", 14, 9, "queues[2].id", "no agent serves queue 'nobody'", W),
     ],
+    "shared_endpoint": [
+        ("agents.yaml", 16, 15, "agents[1].endpoint",
+         "duplicate endpoint 'PJSIP/1001' (first defined at line 10", W),
+    ],
     "channel_refs": [
         ("channels.yaml", 6, 5, "email.addresses.help@example.org",
          "domain 'example.org' is not in allowed_domains", E),
