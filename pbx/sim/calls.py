@@ -257,9 +257,8 @@ async def _originate_run(
     if not result.done():
         result.set_result((ok, reason, chan if ok else None))
     if not ok:
-        if not chan.hung_up:
-            pbx.soft_hangup(chan, 16) if False else None
-            chan.hangupcause = chan.hangupcause or 16
+        # Returning ends the owner task, which hangs the channel up.
+        chan.hangupcause = chan.hangupcause or 16
         return
     if req.application:
         with contextlib.suppress(Interrupted):
@@ -413,12 +412,11 @@ async def app_bridge(pbx: Pbx, chan: Channel, args: str) -> Outcome:
     other.pending_goto = None
     pbx.answer(chan)
     pbx.answer(other)
+    # The bridge takes the channel over: its old owner task ends without hanging it up.
     old_task = other.task
-    other.task = None
+    pbx.start(other, pbx.hold_until_hangup(other))
     if old_task is not None:
         old_task.cancel()
-        other.hung_up = False
-    pbx.start(other, pbx.hold_until_hangup(other))
     pbx.set_var(chan, "BRIDGERESULT", "SUCCESS")
     callee_left = await bridge_pair(pbx, chan, other)
     if callee_left:

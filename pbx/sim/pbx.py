@@ -339,7 +339,9 @@ class Pbx:
         except Exception:
             log.exception("channel %s failed", chan.name)
         finally:
-            self.destroy(chan)
+            # A channel taken over by another owner (Bridge) lives on.
+            if chan.task is None or chan.task is asyncio.current_task():
+                self.destroy(chan)
 
     async def hold_until_hangup(self, chan: Channel) -> None:
         """Owner of a channel with no dialplan (a dialled leg); a Redirect gives it one."""

@@ -273,3 +273,34 @@ async def test_sync_originate_and_dual_redirect(sim: Simulator) -> None:
     await asyncio.sleep(0.1)
     assert (one.exten, one.appl, two.exten, two.appl) == ("vip", "Wait", "vip", "Wait")
     await client.close()
+
+
+BRIDGE_DIALPLAN = """
+[in]
+exten => 400,1,Answer()
+ same => n,Echo()
+exten => 500,1,Bridge(${PEER})
+ same => n,Hangup()
+"""
+
+
+async def test_bridge_application_takes_over_the_other_channel() -> None:
+    sim = Simulator(make_config(time_scale=0.01), Dialplan.parse(BRIDGE_DIALPLAN, "b.conf"))
+    await sim.start()
+    try:
+        events = record(sim)
+        a = inbound_call(sim.pbx, "400", context="in")
+        b = inbound_call(sim.pbx, "400", context="in")
+        await asyncio.sleep(0.05)
+        sim.pbx.set_var(b, "PEER", a.name)
+        sim.pbx.redirect(b, "in", "500", 1)
+        await events.until("BridgeEnter")
+        await asyncio.sleep(0.05)
+        entered = [e.get("Channel") for e in events if e.name == "BridgeEnter"]
+        assert entered == [a.name, b.name]
+        assert not a.hung_up and a.bridge is b.bridge is not None
+        sim.pbx.soft_hangup(a, 16)
+        await asyncio.wait_for(b.gone.wait(), 5)
+        assert [e.name for e in events if e.name.startswith("Bridge")][-1] == "BridgeDestroy"
+    finally:
+        await sim.stop()
