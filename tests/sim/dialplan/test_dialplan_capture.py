@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from pbx.sim.dialplan import (
+    REGISTERED_APPLICATIONS,
     Dialplan,
     canonical_application,
     channel_functions,
@@ -116,6 +117,7 @@ def test_applications_used(plan: Dialplan) -> None:
         "Playback", "Playtones", "Queue", "Set", "Wait",
     }  # fmt: skip
     assert ("agents", "_55XXXX", 2, "ChanSpy") in list(plan.applications())
+    assert all(a.lower() in REGISTERED_APPLICATIONS for a in plan.applications_used())
 
 
 def _events(path: Path) -> list[dict[str, str]]:
@@ -186,3 +188,17 @@ def test_newexten_events_replay(plan: Dialplan, raw: Path) -> None:
         assert substitute(step.raw_args, scope, channel_functions(info)) == ev["AppData"], ev
         checked += 1
     assert checked > 0
+
+
+# The project's own Asterisk dialplan templates must load and call only real applications.
+SHIPPED = sorted(
+    (Path(__file__).resolve().parents[3] / "dialplan" / "asterisk").glob("extensions*.conf")
+)
+
+
+@pytest.mark.parametrize("conf", SHIPPED, ids=lambda p: p.name)
+def test_shipped_dialplan_loads(conf: Path) -> None:
+    plan = Dialplan.load(str(conf))
+    assert plan.contexts
+    unknown = {a for a in plan.applications_used() if a.lower() not in REGISTERED_APPLICATIONS}
+    assert not unknown, f"{conf}: applications Asterisk does not have: {sorted(unknown)}"
