@@ -15,6 +15,8 @@ def _calls() -> list[CallRecord]:
         CallRecord("sales", arrival=30, abandoned_at=35),  # short abandon: left out of SLA
         CallRecord("sales", arrival=40, abandoned_at=100),  # abandoned after target
         CallRecord("support", arrival=5, answered_at=65, agent="b"),  # 60 s, inside 60 s
+        CallRecord("support", arrival=6, exited_at=126),  # max wait reached: late exit
+        CallRecord("support", arrival=7, exited_at=17),  # an exit inside the target
     ]
 
 
@@ -41,14 +43,18 @@ def test_queue_definitions() -> None:
     # agents a (40 s busy) and b (60 s busy) over 2 x 100 s staffed
     assert sales.occupancy == pytest.approx(100 / 200)
     support = reports["support"]
-    assert support.service_level == 1.0
+    # exits after the target count against the service level; an exit before it does not
+    assert support.service_level == pytest.approx(1 / 2)
+    assert support.exit_rate == pytest.approx(2 / 3)
+    assert support.abandonment_rate == 0
     assert support.occupancy == pytest.approx(60 / 100)
 
 
 def test_centre_total_uses_each_queue_target() -> None:
     total = summarize(_calls(), _agents(), {"sales": 20, "support": 60}, 100)[TOTAL]
-    assert total.offered == 6
-    assert total.service_level == pytest.approx(3 / 5)
+    assert total.offered == 8
+    assert (total.answered, total.abandoned, total.exited) == (4, 2, 2)
+    assert total.service_level == pytest.approx(3 / 6)
     assert total.occupancy == pytest.approx(100 / 200)
 
 

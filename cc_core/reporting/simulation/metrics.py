@@ -1,11 +1,13 @@
 """Queue metrics of a simulation run, with the definitions the reports use.
 
-- service level (SLA %): answered within T / (answered + abandoned after T). Callers who hang
-  up before T are left out: they were never given the chance to be answered in time. With no
-  abandonment this is answered within T / answered, the quantity Erlang C predicts.
+- service level (SLA %): answered within T / (answered + abandoned after T + exited after T).
+  Callers who hang up before T are left out: they were never given the chance to be answered in
+  time. "Exited" calls reached the queue's max wait and left routing for voicemail or a
+  callback. With no abandonment this is answered within T / answered, the quantity Erlang C
+  predicts.
 - ASA: mean wait of the answered calls (calls answered at once count with 0 s).
 - wait probability: share of answered calls that waited at all (Erlang C's P(wait)).
-- abandonment rate: abandoned / offered.
+- abandonment rate: abandoned / offered (exits are counted apart, as exit rate).
 - occupancy: handle time (talk plus wrap-up) / staffed time of the agents. For a queue, the
   agents are those who may serve it, so a shared agent counts in every queue it serves.
 
@@ -33,11 +35,22 @@ class CallRecord:
     arrival: float
     answered_at: float | None = None
     abandoned_at: float | None = None
+    exited_at: float | None = None
     agent: str | None = None
 
     @property
+    def resolved(self) -> bool:
+        return (
+            self.answered_at is not None
+            or self.abandoned_at is not None
+            or self.exited_at is not None
+        )
+
+    @property
     def wait(self) -> float:
-        end = self.answered_at if self.answered_at is not None else self.abandoned_at
+        end = self.answered_at
+        if end is None:
+            end = self.abandoned_at if self.abandoned_at is not None else self.exited_at
         if end is None:
             raise ValueError(f"call of queue {self.queue} at {self.arrival} was never resolved")
         return end - self.arrival
@@ -63,15 +76,17 @@ class QueueReport:
     offered: int
     answered: int
     abandoned: int
+    exited: int
     answered_within_target: int
     abandoned_after_target: int
+    exited_after_target: int
     waited: int
     total_wait: float
     occupancy: float
 
     @property
     def service_level(self) -> float:
-        denominator = self.answered + self.abandoned_after_target
+        denominator = self.answered + self.abandoned_after_target + self.exited_after_target
         return self.answered_within_target / denominator if denominator else math.nan
 
     @property
@@ -86,6 +101,10 @@ class QueueReport:
     def abandonment_rate(self) -> float:
         return self.abandoned / self.offered if self.offered else math.nan
 
+    @property
+    def exit_rate(self) -> float:
+        return self.exited / self.offered if self.offered else math.nan
+
 
 def _report(
     name: str,
@@ -94,7 +113,7 @@ def _report(
     agents: Iterable[AgentTime],
     staffed_seconds: float,
 ) -> QueueReport:
-    offered = answered = abandoned = within = late_abandon = waited = 0
+    offered = answered = abandoned = exited = within = late_abandon = late_exit = waited = 0
     total_wait = 0.0
     for call in calls:
         offered += 1
@@ -104,9 +123,12 @@ def _report(
             total_wait += wait
             within += wait <= target
             waited += wait > _NO_WAIT
-        else:
+        elif call.abandoned_at is not None:
             abandoned += 1
             late_abandon += wait > target
+        else:
+            exited += 1
+            late_exit += wait > target
     pool = list(agents)
     staffed = staffed_seconds * len(pool)
     return QueueReport(
@@ -115,8 +137,10 @@ def _report(
         offered=offered,
         answered=answered,
         abandoned=abandoned,
+        exited=exited,
         answered_within_target=within,
         abandoned_after_target=late_abandon,
+        exited_after_target=late_exit,
         waited=waited,
         total_wait=total_wait,
         occupancy=sum(a.busy for a in pool) / staffed if staffed else math.nan,
@@ -156,8 +180,10 @@ def summarize(
         offered=sum(p.offered for p in parts),
         answered=sum(p.answered for p in parts),
         abandoned=sum(p.abandoned for p in parts),
+        exited=sum(p.exited for p in parts),
         answered_within_target=sum(p.answered_within_target for p in parts),
         abandoned_after_target=sum(p.abandoned_after_target for p in parts),
+        exited_after_target=sum(p.exited_after_target for p in parts),
         waited=sum(p.waited for p in parts),
         total_wait=sum(p.total_wait for p in parts),
         occupancy=sum(a.busy for a in pool) / staffed if staffed else math.nan,

@@ -1,0 +1,276 @@
+"""The centre a simulation runs: routing queues and agents (domain types) plus offered traffic.
+
+It comes from the admin configs (`configs/*.yaml`, loaded and checked by `cc_core.config`) or
+from a built-in example. The admin configs say nothing about traffic, so each voice queue of a
+configured centre gets the same default traffic unless a traffic file names its own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from cc_core import config as cfg
+from cc_core.domain import (
+    Agent,
+    CapacityProfile,
+    ChannelKind,
+    ExitKind,
+    Overflow,
+    Queue,
+    RoutingStep,
+    SkillRequirement,
+    Strategy,
+)
+from cc_core.reporting.erlang import Traffic
+from cc_core.reporting.simulation.driver import CallerProfile
+from cc_core.reporting.simulation.traffic import HandleTime, QueueTraffic
+
+__all__ = ["Centre", "TrafficError", "builtin_centre", "centre_from_configs", "load_traffic"]
+
+DEFAULT_RING_TIMEOUT = 20.0
+
+
+@dataclass(frozen=True)
+class Centre:
+    name: str
+    queues: tuple[Queue, ...]
+    agents: tuple[Agent, ...]
+    traffic: tuple[QueueTraffic, ...]
+    callers: Mapping[str, CallerProfile]
+
+    def with_strategy(self, strategy: Strategy) -> Centre:
+        """Every queue switched to `strategy`: the rest of the centre is unchanged."""
+        queues = tuple(dataclasses.replace(q, strategy=strategy) for q in self.queues)
+        return dataclasses.replace(self, queues=queues)
+
+    def with_traffic(self, traffic: Sequence[QueueTraffic]) -> Centre:
+        return dataclasses.replace(self, traffic=tuple(traffic))
+
+    def voice_agents(self) -> tuple[Agent, ...]:
+        return tuple(a for a in self.agents if ChannelKind.VOICE in a.capacity.channels())
+
+    def with_agent_count(self, count: int) -> Centre:
+        """`count` voice agents: the configured ones in order, then copies of them again
+        (`alice`, `bob`, ..., `alice~2`, ...), so the skill mix stays that of the config."""
+        if count < 1:
+            raise ValueError(f"agents: expected at least 1, got {count}")
+        pool = self.voice_agents()
+        if not pool:
+            raise ValueError(f"centre {self.name}: no agent can take voice calls")
+        agents = []
+        for i in range(count):
+            template = pool[i % len(pool)]
+            round_ = i // len(pool) + 1
+            name = template.id if round_ == 1 else f"{template.id}~{round_}"
+            agents.append(dataclasses.replace(template, id=name))
+        return dataclasses.replace(self, agents=tuple(agents))
+
+    def pooled_traffic(self) -> Traffic:
+        """All queues as one: total arrival rate and mean busy time per call (handle time
+        plus the queue's wrap-up, weighted by each queue's share of calls). The Erlang C
+        reference for a centre with several skills."""
+        wrap = {q.id: q.wrap_up for q in self.queues}
+        rate = sum(t.calls_per_hour for t in self.traffic) / 3600.0
+        busy = sum(
+            t.calls_per_hour / 3600.0 * (t.handle_time.mean + wrap.get(t.queue, 0.0))
+            for t in self.traffic
+        )
+        return Traffic(rate, busy / rate)
+
+
+def builtin_centre() -> Centre:
+    """A small two-skill centre: sales and support, a few agents who do both."""
+    sales = Queue(
+        "sales",
+        steps=(RoutingStep((SkillRequirement("sales", 1),)),),
+        sla_target=20.0,
+        wrap_up=10.0,
+        offer_timeout=DEFAULT_RING_TIMEOUT,
+    )
+    support = Queue(
+        "support",
+        # Prefer strong engineers for 30 s, then anyone with the skill.
+        steps=(
+            RoutingStep((SkillRequirement("support", 3),), duration=30.0),
+            RoutingStep((SkillRequirement("support", 1),)),
+        ),
+        sla_target=30.0,
+        wrap_up=20.0,
+        offer_timeout=DEFAULT_RING_TIMEOUT,
+    )
+    agents: list[Agent] = []
+    for i in range(7):
+        agents.append(Agent(f"sales{i + 1}", skills={"sales": 3 + i % 3}, queues={"sales": 1}))
+    for i in range(9):
+        agents.append(
+            Agent(f"support{i + 1}", skills={"support": 1 + i % 5}, queues={"support": 1})
+        )
+    for i in range(4):
+        agents.append(
+            Agent(
+                f"blend{i + 1}",
+                skills={"sales": 3, "support": 4},
+                queues={"support": 1, "sales": 2},
+            )
+        )
+    traffic = (
+        QueueTraffic("sales", 120, HandleTime("lognormal", 180, cv=0.8), patience_mean=120),
+        QueueTraffic("support", 150, HandleTime("exponential", 240), patience_mean=180),
+    )
+    return Centre("built-in sales and support", (sales, support), tuple(agents), traffic, {})
+
+
+# -- admin configs -> routing domain ---------------------------------------------------------
+
+_EXITS = {
+    "voicemail": ExitKind.VOICEMAIL,
+    "callback": ExitKind.CALLBACK,
+    "hangup": ExitKind.DISCONNECT,
+}
+
+
+def _domain_queue(queue: cfg.Queue, ring_timeout: float) -> Queue:
+    steps = queue.routing_steps()
+    routing_steps = []
+    for i, step in enumerate(steps):
+        duration = steps[i + 1].after - step.after if i + 1 < len(steps) else None
+        requirements = tuple(SkillRequirement(s, level) for s, level in step.require.items())
+        routing_steps.append(RoutingStep(requirements, duration=duration))
+    overflow = None
+    if queue.overflow is not None:
+        overflow = Overflow(
+            queue=queue.overflow.queue,
+            exit=_EXITS[queue.overflow.exit] if queue.overflow.exit else None,
+        )
+    return Queue(
+        queue.id,
+        steps=tuple(routing_steps),
+        strategy=Strategy(queue.strategy),
+        aging_rate=queue.aging_rate / 60.0,  # the config counts points per minute
+        vip_boost=queue.vip_boost,
+        sla_target=float(queue.sla.seconds) if queue.sla else None,
+        sla_ordering=queue.sla_aware and queue.sla is not None,
+        max_wait=queue.max_wait_seconds,
+        overflow=overflow if queue.max_wait_seconds is not None else None,
+        wrap_up=float(queue.wrap_up_seconds),
+        offer_timeout=float(queue.ring_timeout_seconds or ring_timeout),
+        min_quality=queue.quality.min_score,
+        quality_weight=queue.quality.weight,
+        sticky_seconds=float(queue.sticky.max_wait_seconds) if queue.sticky else 0.0,
+        sticky_days=float(queue.sticky.days) if queue.sticky else 0.0,
+    )
+
+
+def _domain_agent(agent: cfg.Agent, profiles: Mapping[str, cfg.CapacityProfile]) -> Agent:
+    profile = profiles.get(agent.profile, cfg.DEFAULT_PROFILE)
+    capacity = CapacityProfile(
+        name=agent.profile,
+        limits={ChannelKind(c): n for c, n in agent.limits(dict(profiles)).items()},
+        exclusive=frozenset(ChannelKind(c) for c in profile.exclusive),
+    )
+    return Agent(
+        agent.id,
+        skills=dict(agent.skills),
+        languages=frozenset(agent.languages),
+        capacity=capacity,
+        queues=dict(agent.queues),
+    )
+
+
+def centre_from_configs(directory: Path | str, default: QueueTraffic) -> Centre:
+    """The configured centre; every voice queue gets `default` traffic (its queue renamed).
+
+    Raises `cc_core.config.ConfigError` (every problem with file:line:col) on a bad config.
+    """
+    centre = cfg.load_configs(directory)
+    ring_timeout = float(centre.acd.pbx[0].ring_timeout) if centre.acd.pbx else None
+    queues = tuple(
+        _domain_queue(q, ring_timeout or DEFAULT_RING_TIMEOUT) for q in centre.queues.queues
+    )
+    profiles = centre.profiles()
+    agents = tuple(_domain_agent(a, profiles) for a in centre.agents.agents)
+    voice = [q for q in centre.queues.queues if "voice" in q.channels]
+    traffic = tuple(dataclasses.replace(default, queue=q.id) for q in voice)
+    callers = {q.id: CallerProfile(language=q.language, priority=float(q.priority)) for q in voice}
+    return Centre(f"configs in {directory}", queues, agents, traffic, callers)
+
+
+# -- traffic file ----------------------------------------------------------------------------
+
+
+class TrafficError(ValueError):
+    """A traffic file is unreadable or has a bad value; the message names file, line, field."""
+
+
+_TRAFFIC_KEYS = {"calls_per_hour", "handle_time", "distribution", "cv", "patience"}
+
+
+def load_traffic(path: Path | str, centre: Centre) -> tuple[QueueTraffic, ...]:
+    """Per-queue traffic from a YAML file, over the centre's own defaults::
+
+        queues:
+          billing: {calls_per_hour: 40, handle_time: 240, distribution: lognormal, cv: 0.7,
+                    patience: 120}
+          sales: {calls_per_hour: 20, patience: null}   # null: callers never hang up
+
+    Queues not named keep the defaults; a name that is not a voice queue of the centre is an
+    error.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        root = yaml.compose(text)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TrafficError(f"{path}: cannot read: {exc}") from None
+    except yaml.YAMLError as exc:
+        raise TrafficError(f"{path}: not valid YAML: {exc}") from None
+    data = yaml.safe_load(text)
+    if not isinstance(data, dict) or not isinstance(data.get("queues"), dict):
+        raise TrafficError(f"{path}:1: expected a mapping with a 'queues' mapping")
+    marks = _line_marks(root)
+    known = {t.queue: t for t in centre.traffic}
+    result = dict(known)
+    for name, spec in data["queues"].items():
+        where = f"{path}:{marks.get(('queues', name), '?')}: queues.{name}"
+        if name not in known:
+            raise TrafficError(
+                f"{where}: not a voice queue of this centre (known: {sorted(known)})"
+            )
+        if not isinstance(spec, dict):
+            raise TrafficError(f"{where}: expected a mapping of {sorted(_TRAFFIC_KEYS)}")
+        unknown = set(spec) - _TRAFFIC_KEYS
+        if unknown:
+            raise TrafficError(
+                f"{where}: unknown keys {sorted(unknown)}, expected {sorted(_TRAFFIC_KEYS)}"
+            )
+        base = known[name]
+        try:
+            handle = HandleTime(
+                kind=spec.get("distribution", base.handle_time.kind),
+                mean=spec.get("handle_time", base.handle_time.mean),
+                cv=spec.get("cv", base.handle_time.cv),
+            )
+            patience = spec.get("patience", base.patience_mean)
+            result[name] = QueueTraffic(
+                name, spec.get("calls_per_hour", base.calls_per_hour), handle, patience
+            )
+        except (TypeError, ValueError) as exc:
+            raise TrafficError(f"{where}: {exc}") from None
+    return tuple(result.values())
+
+
+def _line_marks(root: yaml.Node | None) -> dict[tuple[str, str], int]:
+    """Line of each `queues.<name>` key, for error messages."""
+    marks: dict[tuple[str, str], int] = {}
+    if not isinstance(root, yaml.MappingNode):
+        return marks
+    for key, value in root.value:
+        if key.value == "queues" and isinstance(value, yaml.MappingNode):
+            for qkey, _ in value.value:
+                marks[("queues", qkey.value)] = qkey.start_mark.line + 1
+    return marks
