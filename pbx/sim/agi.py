@@ -9,7 +9,8 @@ Asterisk sets it: ``FAILURE`` when nothing listens or a command fails on a live 
 The channel is anything satisfying :class:`AgiChannel`; the simulator's channel implements it.
 Commands answered (case-insensitive, as Asterisk parses them): ANSWER, STREAM FILE, GET DATA,
 WAIT FOR DIGIT, SET VARIABLE, GET VARIABLE, GET FULL VARIABLE, EXEC, HANGUP, VERBOSE,
-CHANNEL STATUS, NOOP. Anything else gets ``510 Invalid or unknown command``; a command that
+CHANNEL STATUS, NOOP, and SAY DIGITS / SAY NUMBER (English, played as ``digits/*`` files
+through ``stream_file``). Anything else gets ``510 Invalid or unknown command``; a command that
 needs a live channel after the caller hung up gets ``511``; wrong arguments get ``520``.
 """
 
@@ -402,6 +403,68 @@ async def _channel_status(ch: AgiChannel, argv: list[str]) -> _Reply | None:
     return _ok(f"result={ch.state}")
 
 
+_SAY_DIGIT_FILES = {"*": "digits/star", "#": "digits/pound", "-": "digits/minus"}
+
+
+def number_files(num: int) -> list[str]:
+    """The English sound files ``SAY NUMBER`` plays (``ast_say_number_full_en``)."""
+    if num == 0:
+        return ["digits/0"]
+    files: list[str] = []
+    if num < 0:
+        files.append("digits/minus")
+        num = -num
+    if num >= 1_000_000_000:
+        raise ValueError(f"number {num} is too big to say")
+    if num >= 1_000_000:
+        files += [*number_files(num // 1_000_000), "digits/million"]
+        num %= 1_000_000
+    if num >= 1000:
+        files += [*number_files(num // 1000), "digits/thousand"]
+        num %= 1000
+    if num >= 100:
+        files += [f"digits/{num // 100}", "digits/hundred"]
+        num %= 100
+    if num >= 20:
+        files.append(f"digits/{num // 10 * 10}")
+        num %= 10
+    if num:
+        files.append(f"digits/{num}")
+    return files
+
+
+def digit_files(digits: str) -> list[str]:
+    """The sound files ``SAY DIGITS`` plays, one per character."""
+    return [_SAY_DIGIT_FILES.get(d, f"digits/{d}") for d in digits if d.isdigit() or d in "*#-"]
+
+
+async def _say(ch: AgiChannel, files: list[str], escape: str) -> _Reply:
+    try:
+        for name in files:
+            result = await ch.stream_file(name, escape, 0)
+            if result.digit:
+                return _ok(f"result={ord(result.digit[0])}")
+    except (FileNotFoundError, ChannelHungUp):
+        return _failed("result=-1")
+    return _ok("result=0")
+
+
+async def _say_digits(ch: AgiChannel, argv: list[str]) -> _Reply | None:
+    if len(argv) != 4 or not re.match(r"\s*[+-]?\d", argv[2]):
+        return None
+    return await _say(ch, digit_files(argv[2]), argv[3])
+
+
+async def _say_number(ch: AgiChannel, argv: list[str]) -> _Reply | None:
+    if len(argv) not in (4, 5) or not re.match(r"\s*[+-]?\d", argv[2]):
+        return None
+    try:
+        files = number_files(_atoi(argv[2]))
+    except ValueError:
+        return _failed("result=-1")
+    return await _say(ch, files, argv[3])
+
+
 async def _noop(ch: AgiChannel, argv: list[str]) -> _Reply | None:
     return _ok("result=0")
 
@@ -433,6 +496,13 @@ COMMANDS: tuple[_Command, ...] = (
         ("CHANNEL", "STATUS"), _channel_status, "Usage: CHANNEL STATUS [<channelname>]", False
     ),
     _Command(("NOOP",), _noop, "Usage: NOOP", True),
+    _Command(("SAY", "DIGITS"), _say_digits, "Usage: SAY DIGITS <number> <escape digits>", False),
+    _Command(
+        ("SAY", "NUMBER"),
+        _say_number,
+        "Usage: SAY NUMBER <number> <escape digits> [gender]",
+        False,
+    ),
 )
 
 

@@ -495,3 +495,65 @@ def test_command_parsing_round_trip(words: list[str]) -> None:
     # A client that quotes every word and escapes quotes and backslashes gets them back.
     line = " ".join('"' + w.replace("\\", "\\\\").replace('"', '\\"') + '"' for w in words)
     assert agi.parse_command(line) == words
+
+
+@pytest.mark.parametrize(
+    ("number", "files"),
+    [
+        (0, ["digits/0"]),
+        (7, ["digits/7"]),
+        (15, ["digits/15"]),
+        (20, ["digits/20"]),
+        (42, ["digits/40", "digits/2"]),
+        (100, ["digits/1", "digits/hundred"]),
+        (115, ["digits/1", "digits/hundred", "digits/15"]),
+        (1234, ["digits/1", "digits/thousand", "digits/2", "digits/hundred", "digits/30",
+                "digits/4"]),
+        (2000005, ["digits/2", "digits/million", "digits/5"]),
+        (-5, ["digits/minus", "digits/5"]),
+    ],
+)  # fmt: skip
+def test_number_files(number: int, files: list[str]) -> None:
+    assert agi.number_files(number) == files
+
+
+async def test_say_digits_and_number(serve: Callable[[Script], Awaitable[AgiServer]]) -> None:
+    async def script(peer: AgiPeer) -> None:
+        assert await peer.send('SAY DIGITS 12 ""') == "200 result=0"
+        assert await peer.send("SAY NUMBER 42 5") == "200 result=53"  # '5' interrupts
+        assert (await peer.send("SAY NUMBER abc 5", 3)).startswith("520-")
+        assert await peer.send('SAY DIGITS 99 ""') == "200 result=-1"  # no such sound
+
+    srv = await serve(script)
+    chan = FakeChannel(dtmf=["5"], sounds={"digits/1", "digits/2", "digits/40"})
+    # A failed playback on a live channel ends the session, as in Asterisk.
+    assert await run_agi(chan, srv.url()) == "FAILURE"
+    srv.check()
+    played = [entry[1] for entry in chan.log if entry[0] == "stream_file"]
+    assert played == ["digits/1", "digits/2", "digits/40", "digits/9"]
+
+
+async def test_server_closing_mid_session(serve: Callable[[Script], Awaitable[AgiServer]]) -> None:
+    async def script(peer: AgiPeer) -> None:
+        peer.writer.write(b'ANSWER\nSTREAM FILE welcome ""\n')
+        await peer.writer.drain()
+        # Leave without reading the answers.
+
+    srv = await serve(script)
+    chan = FakeChannel()
+    assert await run_agi(chan, srv.url()) == "SUCCESS"
+    srv.check()
+    assert chan.variables["AGISTATUS"] == "SUCCESS"
+
+
+async def test_overlong_command_line_fails_the_session(
+    serve: Callable[[Script], Awaitable[AgiServer]],
+) -> None:
+    async def script(peer: AgiPeer) -> None:
+        peer.writer.write(b"VERBOSE " + b"x" * 200_000 + b"\n")
+        await peer.writer.drain()
+        assert await asyncio.wait_for(peer.reader.read(), 5) == b""
+
+    srv = await serve(script)
+    assert await run_agi(FakeChannel(), srv.url()) == "FAILURE"
+    srv.check()
