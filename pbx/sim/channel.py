@@ -130,6 +130,7 @@ class Channel:
     # Set once any hangup is requested; what FastAGI and the dialler wait on.
     hangup_flag: asyncio.Event = field(default_factory=asyncio.Event)
     dnid: str = ""
+    recording: str | None = None  # MixMonitor file name while recording
 
     def take_snapshot(self) -> Snapshot:
         return Snapshot(

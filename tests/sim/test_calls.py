@@ -304,3 +304,29 @@ async def test_bridge_application_takes_over_the_other_channel() -> None:
         assert [e.name for e in events if e.name.startswith("Bridge")][-1] == "BridgeDestroy"
     finally:
         await sim.stop()
+
+
+async def test_mixmonitor_start_and_stop(sim: Simulator) -> None:
+    events = record(sim)
+    chan = inbound_call(sim.pbx, "400", context="in")
+    client = await Client.connect(sim.ami_port)
+    name = chan.name.encode()
+    await client.send(
+        b"Action: Login\r\nUsername: acd\r\nSecret: acdsecret\r\nEvents: off\r\n\r\n"
+        b"Action: StopMixMonitor\r\nActionID: x0\r\nChannel: " + name + b"\r\n\r\n"
+        b"Action: MixMonitor\r\nActionID: x1\r\nChannel: " + name + b"\r\nFile: c/a.wav\r\n\r\n"
+        b"Action: StopMixMonitor\r\nActionID: x2\r\nChannel: " + name + b"\r\n\r\n"
+        b"Action: MixMonitor\r\nActionID: x3\r\nChannel: PJSIP/none-00000009\r\n\r\n"
+    )
+    await client.wait_for(lambda got: any(dict(b).get("ActionID") == "x3" for b in got))
+    answers = {dict(b)["ActionID"]: dict(b) for b in client.blocks()[1:]}
+    assert answers["x0"]["Message"] == "Could not stop monitoring channel"
+    assert answers["x1"]["Response"] == "Success"
+    assert answers["x2"]["Message"] == "Stopped monitoring channel"
+    assert answers["x3"]["Message"] == "No such channel"
+    assert [e.name for e in events if e.name.startswith("MixMonitor")] == [
+        "MixMonitorStart",
+        "MixMonitorStop",
+    ]
+    assert chan.variables["MIXMONITOR_FILENAME"] == "c/a.wav"
+    await client.close()

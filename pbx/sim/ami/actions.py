@@ -310,6 +310,44 @@ def _pjsipshowcontacts(s: Session, m: Message) -> None:
     s.write(b"".join(chunks))
 
 
+def _mixmonitor(s: Session, m: Message) -> None:
+    pbx = s.server.pbx
+    name = m.get("Channel")
+    if not name:
+        s.error(m, "No channel specified")
+        return
+    chan = pbx.find(name)
+    if chan is None:
+        s.error(m, "No such channel")
+        return
+    # No audio is written: the recording exists only as the events and variable.
+    filename = m.get("File") or f"{chan.uniqueid}.wav"
+    chan.recording = filename
+    pbx.set_var(chan, "MIXMONITOR_FILENAME", filename)
+    if chan.snapshot is not None:
+        pbx.emit(ev.channel_event("MixMonitorStart", ev.CALL, chan.snapshot))
+    s.respond(m)
+
+
+def _stopmixmonitor(s: Session, m: Message) -> None:
+    pbx = s.server.pbx
+    name = m.get("Channel")
+    if not name:
+        s.error(m, "No channel specified")
+        return
+    chan = pbx.find(name)
+    if chan is None:
+        s.error(m, "No such channel")
+        return
+    if chan.recording is None:
+        s.error(m, "Could not stop monitoring channel")
+        return
+    chan.recording = None
+    if chan.snapshot is not None:
+        pbx.emit(ev.channel_event("MixMonitorStop", ev.CALL, chan.snapshot))
+    s.respond(m, message="Stopped monitoring channel")
+
+
 def handlers() -> dict[str, Handler]:
     from pbx.sim.ami.server import Session
 
@@ -327,5 +365,7 @@ def handlers() -> dict[str, Handler]:
         "userevent": _userevent,
         "playdtmf": _playdtmf,
         "pjsipshowcontacts": _pjsipshowcontacts,
+        "mixmonitor": _mixmonitor,
+        "stopmixmonitor": _stopmixmonitor,
     }
     return table
