@@ -25,7 +25,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterator
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 from redis import exceptions as rx
 from redis.asyncio import Redis
@@ -61,6 +61,8 @@ log = logging.getLogger(__name__)
 # How long a subscription waits for one read before checking whether it was closed.
 _POLL_SECONDS = 0.25
 _COUNTER_PREFIX = "c:"
+# The client decodes replies (decode_responses=True); redis-py's stubs cannot know that.
+StrMap = dict[str, str]
 
 
 @contextlib.contextmanager
@@ -288,12 +290,12 @@ class RedisLiveState:
     async def get_agent(self, agent_id: str) -> AgentLive | None:
         check_id("agent_id", agent_id)
         with self._g("get_agent"):
-            h = await self._r.hgetall(self._k("agent", agent_id))
+            h = cast(StrMap, await self._r.hgetall(self._k("agent", agent_id)))
         return self._decode_agent(agent_id, h) if h else None
 
     async def list_agents(self) -> list[AgentLive]:
         with self._g("list_agents"):
-            ids = sorted(await self._r.smembers(self._k("agents")))
+            ids = sorted(cast(set[str], await self._r.smembers(self._k("agents"))))
             pipe = self._r.pipeline(transaction=False)
             for agent_id in ids:
                 pipe.hgetall(self._k("agent", agent_id))
@@ -430,12 +432,12 @@ class RedisLiveState:
     async def get_queue(self, queue_id: str) -> QueueStats:
         check_id("queue_id", queue_id)
         with self._g("get_queue"):
-            h = await self._r.hgetall(self._k("queue", queue_id))
+            h = cast(StrMap, await self._r.hgetall(self._k("queue", queue_id)))
         return self._decode_queue(queue_id, h)
 
     async def queue_snapshot(self) -> dict[str, QueueStats]:
         with self._g("queue_snapshot"):
-            ids = sorted(await self._r.smembers(self._k("queues")))
+            ids = sorted(cast(set[str], await self._r.smembers(self._k("queues"))))
             pipe = self._r.pipeline(transaction=False)
             for queue_id in ids:
                 pipe.hgetall(self._k("queue", queue_id))
