@@ -1,0 +1,380 @@
+"""``AsteriskPort``: the :class:`pbx.port.PbxPort` contract over Asterisk's AMI.
+
+Calls are named by their Asterisk ``Uniqueid``. Commands become AMI actions (``commands``),
+AMI events become port events (``events``), and after every login the adapter lists what is
+alive (``resync``) so the ACD can re-adopt calls and learn of those that ended meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from panoramisk.message import Message
+
+from pbx.asterisk import commands
+from pbx.asterisk.ami import AmiConnection, AuthenticationFailed, header
+from pbx.asterisk.channels import ChannelTable
+from pbx.asterisk.events import EventMapper
+from pbx.asterisk.resync import VANISHED, listed_channels, live_calls, vanished
+from pbx.asterisk.settings import AsteriskSettings
+from pbx.port import (
+    CallHungUp,
+    CallState,
+    ConnectionLost,
+    ConnectionRestored,
+    EventHub,
+    EventSubscription,
+    InvalidArgument,
+    LiveCall,
+    NoSuchCall,
+    NotConnected,
+    PbxPort,
+    Resynced,
+    SpyMode,
+    check_endpoint,
+    check_timeout,
+)
+
+log = logging.getLogger(__name__)
+
+
+class AsteriskPort(PbxPort):
+    """One Asterisk, over one supervised AMI connection."""
+
+    def __init__(self, settings: AsteriskSettings) -> None:
+        self.settings = settings
+        self._hub = EventHub()
+        self._table = ChannelTable()
+        self._mapper = EventMapper(
+            self._table,
+            inbound_contexts=settings.inbound_contexts,
+            tracked_variables=settings.tracked_variables,
+        )
+        self._ami = AmiConnection(
+            settings, on_event=self._on_event, on_up=self._on_up, on_down=self._on_down
+        )
+        self._lost = False
+        self._first_sync: asyncio.Future[None] | None = None
+        self.resyncs = 0
+
+    # Life cycle ---------------------------------------------------------------------------
+
+    async def start(self, *, wait: bool = True) -> None:
+        """Connect and keep reconnecting. With ``wait``, return once the first resync is done;
+        raise :class:`AuthenticationFailed` if the login is refused, :class:`NotConnected` if
+        Asterisk cannot be reached in time (reconnecting then goes on in the background)."""
+        loop = asyncio.get_running_loop()
+        if self._first_sync is None:
+            self._first_sync = loop.create_future()
+        self._ami.start()
+        if not wait:
+            return
+        deadline = loop.time() + self.settings.connect_timeout + 2 * self.settings.command_timeout
+        while not self._first_sync.done():
+            if isinstance(self._ami.last_error, AuthenticationFailed):
+                error = self._ami.last_error
+                await self.close()
+                raise error
+            if loop.time() >= deadline:
+                raise NotConnected(
+                    f"no AMI session with {self.settings.host}:{self.settings.port} yet: "
+                    f"{self._ami.last_error or 'no answer'}"
+                )
+            await asyncio.wait({self._first_sync}, timeout=0.05)
+
+    async def close(self) -> None:
+        await self._ami.close()
+        self._hub.close()
+
+    def events(self) -> EventSubscription:
+        return self._hub.subscribe()
+
+    @property
+    def connected(self) -> bool:
+        return self._ami.connected
+
+    @property
+    def unmatched_answers(self) -> list[Message]:
+        """AMI answers that matched no pending action (malformed actions get those)."""
+        return list(self._ami.unmatched)
+
+    async def ping(self, *, timeout_s: float | None = None) -> float:
+        """Round trip of an AMI Ping in seconds (a health check)."""
+        return await self._ami.ping(timeout_s=self._timeout(timeout_s))
+
+    async def send_action(
+        self,
+        action: Mapping[str, str],
+        *,
+        as_list: bool = False,
+        timeout_s: float | None = None,
+    ) -> Any:
+        """Send an AMI action the port has no command for (e.g. ``QueueStatus``); returns the
+        answer (a list of messages when ``as_list``). Values are checked like any command's."""
+        clean = {
+            commands.clean("header", str(key), allow_comma=False): commands.clean(str(key), value)
+            for key, value in action.items()
+        }
+        return await self._ami.request(clean, timeout_s=self._timeout(timeout_s), as_list=as_list)
+
+    def drop_link(self, reason: str = "dropped on request") -> None:
+        """Close the AMI link as if it had failed; the adapter reconnects and resyncs."""
+        self._ami.drop(reason)
+
+    # Events -------------------------------------------------------------------------------
+
+    def _on_event(self, message: Message) -> None:
+        for event in self._mapper.map(message):
+            self._hub.publish(event)
+
+    def _on_down(self, reason: str) -> None:
+        self._lost = True
+        self._hub.publish(ConnectionLost(reason=reason))
+
+    async def _on_up(self) -> None:
+        if self._lost:
+            self._lost = False
+            self._hub.publish(ConnectionRestored())
+        await self._resync()
+
+    async def _resync(self) -> None:
+        believed = self._table.ids()
+        ended: set[str] = set()
+        self._mapper.hung_up_during_resync = ended
+        try:
+            calls = await self._collect_live_calls(None)
+        finally:
+            self._mapper.hung_up_during_resync = None
+        calls = [call for call in calls if call.call_id not in ended]
+        for call_id in vanished(believed, (c.call_id for c in calls), ended):
+            self._table.remove(call_id)
+            self._hub.publish(CallHungUp(call_id=call_id, cause=VANISHED))
+        inbound = set(self.settings.inbound_contexts)
+        for call in calls:
+            channel = self._table.touch(call.call_id, call.channel)
+            channel.state = call.state
+            channel.context, channel.exten = call.context, call.exten
+            channel.caller_num, channel.caller_name = call.caller_num, call.caller_name
+            channel.application = call.application
+            channel.variables.update(call.variables)
+            channel.answered = channel.answered or call.state is CallState.UP
+            # Listed calls are adopted through Resynced; one still before our dialplan (no
+            # tracked variable, not in an inbound context) will arrive when it gets there.
+            channel.arrived = channel.arrived or call.context in inbound or bool(call.variables)
+        self.resyncs += 1
+        self._hub.publish(Resynced(calls=tuple(calls)))
+        if self._first_sync is not None and not self._first_sync.done():
+            self._first_sync.set_result(None)
+
+    async def _collect_live_calls(self, timeout_s: float | None) -> list[LiveCall]:
+        answer = await self._ami.request(
+            commands.core_show_channels(), timeout_s=timeout_s, as_list=True
+        )
+        listed = listed_channels(answer if isinstance(answer, list) else [answer])
+        wanted = [
+            (item.call.call_id, name, commands.getvar(item.call.channel, name))
+            for item in listed
+            for name in self.settings.tracked_variables
+            if name not in item.call.variables
+        ]
+        # Pipelined: every Getvar is on the wire before the first answer is awaited.
+        answers = await asyncio.gather(
+            *(
+                self._ami.request(action, timeout_s=timeout_s, call_id=call_id)
+                for call_id, _, action in wanted
+            ),
+            return_exceptions=True,
+        )
+        variables: dict[str, dict[str, str]] = {}
+        for (call_id, name, _), result in zip(wanted, answers, strict=True):
+            if isinstance(result, NoSuchCall):
+                continue  # hung up while we were asking; its Hangup event follows
+            if isinstance(result, BaseException):
+                raise result
+            value = header(result, "Value")
+            if value:
+                variables.setdefault(call_id, {})[name] = value
+        return live_calls(listed, variables)
+
+    # Commands -----------------------------------------------------------------------------
+
+    def _timeout(self, timeout_s: float | None) -> float:
+        if timeout_s is None:
+            return self.settings.command_timeout
+        return check_timeout(timeout_s, "timeout_s")
+
+    def _channel(self, call_id: str) -> str:
+        if not isinstance(call_id, str) or not call_id or call_id != call_id.strip():
+            raise InvalidArgument("call_id", call_id, "a non-empty Asterisk Uniqueid")
+        # Asterisk also finds a channel by its Uniqueid when we have not seen its name.
+        return self._table.name_for(call_id) or commands.clean("call_id", call_id)
+
+    async def _send(
+        self, actions: Sequence[dict[str, Any]], call_id: str | None, timeout_s: float | None
+    ) -> list[Any]:
+        """Send actions back to back (AMI runs them in order) and raise the first failure."""
+        timeout = self._timeout(timeout_s)
+        answers = await asyncio.gather(
+            *(self._ami.request(a, timeout_s=timeout, call_id=call_id) for a in actions),
+            return_exceptions=True,
+        )
+        for answer in answers:
+            if isinstance(answer, BaseException):
+                raise answer
+        return answers
+
+    async def hold(
+        self, call_id: str, *, moh_class: str = "default", timeout_s: float | None = None
+    ) -> None:
+        channel = self._channel(call_id)
+        commands.clean("moh_class", moh_class, allow_comma=False)
+        actions = [
+            commands.setvar(channel, "CC_MOH_CLASS", moh_class),
+            commands.redirect(channel, self.settings.hold_context, self.settings.hold_exten),
+        ]
+        await self._send(actions, call_id, timeout_s)
+
+    async def connect_agent(
+        self,
+        call_id: str,
+        endpoint: str,
+        *,
+        ring_timeout: float,
+        caller_id: str | None = None,
+        timeout_s: float | None = None,
+    ) -> None:
+        channel = self._channel(call_id)
+        check_endpoint(endpoint)
+        variables = {
+            "CC_AGENT_ENDPOINT": endpoint,
+            "CC_RING_TIMEOUT": commands.ring_seconds(ring_timeout),
+            # Always set, so a caller id from an earlier attempt does not stick.
+            "CC_CALLER_ID": commands.clean("caller_id", caller_id or "", allow_comma=False),
+        }
+        actions = [commands.setvar(channel, k, v) for k, v in variables.items()]
+        actions.append(
+            commands.redirect(channel, self.settings.connect_context, self.settings.connect_exten)
+        )
+        await self._send(actions, call_id, timeout_s)
+
+    async def redirect(
+        self,
+        call_id: str,
+        context: str,
+        exten: str,
+        priority: int = 1,
+        *,
+        timeout_s: float | None = None,
+    ) -> None:
+        action = commands.redirect(self._channel(call_id), context, exten, priority)
+        await self._send([action], call_id, timeout_s)
+
+    async def hangup(
+        self, call_id: str, *, cause: int = 16, timeout_s: float | None = None
+    ) -> None:
+        await self._send([commands.hangup(self._channel(call_id), cause)], call_id, timeout_s)
+
+    async def originate(
+        self,
+        endpoint: str,
+        context: str,
+        exten: str,
+        priority: int = 1,
+        *,
+        caller_id: str | None = None,
+        variables: Mapping[str, str] | None = None,
+        ring_timeout: float = 30.0,
+        timeout_s: float | None = None,
+    ) -> str:
+        call_id = str(uuid.uuid4())
+        action = commands.originate(
+            endpoint=endpoint,
+            context=context,
+            exten=exten,
+            priority=priority,
+            channel_id=call_id,
+            ring_timeout=ring_timeout,
+            caller_id=caller_id,
+            variables=variables,
+        )
+        await self._originate(action, call_id, timeout_s)
+        return call_id
+
+    async def _originate(
+        self, action: dict[str, Any], call_id: str, timeout_s: float | None
+    ) -> None:
+        # Our own ActionID lets the later OriginateResponse event name the call it is about.
+        action_id = f"cc-originate-{call_id}"
+        action["ActionID"] = action_id
+        self._mapper.originates[action_id] = call_id
+        try:
+            await self._send([action], None, timeout_s)
+        except BaseException:
+            self._mapper.originates.pop(action_id, None)
+            raise
+
+    async def spy(
+        self,
+        supervisor_endpoint: str,
+        target_call_id: str,
+        mode: SpyMode,
+        *,
+        timeout_s: float | None = None,
+    ) -> str:
+        if not isinstance(mode, SpyMode):
+            raise InvalidArgument("mode", mode, "a SpyMode (listen, whisper, barge)")
+        self._channel(target_call_id)
+        target = self._table.name_for(target_call_id)
+        if target is None:
+            # ChanSpy needs the channel name; a bare Uniqueid does not match it.
+            raise NoSuchCall(target_call_id, "not among the channels this adapter has seen")
+        spy_id = str(uuid.uuid4())
+        action = commands.originate(
+            endpoint=supervisor_endpoint,
+            context=self.settings.spy_context,
+            exten=self.settings.spy_exten,
+            priority=1,
+            channel_id=spy_id,
+            ring_timeout=30.0,
+            variables={
+                "CC_SPY_TARGET": target,
+                "CC_SPY_OPTIONS": commands.SPY_OPTIONS[mode],
+                "CC_SPY_MODE": mode.value,
+            },
+        )
+        self._mapper.spy_modes[spy_id] = mode
+        try:
+            await self._originate(action, spy_id, timeout_s)
+        except BaseException:
+            self._mapper.spy_modes.pop(spy_id, None)
+            raise
+        return spy_id
+
+    async def start_recording(
+        self, call_id: str, filename: str, *, timeout_s: float | None = None
+    ) -> None:
+        action = commands.mixmonitor(self._channel(call_id), filename)
+        await self._send([action], call_id, timeout_s)
+
+    async def stop_recording(self, call_id: str, *, timeout_s: float | None = None) -> None:
+        await self._send([commands.stop_mixmonitor(self._channel(call_id))], call_id, timeout_s)
+
+    async def set_variable(
+        self, call_id: str, name: str, value: str, *, timeout_s: float | None = None
+    ) -> None:
+        await self._send([commands.setvar(self._channel(call_id), name, value)], call_id, timeout_s)
+
+    async def get_variable(
+        self, call_id: str, name: str, *, timeout_s: float | None = None
+    ) -> str | None:
+        """AMI answers an unset variable with an empty ``Value``, so ``""`` reads as ``None``."""
+        action = commands.getvar(self._channel(call_id), name)
+        (answer,) = await self._send([action], call_id, timeout_s)
+        return header(answer, "Value") or None
+
+    async def list_live_calls(self, *, timeout_s: float | None = None) -> list[LiveCall]:
+        return await self._collect_live_calls(self._timeout(timeout_s))

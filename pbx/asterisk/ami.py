@@ -1,0 +1,396 @@
+"""One supervised AMI connection on panoramisk: login, keep-alive, reconnect with backoff.
+
+panoramisk gives us the framing, the ``Message`` parser and ActionID-correlated futures. Its
+``Manager`` lifecycle does not fit a service that must never lose track of calls, so this module
+narrows it: each TCP connection gets a fresh ``Manager`` that never reconnects or re-sends by
+itself (panoramisk re-sends unanswered actions after a reconnect, which could hang a call up
+twice); reconnecting, backoff, keep-alive with a deadline and failing in-flight commands with
+:class:`NotConnected` are done here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import contextlib
+import logging
+import random
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from panoramisk.actions import Action
+from panoramisk.ami_protocol import AMIProtocol
+from panoramisk.manager import Manager
+from panoramisk.message import Message
+
+from pbx.asterisk.settings import AsteriskSettings
+from pbx.port import CommandTimeout, NoSuchCall, NotConnected, PbxError, with_timeout
+
+log = logging.getLogger(__name__)
+
+EventHandler = Callable[[Message], None]
+
+
+class AuthenticationFailed(PbxError):
+    """Asterisk refused the AMI login (wrong user or secret, or the address is not permitted)."""
+
+
+def header(message: Message, name: str) -> str:
+    """One header's value as text; a header repeated by mistake yields its last value."""
+    value = message.get(name, "")
+    if isinstance(value, list):
+        return str(value[-1]) if value else ""
+    return str(value)
+
+
+# Asterisk's words for "that channel is gone" (manager.c): Redirect says the first, the rest the
+# second.
+_NO_CHANNEL = ("no such channel", "channel does not exist")
+
+
+def check_response(command: str, response: Message, call_id: str | None = None) -> Message:
+    """Return ``response`` when Asterisk accepted the action, else raise the typed error."""
+    if response.success:
+        return response
+    text = header(response, "Message") or "(no message)"
+    if call_id is not None and any(words in text.lower() for words in _NO_CHANNEL):
+        raise NoSuchCall(call_id, text)
+    raise PbxError(f"{command}: Asterisk answered {header(response, 'Response')!r}: {text}")
+
+
+class _Protocol(AMIProtocol):
+    """panoramisk's protocol, made safe: a frame it cannot handle is logged and skipped.
+
+    Upstream decodes every TCP chunk on its own (a UTF-8 character split across two reads is
+    dropped) and lets any exception escape ``data_received``, which makes asyncio close the
+    connection.
+    """
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+
+    def data_received(self, data: bytes) -> None:
+        text = self._decoder.decode(data)
+        try:
+            super().data_received(text.encode("utf-8"))
+        except Exception:
+            log.exception("AMI: could not split %d received bytes into messages", len(data))
+
+    def handle_message(self, message: Message) -> None:
+        try:
+            answered = message.id is not None and (
+                message.id in self.responses or message.action_id in self.responses
+            )
+            if not answered and "event" not in message:
+                # An error about a malformed action carries no ActionID (Asterisk 22: "Missing
+                # action in request", "line too long"); nobody waits for it.
+                log.warning("AMI: answer matches no pending action: %r", message)
+                factory = self.factory
+                if isinstance(factory, _Manager):
+                    factory.unmatched.append(message)
+                return
+            super().handle_message(message)
+        except Exception:
+            log.exception("AMI: skipped a message that could not be handled: %r", message)
+
+
+class _Manager(Manager):
+    """A panoramisk ``Manager`` for exactly one TCP connection: no reconnect, no re-send,
+    no pinger of its own. Loss is reported to ``on_lost``."""
+
+    def __init__(self, on_lost: Callable[[_Manager, str], None], **config: Any) -> None:
+        super().__init__(**config)
+        self._on_lost = on_lost
+        self.unmatched: deque[Message] = deque(maxlen=100)
+
+    def connection_made(self, f: asyncio.Future[Any]) -> None:
+        if f.cancelled() or f.exception() is not None:
+            return  # the caller of connect() sees the error and owns the retry
+        super().connection_made(f)
+
+    def connection_lost(self, exc: BaseException | Message | None) -> None:
+        self._connected = False
+        if self.pinger:
+            self.pinger.cancel()
+            self.pinger = None
+        self.awaiting_actions.clear()
+        if isinstance(exc, Message):
+            detail = header(exc, "Shutdown") or "no detail"
+            reason = f"Asterisk sent {header(exc, 'Event')} ({detail})"
+        else:
+            reason = f"connection closed by Asterisk ({exc or 'EOF'})"
+        self._on_lost(self, reason)
+
+    def ping(self) -> None:
+        """Disabled: the keep-alive lives in :class:`AmiConnection` because it needs a deadline."""
+
+
+class _Link:
+    """One logged-in connection and the commands in flight on it."""
+
+    def __init__(self, manager: _Manager) -> None:
+        self.manager = manager
+        self.pending: set[asyncio.Future[Any]] = set()
+        self.lost: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    @property
+    def alive(self) -> bool:
+        return not self.lost.done()
+
+    def send(self, action: dict[str, Any], as_list: bool) -> tuple[str, asyncio.Future[Any]]:
+        if not self.alive:
+            raise NotConnected(f"AMI link lost: {self.lost.result()}")
+        prepared = Action(dict(action), as_list=as_list)
+        future = self.manager.send_action(prepared, as_list=as_list)
+        self.pending.add(future)
+        future.add_done_callback(self.pending.discard)
+        return str(prepared.action_id), future
+
+    def forget(self, action_id: str) -> None:
+        protocol = self.manager.protocol
+        if protocol is not None:
+            protocol.responses.pop(action_id, None)
+
+    def fail(self, reason: str) -> None:
+        if self.lost.done():
+            return
+        self.lost.set_result(reason)
+        for future in list(self.pending):
+            if not future.done():
+                future.set_exception(NotConnected(f"AMI link lost: {reason}"))
+        self.pending.clear()
+
+    def drop(self, reason: str) -> None:
+        self.manager.close()
+        self.fail(reason)
+
+
+class AmiConnection:
+    """Keeps one AMI session alive and reports what happens on it.
+
+    ``on_event`` gets every AMI event that is not part of a command's answer, ``on_up`` runs
+    after every successful login (the adapter resyncs there; the link is usable meanwhile),
+    ``on_down`` after the loss of a logged-in link (failed attempts only set ``last_error``).
+    ``request`` sends one action and waits for its answer.
+    """
+
+    def __init__(
+        self,
+        settings: AsteriskSettings,
+        *,
+        on_event: EventHandler,
+        on_up: Callable[[], Awaitable[None]],
+        on_down: Callable[[str], None],
+    ) -> None:
+        self.settings = settings
+        self._on_event = on_event
+        self._on_up = on_up
+        self._on_down = on_down
+        self._link: _Link | None = None
+        self._manager: _Manager | None = None
+        self._runner: asyncio.Task[None] | None = None
+        self._closing = False
+        self.logins = 0
+        # Why the last connection attempt failed (None once logged in).
+        self.last_error: Exception | None = None
+        # Answers that matched no pending action (kept for diagnostics, newest last).
+        self.unmatched: deque[Message] = deque(maxlen=100)
+
+    @property
+    def connected(self) -> bool:
+        return self._link is not None and self._link.alive and not self._closing
+
+    def start(self) -> None:
+        if self._runner is None:
+            self._closing = False
+            self._runner = asyncio.get_running_loop().create_task(
+                self._run(), name=f"ami {self.settings.host}:{self.settings.port}"
+            )
+
+    async def close(self) -> None:
+        """Log off (best effort) and stop reconnecting."""
+        self._closing = True
+        link = self._link
+        if link is not None and link.alive:
+            with contextlib.suppress(PbxError):
+                await self._request_on(link, {"Action": "Logoff"}, timeout=1.0, name="Logoff")
+            link.drop("closed by the adapter")
+        if self._runner is not None:
+            self._runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._runner
+            self._runner = None
+
+    def drop(self, reason: str) -> None:
+        """Close the current link as if it had failed (the adapter then reconnects)."""
+        if self._link is not None:
+            self._link.drop(reason)
+
+    async def request(
+        self,
+        action: dict[str, Any],
+        *,
+        timeout_s: float | None = None,
+        as_list: bool = False,
+        call_id: str | None = None,
+    ) -> Any:
+        """Send ``action``; return its answer (a list of messages when ``as_list``).
+
+        Raises :class:`NotConnected`, :class:`CommandTimeout`, :class:`NoSuchCall` (when
+        ``call_id`` is given and Asterisk says the channel is gone) or :class:`PbxError`.
+        """
+        link = self._link
+        if link is None or not link.alive or self._closing:
+            raise NotConnected(
+                f"{action.get('Action')}: not connected to Asterisk AMI at "
+                f"{self.settings.host}:{self.settings.port}"
+            )
+        name = str(action.get("Action", "?"))
+        answer = await self._request_on(
+            link,
+            action,
+            timeout=timeout_s or self.settings.command_timeout,
+            name=name,
+            as_list=as_list,
+        )
+        first = answer[0] if isinstance(answer, list) else answer
+        check_response(name, first, call_id)
+        return answer
+
+    async def _request_on(
+        self,
+        link: _Link,
+        action: dict[str, Any],
+        *,
+        timeout: float,  # noqa: ASYNC109 - the deadline is this command's, not the caller's
+        name: str,
+        as_list: bool = False,
+    ) -> Any:
+        action_id, future = link.send(action, as_list)
+        try:
+            return await with_timeout(name, timeout, future)
+        except CommandTimeout:
+            link.forget(action_id)  # a late answer must not linger in panoramisk's table
+            raise
+
+    async def _run(self) -> None:
+        delay = self.settings.reconnect_initial
+        where = f"{self.settings.host}:{self.settings.port}"
+        while not self._closing:
+            try:
+                link = await self._open()
+            except AuthenticationFailed as exc:
+                log.error("AMI login to %s refused: %s", where, exc)
+                self.last_error = exc
+            except (OSError, PbxError) as exc:
+                log.warning("AMI connect to %s failed: %s", where, exc)
+                self.last_error = exc
+            else:
+                self.last_error = None
+                delay = self.settings.reconnect_initial
+                reason = await self._serve(link)
+                if self._closing:
+                    return
+                log.warning("AMI link to %s lost: %s", where, reason)
+                self._on_down(reason)
+            # Jitter spreads reconnects of several ACD nodes after an Asterisk restart.
+            await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+            delay = min(delay * 2, self.settings.reconnect_max)
+
+    async def _open(self) -> _Link:
+        loop = asyncio.get_running_loop()
+        holder: list[_Link] = []
+        early: list[str] = []
+
+        def lost(manager: _Manager, reason: str) -> None:
+            if holder:
+                holder[0].fail(reason)
+            else:
+                early.append(reason)
+
+        manager = _Manager(
+            lost,
+            host=self.settings.host,
+            port=self.settings.port,
+            loop=loop,
+            events=self.settings.events,
+            protocol_factory=_Protocol,
+            ping_delay=3600,
+            reconnect_timeout=3600,
+        )
+        manager.unmatched = self.unmatched
+        manager.register_event("*", self._dispatch)
+        self._manager = manager
+        await with_timeout("connect", self.settings.connect_timeout, manager.connect())
+        link = _Link(manager)
+        holder.append(link)
+        if early:
+            link.fail(early[0])
+        try:
+            answer = await self._request_on(
+                link,
+                {
+                    "Action": "Login",
+                    "Username": self.settings.username,
+                    "Secret": self.settings.secret,
+                    "Events": self.settings.events,
+                },
+                timeout=self.settings.connect_timeout,
+                name="Login",
+            )
+        except PbxError:
+            link.drop("login not answered")
+            raise
+        if not answer.success:
+            link.drop("login refused")
+            text = header(answer, "Message")
+            raise AuthenticationFailed(f"Login as {self.settings.username!r}: {text}")
+        self.logins += 1
+        return link
+
+    async def _serve(self, link: _Link) -> str:
+        self._link = link
+        keepalive = asyncio.get_running_loop().create_task(self._keepalive(link))
+        try:
+            try:
+                await self._on_up()
+            except PbxError as exc:
+                # Without a resync our picture of the calls is unknown: start over.
+                link.drop(f"resync failed: {exc}")
+            return await link.lost
+        finally:
+            keepalive.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keepalive
+            if self._link is link:
+                self._link = None
+
+    async def _keepalive(self, link: _Link) -> None:
+        while link.alive:
+            await asyncio.sleep(self.settings.ping_interval)
+            try:
+                await self._request_on(
+                    link, {"Action": "Ping"}, timeout=self.settings.ping_timeout, name="Ping"
+                )
+            except CommandTimeout:
+                link.drop(f"no answer to Ping within {self.settings.ping_timeout:g} s")
+                return
+            except NotConnected:
+                return
+
+    def _dispatch(self, manager: Manager, message: Message) -> None:
+        if manager is not self._manager or self._closing:
+            return  # a stale link's last words
+        try:
+            self._on_event(message)
+        except Exception:
+            log.exception("AMI: event handler failed on %r", message)
+
+    async def ping(self, timeout_s: float | None = None) -> float:
+        """Round trip of an AMI Ping, in seconds."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await self.request({"Action": "Ping"}, timeout_s=timeout_s)
+        return loop.time() - started
