@@ -22,6 +22,7 @@ import datetime as dt
 import functools
 import json as jsonlib
 import logging
+import math
 import re
 import sys
 from collections.abc import Mapping
@@ -150,6 +151,8 @@ def _clean(value: object, key: str, mask: bool, depth: int = 0) -> Any:
     """A JSON-ready copy of a field value, masked when asked."""
     if type(value) is str:  # the common case first
         return _clean_text(value, key, mask)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # NaN and Infinity are not JSON
     if value is None or isinstance(value, bool | float):
         return value
     if isinstance(value, int):
@@ -257,7 +260,7 @@ class StructuredFormatter(logging.Formatter):
 
     def _render(self, line: dict[str, Any]) -> str:
         if self.json:
-            return jsonlib.dumps(line, ensure_ascii=False, default=_safe_str, allow_nan=True)
+            return jsonlib.dumps(line, ensure_ascii=False, default=_safe_str)
         return " ".join(f"{k}={_logfmt_value(v)}" for k, v in line.items())
 
 

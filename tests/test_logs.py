@@ -131,7 +131,7 @@ def test_json_line_keeps_types_and_masks(logged: io.StringIO) -> None:
     log_event(
         logging.getLogger("cc_core.api"), "chat.started",
         customer={"email": "bob@example.org", "phone": "+4930123456", "tier": 2},
-        tags=["vip", "bob@example.org"], score=0.5,
+        tags=["vip", "bob@example.org"], score=0.5, jitter=float("nan"),
     )
     assert logged.getvalue() == ""  # the second set-up replaced the first handler
     [line] = lines(buf)
@@ -140,6 +140,7 @@ def test_json_line_keeps_types_and_masks(logged: io.StringIO) -> None:
     assert rec["customer"] == {"email": "b***@example.org", "phone": "+4930****56", "tier": 2}
     assert rec["tags"] == ["vip", "b***@example.org"]
     assert rec["score"] == 0.5
+    assert rec["jitter"] == "nan"  # still strict JSON
 
 
 def test_masking_can_be_turned_off(logged: io.StringIO) -> None:
