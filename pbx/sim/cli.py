@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from pbx.sim.dialplan.errors import DialplanError
 from pbx.sim.endpoints import Behaviour, Endpoint
 from pbx.sim.runtime import SimConfig, Simulator, tune_gc
 from pbx.sim.scenario import Scenario, ScenarioError, load
@@ -117,6 +118,9 @@ def main(
         sys.exit(2)
     try:
         asyncio.run(run(sc, scenario.parent, ami_port, time_scale, not no_traffic))
+    except DialplanError as exc:
+        click.echo(f"cc-sim: {exc}", err=True)
+        sys.exit(2)
     except OSError as exc:
         click.echo(f"cc-sim: {exc}", err=True)
         sys.exit(1)

@@ -330,3 +330,35 @@ async def test_mixmonitor_start_and_stop(sim: Simulator) -> None:
     ]
     assert chan.variables["MIXMONITOR_FILENAME"] == "c/a.wav"
     await client.close()
+
+
+async def test_originate_supervisor_phone_into_chanspy(sim: Simulator) -> None:
+    events = record(sim)
+    for name in ("agent1001", "agent1009"):
+        sim.endpoints.add(Endpoint(name, behaviour=Behaviour(answer_delay=0.5)))
+        sim.endpoints.register(name)
+    caller = inbound_call(sim.pbx, "100", context="in")
+    await events.until("BridgeEnter")
+    client = await Client.connect(sim.ami_port)
+    await client.send(
+        b"Action: Login\r\nUsername: acd\r\nSecret: acdsecret\r\n\r\n"
+        b"Action: Originate\r\nActionID: sup\r\nAsync: true\r\nChannel: PJSIP/agent1009\r\n"
+        b"Context: spy\r\nExten: 561001\r\nPriority: 1\r\n\r\n"
+        b"Action: Originate\r\nActionID: nobody\r\nAsync: true\r\nChannel: PJSIP/agent7777\r\n"
+        b"Context: spy\r\nExten: 561001\r\nPriority: 1\r\n\r\n"
+    )
+    await client.wait_for(
+        lambda got: sum(dict(b).get("Event") == "OriginateResponse" for b in got) == 2
+    )
+    results = {
+        dict(b)["ActionID"]: dict(b)
+        for b in client.blocks()
+        if dict(b).get("Event") == "OriginateResponse"
+    }
+    assert results["sup"]["Response"] == "Success" and results["sup"]["Reason"] == "4"
+    assert results["nobody"]["Response"] == "Failure"
+    start = await events.until("ChanSpyStart")
+    assert start.get("SpyerChannel") == results["sup"]["Channel"]
+    assert (start.get("SpyeeChannel") or "").startswith("PJSIP/agent1001-")
+    assert not caller.hung_up
+    await client.close()

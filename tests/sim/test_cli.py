@@ -67,3 +67,23 @@ async def test_cc_sim_rejects_a_bad_scenario(tmp_path: Path) -> None:
     _, err = await asyncio.wait_for(proc.communicate(), 20)
     assert proc.returncode == 2
     assert f"{bad}:2: time_scale:" in err.decode()
+
+
+async def test_cc_sim_reports_a_broken_dialplan(tmp_path: Path) -> None:
+    (tmp_path / "x.conf").write_text("[in]\nexten => 100,1,NoOp()\nthis is not a dialplan line\n")
+    sc = tmp_path / "s.yaml"
+    sc.write_text("dialplan: x.conf\n")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "pbx.sim.cli",
+        str(sc),
+        "--ami-port",
+        "0",
+        stderr=asyncio.subprocess.PIPE,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), 20)
+    assert proc.returncode == 2, err
+    assert "x.conf:3" in err.decode()
