@@ -109,4 +109,4 @@ class AgentsFile(ConfigModel):
 
     def profiles(self) -> dict[str, CapacityProfile]:
         """Named profiles including the built-in ``default`` unless the file redefines it."""
-        return {"default": DEFAULT_PROFILE, **self.capacity_profiles}
+        return {"default": DEFAULT_PROFILE, **(self.capacity_profiles or {})}

@@ -6,9 +6,8 @@ from cc_core.config.acd_file import AcdFile
 from cc_core.config.problems import Problem, Severity
 from cc_core.config.queues_file import Queue, QueuesFile
 from cc_core.config.sources import Part, present, raw_items
+from cc_core.config.value_types import CALL_CHANNELS
 from cc_core.config.yaml_source import Document
-
-CALL_CHANNELS = {"voice", "video"}
 
 
 def duplicate_ids(doc: Document, section: str, what: str, key: str = "id",

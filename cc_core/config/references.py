@@ -8,10 +8,10 @@ from cc_core.config.agents_file import Agent, AgentsFile
 from cc_core.config.problems import Problem, Severity, did_you_mean
 from cc_core.config.queues_file import Queue, QueuesFile
 from cc_core.config.sources import Part, Sources, present, raw_ids
+from cc_core.config.value_types import CALL_CHANNELS
 from cc_core.config.yaml_source import Document, Loc
 
 WARNING = Severity.WARNING
-CALL_CHANNELS = ("voice", "video")
 
 
 class Catalogue:
@@ -49,8 +49,10 @@ def cross_references(src: Sources) -> list[Problem]:
 
 def _catalogue(part: Part[AgentsFile] | Part[QueuesFile] | None, section: str, what: str,
                where: str) -> Catalogue | None:
-    """None when the file could not be read at all: then references to it are not checked."""
+    """None when the file or the section cannot be read: references to it are not checked."""
     if part is None or not isinstance(part.doc.data, dict):
+        return None
+    if not isinstance(part.doc.data.get(section, []), list):
         return None
     return Catalogue(what, f"{where} '{section}'", raw_ids(part.doc, section))
 
@@ -242,7 +244,7 @@ def _pbx_needed(src: Sources) -> list[Problem]:
     if acd is None or queues is None or acd.partial.pbx is None or acd.partial.pbx:
         return []
     calls = [q.id for _, q in present(queues.partial.queues)
-             if set(q.channels) & set(CALL_CHANNELS)]
+             if CALL_CHANNELS & set(q.channels)]
     if not calls:
         return []
     return [acd.doc.problem(("pbx",), "no PBX configured, but queues "

@@ -113,3 +113,5 @@ TimeZoneName = Annotated[str, AfterValidator(_check_zone)]
 
 Channel = Literal["voice", "video", "chat", "email"]
 CHANNELS: tuple[Channel, ...] = ("voice", "video", "chat", "email")
+# Channels carried by the PBX (the others arrive through the email and chat adapters).
+CALL_CHANNELS: frozenset[str] = frozenset({"voice", "video"})
