@@ -27,10 +27,18 @@ class CentreConfig:
     warnings: tuple[Problem, ...] = ()
 
     def agent(self, agent_id: str) -> Agent:
-        return next(a for a in self.agents.agents if a.id == agent_id)
+        """The agent with this id; KeyError if there is none."""
+        for agent in self.agents.agents:
+            if agent.id == agent_id:
+                return agent
+        raise KeyError(agent_id)
 
     def queue(self, queue_id: str) -> Queue:
-        return next(q for q in self.queues.queues if q.id == queue_id)
+        """The queue with this id; KeyError if there is none."""
+        for queue in self.queues.queues:
+            if queue.id == queue_id:
+                return queue
+        raise KeyError(queue_id)
 
     def profiles(self) -> dict[str, CapacityProfile]:
         return self.agents.profiles()

@@ -174,3 +174,10 @@ def test_check_directory_reports_an_internal_failure_as_one_line(
     out = io.StringIO()
     assert check_module.check_directory(MINIMAL, out) == 2
     assert out.getvalue() == f"{MINIMAL}: internal error while checking: RuntimeError: boom\n"
+
+
+def test_lookups_by_id_raise_key_error_for_unknown_ids(centre: CentreConfig) -> None:
+    with pytest.raises(KeyError):
+        centre.agent("nobody")
+    with pytest.raises(KeyError):
+        centre.queue("nowhere")
