@@ -118,14 +118,19 @@ def test_simulated_queue_agrees_with_erlang_c() -> None:
     # so a correct simulation fails by chance far less than once in 10 000 seeds, while a
     # routing error that leaves agents idle with callers waiting shows at once.
     traffic = erlang.Traffic(arrival_rate=1.5 / 60, mean_handle_time=60.0)
-    settings = RunSettings(duration=20_000 / traffic.arrival_rate, warmup=1200, seed=2024)
-    (point,) = erlang_check(traffic, [3], target=20.0, settings=settings)
+    (point,) = erlang_check(traffic, [3], target=20.0, calls=20_000, seed=2024)
     report = point.report
     assert report.answered > 19_000
     assert report.wait_probability == pytest.approx(point.erlang_wait_probability, rel=0.08)
     assert report.asa == pytest.approx(point.erlang_asa, rel=0.13)
     assert report.service_level == pytest.approx(point.erlang_service_level, abs=0.02)
     assert report.occupancy == pytest.approx(traffic.load / 3, rel=0.03)
+
+
+def test_erlang_check_refuses_staffing_without_steady_state() -> None:
+    traffic = erlang.Traffic(arrival_rate=3 / 60, mean_handle_time=60.0)
+    with pytest.raises(ValueError, match=r"agents \[2, 3\]: Erlang C needs more agents"):
+        erlang_check(traffic, [2, 3, 4], target=20.0, calls=10, seed=1)
 
 
 def test_same_seed_same_figures() -> None:

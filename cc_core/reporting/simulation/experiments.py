@@ -3,7 +3,6 @@ one FIFO skill without abandonment against Erlang C."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -35,6 +34,9 @@ class RunSettings:
     warmup: float  # seconds at the start left out of the figures
     seed: int
     behaviour: AgentBehaviour = field(default_factory=AgentBehaviour)
+    # Measure every queue's service level against this many seconds (None: each queue's own
+    # target). Routing is unaffected.
+    report_target: float | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.warmup < self.duration:
@@ -55,6 +57,7 @@ def _run(centre: Centre, settings: RunSettings) -> SimulationResult:
         callers=centre.callers,
         behaviour=settings.behaviour,
         seed=settings.seed,
+        report_target=settings.report_target,
     )
 
 
@@ -138,14 +141,33 @@ class ErlangPoint:
 
 
 def erlang_check(
-    traffic: erlang.Traffic, counts: Sequence[int], target: float, settings: RunSettings
+    traffic: erlang.Traffic,
+    counts: Sequence[int],
+    target: float,
+    *,
+    calls: int,
+    seed: int,
+    warmup_handle_times: float = 20.0,
 ) -> list[ErlangPoint]:
-    """Simulated wait probability, ASA and service level beside Erlang C, per staffing."""
-    behaviour = dataclasses.replace(settings.behaviour, answer_delay=0.0, answer_probability=1.0)
-    plain = dataclasses.replace(settings, behaviour=behaviour)
+    """Simulated wait probability, ASA and service level beside Erlang C, per staffing.
+
+    Each point measures about `calls` calls after a warm-up of `warmup_handle_times` mean
+    handle times (the queue starts empty, which Erlang C's steady state does not).
+    Staffing at or below the offered load has no steady state and is an error.
+    """
+    overloaded = [n for n in counts if n <= traffic.load]
+    if overloaded:
+        raise ValueError(
+            f"agents {overloaded}: Erlang C needs more agents than the {traffic.load:.2f} "
+            "erlangs offered"
+        )
+    if calls < 1:
+        raise ValueError(f"calls: expected at least 1, got {calls}")
+    warmup = warmup_handle_times * traffic.mean_handle_time
+    settings = RunSettings(warmup + calls / traffic.arrival_rate, warmup, seed)
     points = []
     for n in counts:
-        result = _run(single_skill_centre(traffic, n, target), plain)
+        result = _run(single_skill_centre(traffic, n, target), settings)
         points.append(
             ErlangPoint(
                 agents=n,
