@@ -1,9 +1,10 @@
 """A loaded dialplan: contexts, extensions and their priorities, and Asterisk's lookup rules.
 
-Lookup of ``exten`` in a context: the context's own extensions in Asterisk order (literal names,
-then patterns, most specific first; see :mod:`pbx.sim.dialplan.patterns`), the first that
-matches decides; when none matches, or the one that matches lacks the wanted priority, the
-included contexts are searched in ``include =>`` order, depth first, each context once.
+Lookup of ``exten`` at a priority, as Asterisk's default (linear) matcher does it: the
+context's own extensions in Asterisk order (literal names, then patterns, most specific first;
+see :mod:`pbx.sim.dialplan.patterns`); the first that matches and has the priority wins. When
+none does, the included contexts are searched in ``include =>`` order, depth first, each
+context once.
 """
 
 from __future__ import annotations
@@ -96,6 +97,9 @@ class Context:
                 return ext
         return None
 
+    def matches(self, exten: str, callerid: str | None) -> list[Extension]:
+        return [ext for ext in self.ordered() if ext.matches(exten, callerid)]
+
 
 class Dialplan:
     """A parsed ``extensions.conf``. Build with :meth:`load` or :meth:`parse`."""
@@ -153,14 +157,12 @@ class Dialplan:
             stack.extend(inc.context for inc in reversed(ctx.includes))
 
     def _candidates(self, context: str, exten: str, callerid: str | None) -> tuple[Extension, ...]:
-        """The best match of each context searched, in search order."""
+        """Every matching extension, in Asterisk order, context by context in search order."""
         key = (context, exten, callerid)
         found = self._candidates_cache.get(key)
         if found is None:
             found = tuple(
-                ext
-                for ctx in self._search(context)
-                if (ext := ctx.best_match(exten, callerid)) is not None
+                ext for ctx in self._search(context) for ext in ctx.matches(exten, callerid)
             )
             if len(self._candidates_cache) >= _CACHE_LIMIT:
                 self._candidates_cache.clear()

@@ -8,7 +8,9 @@ comments, ``[section]`` headers with template options (``(!)`` marks a template,
 
 The dialplan layer reads ``[general]``, ``[globals]`` (values substituted with the globals
 defined so far) and contexts holding ``exten``, ``same``, ``include``, ``ignorepat`` and
-``switch`` lines. Every error names the file and line.
+``switch`` lines. Every error names the file and line. Where Asterisk only logs a warning and
+drops the line (a duplicate priority, a bad label, an unknown keyword), loading fails here, so
+that a dialplan that loads is a dialplan that runs as written.
 """
 
 from __future__ import annotations
@@ -209,13 +211,16 @@ class _Builder:
 
     def build(self, reader: _ConfigReader) -> Dialplan:
         self.plan.files = reader.files
+        # Asterisk reads every [globals] entry before any context, wherever it stands.
         for section in reader.sections:
-            if section.name == "general":
+            name = section.name.lower()
+            if name == "general":
                 for ln in section.lines:
                     self.plan.general[ln.key] = ln.value
-            elif section.name == "globals":
+            elif name == "globals":
                 self._globals(section)
-            else:
+        for section in reader.sections:
+            if section.name.lower() not in ("general", "globals"):
                 self._context(section)
         for key, value in self.overrides.items():
             self.plan._globals[key] = value
@@ -237,6 +242,10 @@ class _Builder:
             else:
                 g[ln.key] = substitute(ln.value, g)
 
+    def _globals_in(self, text: str) -> str:
+        """Extension names and includes may use globals (``exten => ${OPERATOR},1,...``)."""
+        return substitute(text, self.plan._globals) if "$" in text else text
+
     def _context(self, section: _Section) -> None:
         ctx = self.plan.contexts.get(section.name)
         if ctx is None:
@@ -250,7 +259,7 @@ class _Builder:
             if key in ("exten", "same"):
                 last_exten, last_priority = self._exten(ctx, ln, key, last_exten, last_priority)
             elif key == "include":
-                name, _, timing = ln.value.partition(",")
+                name, _, timing = self._globals_in(ln.value).partition(",")
                 if not name.strip():
                     raise DialplanError("include => needs a context name", ln.file, ln.line)
                 ctx.includes.append(Include(name.strip(), ln.file, ln.line, timing.strip()))
@@ -296,7 +305,7 @@ class _Builder:
                 )
             prio_text, app_text = parts
         else:
-            parts = ln.value.split(",", 2)
+            parts = _split_exten(ln.value)
             if len(parts) < 3:
                 raise DialplanError(
                     f"expected 'exten => extension,priority,Application(args)', got {ln.value!r}",
@@ -304,7 +313,7 @@ class _Builder:
                     ln.line,
                 )
             exten_text, prio_text, app_text = parts
-            exten_text = exten_text.strip()
+            exten_text = self._globals_in(exten_text.strip())
         name_text, _, cid_text = exten_text.partition("/")
         try:
             name = ExtensionName(name_text.strip())
@@ -356,6 +365,11 @@ class _Builder:
             raise DialplanError(f"priority {prio_text!r} must be >= 1", ln.file, ln.line)
 
         app, args = _split_application(app_text, ln)
+        if name.text in ("_.", "_!"):
+            self.plan.warnings.append(
+                f"{ln.file}:{ln.line}: extension {name.text!r} also matches h, i, t and other "
+                f"special extensions; use '_X{name.text[1]}'"
+            )
         if priority in ext.steps:
             other = ext.steps[priority]
             raise DialplanError(
@@ -378,12 +392,34 @@ class _Builder:
         return exten_text, priority
 
 
+def _split_exten(value: str) -> list[str]:
+    """``name,priority,rest``: the name may hold commas inside ``[...]`` (``pbx_strsep``)."""
+    square = 0
+    for i, ch in enumerate(value):
+        if ch == "[":
+            square += 1
+        elif ch == "]":
+            square = max(0, square - 1)
+        elif ch == "," and not square:
+            return [value[:i], *value[i + 1 :].split(",", 1)]
+    return [value]
+
+
 def _split_application(text: str, ln: _Line) -> tuple[str, str]:
-    """``App(args)`` (arguments end at the last ``)``), ``App`` or the old ``App,args``."""
+    """``App(args)`` (arguments end at the last ``)``) or ``App``."""
     text = text.strip()
     paren = text.find("(")
     comma = text.find(",")
-    if paren >= 0 and (comma < 0 or paren < comma):
+    if comma >= 0 and (paren < 0 or comma < paren):
+        # Asterisk 22 would take the whole text for an application name and fail at run time.
+        name = text[:comma].strip()
+        raise DialplanError(
+            f"{text!r}: the old 'App,args' form is not read by Asterisk; "
+            f"write {name}({text[comma + 1 :]})",
+            ln.file,
+            ln.line,
+        )
+    if paren >= 0:
         app = text[:paren].strip()
         close = text.rfind(")")
         if close < paren:
@@ -395,8 +431,6 @@ def _split_application(text: str, ln: _Line) -> tuple[str, str]:
                 ln.file,
                 ln.line,
             )
-    elif comma >= 0:
-        app, args = text[:comma].strip(), text[comma + 1 :]
     else:
         app, args = text, ""
     if not app:

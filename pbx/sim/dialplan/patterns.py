@@ -5,8 +5,9 @@ with ranges), ``.`` (one or more of anything), ``!`` (zero or more); any other c
 for itself. ``-`` is decoration and ignored, in the pattern and in the dialed number alike.
 
 Order follows Asterisk's ``ext_cmp``: literal names first, then patterns position by position,
-the position allowing fewer characters first (ties: the lower character set first), ``.`` after
-any set, ``!`` after ``.``, and a pattern that has ended after one that goes on.
+the position allowing fewer characters first (ties: the set starting with the lower character,
+then the set holding lower characters), ``.`` after any set, ``!`` after ``.``, and a pattern
+that has ended after one that goes on.
 """
 
 from __future__ import annotations
@@ -35,13 +36,14 @@ class _Pos:
 
 
 def _bitmap_key(chars: frozenset[str]) -> tuple[int, ...]:
-    """Asterisk compares the 256-bit character maps with memcmp(right, left): the larger map
-    sorts first, so the key stores each byte inverted."""
+    """Asterisk fills a 256-bit map, most significant bit first, and compares two maps with
+    memcmp(right, left): the larger map, i.e. the one holding lower characters, sorts first.
+    The key stores each byte inverted so that a smaller key sorts first."""
     bitmap = [0] * 32
     for ch in chars:
         code = ord(ch)
         if code < 256:
-            bitmap[code // 8] |= 1 << (code % 8)
+            bitmap[code // 8] |= 1 << (7 - code % 8)
     return tuple(255 - b for b in bitmap)
 
 

@@ -74,6 +74,13 @@ def test_pattern_sort_order_is_asterisks() -> None:
     ]
 
 
+def test_equal_weight_sets_put_lower_characters_first() -> None:
+    names = ["_[13]X", "_[12]X", "_[3-5]", "_[2-4]", "_[ac]", "_[ab]"]
+    ordered = [n.text for n in sort_names([ExtensionName(n) for n in names])]
+    # Fewer characters first; equal counts and first characters: lower characters first.
+    assert ordered == ["_[12]X", "_[13]X", "_[ab]", "_[ac]", "_[2-4]", "_[3-5]"]
+
+
 def test_case_of_named_sets_does_not_make_a_new_extension() -> None:
     assert ExtensionName("_nxx").identity == ExtensionName("_NXX").identity
     assert ExtensionName("_[a-c]").identity == ExtensionName("_[cba]").identity

@@ -35,7 +35,7 @@ exten => 1001,1,Dial(PJSIP/agent1001,20)
 exten => 555-1212,1,NoOp(dashes are decoration)
 exten => 100/5551234,1,NoOp(VIP caller)
 exten => 100,1,NoOp(everyone else)
-exten => 9,1,Set,OLD=syntax
+exten => _[1,2]X,1,NoOp(comma in a set)
 include => cc-common
 include => cc-later,09:00-17:00,mon-fri,*,*
 
@@ -102,7 +102,7 @@ def test_same_n_labels_and_label_plus(plan: Dialplan) -> None:
     assert step.where.endswith("extensions.conf:20")
 
 
-def test_hint_dashes_callerid_and_old_syntax(plan: Dialplan) -> None:
+def test_hint_dashes_callerid_and_sets_with_commas(plan: Dialplan) -> None:
     assert plan.hint("cc-inbound", "1001") == "PJSIP/agent1001"
     assert plan.lookup("cc-inbound", "1001", 1) == ("Dial", "PJSIP/agent1001,20")
     assert plan.lookup("cc-inbound", "5551212", 1) == ("NoOp", "dashes are decoration")
@@ -110,7 +110,8 @@ def test_hint_dashes_callerid_and_old_syntax(plan: Dialplan) -> None:
     assert plan.lookup("cc-inbound", "100", 1, callerid="555-1234") == ("NoOp", "VIP caller")
     assert plan.lookup("cc-inbound", "100", 1, callerid="5550000") == ("NoOp", "everyone else")
     assert plan.lookup("cc-inbound", "100", 1) == ("NoOp", "everyone else")
-    assert plan.lookup("cc-inbound", "9", 1) == ("Set", "OLD=syntax")
+    assert plan.lookup("cc-inbound", "15", 1) == ("NoOp", "comma in a set")
+    assert plan.lookup("cc-inbound", ",5", 1) == ("NoOp", "comma in a set")
 
 
 def test_includes_in_order_and_appended_sections(plan: Dialplan) -> None:
@@ -158,6 +159,37 @@ def test_include_files_relative_and_glob(tmp_path: Path) -> None:
     assert len(plan.files) == 5
 
 
+def test_globals_first_and_in_extension_names() -> None:
+    plan = Dialplan.parse(
+        "[c]\nexten => ${OPERATOR},1,NoOp(${OPERATOR})\ninclude => ${COMMON}\n"
+        "[shared]\nexten => 5,1,NoOp(shared)\n"
+        "[globals]\nOPERATOR=0\nCOMMON=shared\n"
+    )
+    assert plan.lookup("c", "0", 1) == ("NoOp", "${OPERATOR}")
+    assert plan.lookup("c", "5", 1) == ("NoOp", "shared")
+
+
+def test_linear_match_goes_on_when_a_priority_is_missing() -> None:
+    # Asterisk's default matcher: the first extension that matches *and* has the priority.
+    plan = Dialplan.parse(
+        "[c]\nexten => 100,1,NoOp(literal)\n"
+        "exten => _1XX,1,NoOp(pattern)\n same => n(two),NoOp(pattern 2)\n"
+    )
+    assert plan.lookup("c", "100", 1) == ("NoOp", "literal")
+    assert plan.lookup("c", "100", 2) == ("NoOp", "pattern 2")
+    assert plan.find_label("c", "100", "two") == 2
+    assert plan.next_priority("c", "100", 1) == 2
+    ext = plan.match("c", "100")
+    assert ext is not None and ext.name.text == "100"
+
+
+def test_discouraged_catch_all_is_warned() -> None:
+    plan = Dialplan.parse("[c]\nexten => _.,1,NoOp()\n", "x.conf")
+    assert plan.warnings == [
+        "x.conf:2: extension '_.' also matches h, i, t and other special extensions; use '_X.'"
+    ]
+
+
 def test_parse_from_text() -> None:
     plan = Dialplan.parse("[c]\nexten => s,1,Answer()\n same => n,Hangup()\n")
     assert plan.lookup("c", "s", 2) == ("Hangup", "")
@@ -176,7 +208,9 @@ def test_parse_from_text() -> None:
         ("[c]\nexten => 1,0,NoOp()\n", 2, "must be >= 1"),
         ("[c]\nexten => 1,1,NoOp()\nexten => 1,1,Hangup()\n", 3, "already defined at"),
         ("[c]\nexten => 1,1(a),NoOp()\n same => n(a),NoOp()\n", 3, "label 'a' already used"),
-        ("[c]\nexten => _[12,1,NoOp()\n", 2, "'[' without a closing ']'"),
+        # An unclosed '[' swallows the commas after it, as Asterisk's pbx_strsep does.
+        ("[c]\nexten => _[12,1,NoOp()\n", 2, "expected 'exten => extension,priority"),
+        ("[c]\nexten => 9,1,Set,A=1\n", 2, "the old 'App,args' form is not read by Asterisk"),
         ("[c]\nexten => _[],1,NoOp()\n", 2, "empty character set"),
         ("[c]\nexten => 1,1,No Op()\n", 2, "bad application name 'No Op'"),
         ("[c]\nexten => 1,1,NoOp(x) trailing\n", 2, "unexpected text after NoOp(...)"),
