@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pbx.sim.ami import events as ev  # noqa: E402
-from pbx.sim.calls import inbound_call  # noqa: E402
 from pbx.sim.channel import Snapshot, State  # noqa: E402
+from pbx.sim.inbound import inbound_call  # noqa: E402
 from pbx.sim.runtime import SimConfig, Simulator, tune_gc  # noqa: E402
 
 DIALPLAN = ROOT / "configs" / "sim" / "extensions.conf"

@@ -170,7 +170,8 @@ async def app_agi(pbx: Pbx, chan: Channel, args: str) -> Outcome:
 
 
 def default_applications() -> dict[str, Application]:
-    from pbx.sim.calls import app_bridge, app_chanspy, app_dial
+    from pbx.sim.chanspy import app_chanspy
+    from pbx.sim.dial import app_bridge, app_dial
 
     apps = [
         Application("Answer", app_answer),

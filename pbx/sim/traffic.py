@@ -9,7 +9,7 @@ import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from pbx.sim.calls import inbound_call
+from pbx.sim.inbound import inbound_call
 from pbx.sim.pbx import Interrupted
 
 if TYPE_CHECKING:

@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 from pbx.sim.ami.events import Event
-from pbx.sim.calls import inbound_call
 from pbx.sim.dialplan.model import Dialplan
 from pbx.sim.endpoints import Behaviour, Endpoint
+from pbx.sim.inbound import inbound_call
 from pbx.sim.runtime import Simulator
 from tests.sim.captures import Client
 from tests.sim.conftest import make_config

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from pbx.sim.calls import inbound_call
+from pbx.sim.inbound import inbound_call
 from pbx.sim.runtime import Simulator
 from tests.sim.captures import CAPTURES, Client, blocks, capture, diff_streams, replay
 from tests.sim.conftest import make_config

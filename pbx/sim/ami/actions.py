@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from pbx.sim.ami import events as ev
 from pbx.sim.ami.codec import Message, encode
-from pbx.sim.calls import OriginateRequest, originate
+from pbx.sim.originate import OriginateRequest, originate
 
 if TYPE_CHECKING:
     from pbx.sim.ami.server import Handler, Session

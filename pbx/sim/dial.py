@@ -1,0 +1,168 @@
+"""Dial() and Bridge(): ring legs, race them, bridge the winner (app_dial.c, bridge_basic.c)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from pbx.sim import bridge as bridges
+from pbx.sim.ami import events as ev
+from pbx.sim.apps import Outcome, split_args
+from pbx.sim.channel import Channel
+from pbx.sim.legs import Leg, RequestError, call, request, wait_answer
+from pbx.sim.pbx import Interrupted
+
+if TYPE_CHECKING:
+    from pbx.sim.pbx import Pbx
+
+DIAL_RESET = (
+    "DIALSTATUS",
+    "DIALEDPEERNUMBER",
+    "DIALEDPEERNAME",
+    "ANSWEREDTIME",
+    "ANSWEREDTIME_MS",
+    "DIALEDTIME",
+    "DIALEDTIME_MS",
+    "RINGTIME",
+    "RINGTIME_MS",
+    "PROGRESSTIME",
+    "PROGRESSTIME_MS",
+)
+
+
+async def app_dial(pbx: Pbx, chan: Channel, args: str) -> Outcome:
+    parts = split_args(args)
+    targets = [t for t in (parts[0].split("&") if parts else []) if t]
+    timeout = float(parts[1]) if len(parts) > 1 and parts[1].replace(".", "", 1).isdigit() else None
+    options = parts[2] if len(parts) > 2 else ""
+    for name in DIAL_RESET:
+        pbx.set_var(chan, name, "")
+    start = pbx.clock()
+    legs: list[Leg] = []
+    status = "CHANUNAVAIL"
+    for target in targets:
+        try:
+            out = request(pbx, target, linkedid=chan.linkedid)
+        except RequestError as err:
+            status = err.status
+            continue
+        out.dialed_by = chan
+        out.appl, out.data = "AppDial", "(Outgoing Line)"
+        pbx.publish(out)
+        pbx.inherit(chan, out)
+        out.caller_num, out.caller_name = chan.caller_num, chan.caller_name
+        out.connected_num, out.connected_name = chan.caller_num, chan.caller_name
+        pbx.publish(out)
+        pbx.start(out, pbx.hold_until_hangup(out))
+        call(pbx, out)
+        pbx.emit(ev.dial_begin(chan.snapshot, out.snapshot or pbx.publish(out), target))
+        legs.append(Leg(out, target))
+        pbx.calls_total += 1
+    if not legs:
+        pbx.set_var(chan, "DIALSTATUS", status)
+        return None
+    winner, status = await _race(pbx, chan, legs, timeout)
+    for leg in legs:
+        if leg is winner:
+            continue
+        if leg.chan.snapshot is not None and not leg.chan.hung_up:
+            pbx.emit(ev.dial_end(chan.snapshot, leg.chan.snapshot, "CANCEL" if winner else status))
+            pbx.soft_hangup(leg.chan, 16)
+    if winner is None:
+        pbx.set_var(chan, "DIALSTATUS", status)
+        pbx.set_var(chan, "DIALEDTIME", str(int(pbx.clock() - start)))
+        if chan.soft_hangup or chan.hangup_queued or chan.pending_goto:
+            raise Interrupted
+        return None
+    out = winner.chan
+    pbx.emit(ev.dial_end(chan.snapshot, out.snapshot or pbx.publish(out), "ANSWER"))
+    pbx.answer(chan)
+    pbx.set_var(chan, "DIALSTATUS", "ANSWER")
+    pbx.set_var(chan, "DIALEDPEERNUMBER", winner.dialstring.partition("/")[2])
+    chan.connected_num, chan.connected_name = out.caller_num, out.caller_name
+    pbx.publish(chan)
+    callee_left = await bridge_pair(pbx, chan, out)
+    if callee_left and "g" not in options:
+        # Without the g option the caller is hung up when the called party hangs up.
+        pbx.soft_hangup(chan, 16)
+        return "hangup"
+    return None
+
+
+async def _race(
+    pbx: Pbx, chan: Channel, legs: list[Leg], limit: float | None
+) -> tuple[Leg | None, str]:
+    waits = {asyncio.ensure_future(wait_answer(pbx, leg.chan, limit)): leg for leg in legs}
+    caller_flag = asyncio.ensure_future(_until_hangup_flag_or_goto(pbx, chan))
+    pending = set(waits)
+    last = "NOANSWER"
+    try:
+        while pending:
+            done, pending = await asyncio.wait(
+                pending | {caller_flag}, return_when=asyncio.FIRST_COMPLETED
+            )
+            if caller_flag in done:
+                return None, "CANCEL"
+            pending.discard(caller_flag)
+            for fut in done:
+                status = fut.result()
+                if status == "ANSWER":
+                    return waits[fut], "ANSWER"
+                last = status
+        return None, last
+    finally:
+        caller_flag.cancel()
+        for fut in waits:
+            fut.cancel()
+
+
+async def _until_hangup_flag_or_goto(pbx: Pbx, chan: Channel) -> None:
+    while not (chan.soft_hangup or chan.hangup_queued or chan.pending_goto or chan.hung_up):
+        chan.interrupt.clear()
+        await chan.interrupt.wait()
+
+
+async def bridge_pair(pbx: Pbx, chan: Channel, other: Channel) -> bool:
+    """Bridge `chan` (running the dialplan) with `other`; True when `other` left first."""
+    br = bridges.create(pbx)
+    bridges.enter(pbx, br, other)
+    bridges.enter(pbx, br, chan)
+    pbx.set_var(other, "BRIDGEPEER", chan.name)
+    pbx.set_var(chan, "BRIDGEPEER", other.name)
+    try:
+        while chan.bridge is br and other.bridge is br:
+            await pbx.wait(chan, None)
+    except Interrupted:
+        if chan.bridge is br:
+            bridges.leave(pbx, chan)
+        if not other.hung_up and other.bridge is br and other.task is not None:
+            pbx.soft_hangup(other, 16)
+        raise
+    if chan.bridge is br:
+        bridges.leave(pbx, chan)
+    return other.hung_up or other.bridge is not br
+
+
+async def app_bridge(pbx: Pbx, chan: Channel, args: str) -> Outcome:
+    target_name = split_args(args)[0] if args else ""
+    other = pbx.find(target_name)
+    if other is None or other is chan:
+        pbx.set_var(chan, "BRIDGERESULT", "NONEXISTENT")
+        return None
+    # Pull the other channel out of whatever it runs; it waits in the bridge from now on.
+    if other.bridge is not None:
+        bridges.leave(pbx, other)
+    other.pending_goto = None
+    pbx.answer(chan)
+    pbx.answer(other)
+    # The bridge takes the channel over: its old owner task ends without hanging it up.
+    old_task = other.task
+    pbx.start(other, pbx.hold_until_hangup(other))
+    if old_task is not None:
+        old_task.cancel()
+    pbx.set_var(chan, "BRIDGERESULT", "SUCCESS")
+    callee_left = await bridge_pair(pbx, chan, other)
+    if callee_left:
+        pbx.soft_hangup(chan, 16)
+        return "hangup"
+    return None
