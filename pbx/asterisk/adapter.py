@@ -17,7 +17,7 @@ from panoramisk.message import Message
 
 from pbx.asterisk import commands
 from pbx.asterisk.ami import AmiConnection, AuthenticationFailed, header
-from pbx.asterisk.channels import ChannelTable
+from pbx.asterisk.channels import ChannelTable, channel_call
 from pbx.asterisk.events import EventMapper
 from pbx.asterisk.resync import VANISHED, listed_channels, live_calls, vanished
 from pbx.asterisk.settings import AsteriskSettings
@@ -133,6 +133,7 @@ class AsteriskPort(PbxPort):
 
     def _on_down(self, reason: str) -> None:
         self._lost = True
+        self._table.generation += 1
         self._hub.publish(ConnectionLost(reason=reason))
 
     async def _on_up(self) -> None:
@@ -142,7 +143,6 @@ class AsteriskPort(PbxPort):
         await self._resync()
 
     async def _resync(self) -> None:
-        believed = self._table.ids()
         ended: set[str] = set()
         self._mapper.hung_up_during_resync = ended
         try:
@@ -150,9 +150,12 @@ class AsteriskPort(PbxPort):
         finally:
             self._mapper.hung_up_during_resync = None
         calls = [call for call in calls if call.call_id not in ended]
-        for call_id in vanished(believed, (c.call_id for c in calls), ended):
+        listed = {call.call_id for call in calls}
+        for call_id in vanished(self._table.stale_ids(), listed, ended):
             self._table.remove(call_id)
             self._hub.publish(CallHungUp(call_id=call_id, cause=VANISHED))
+        # Channels seen through this link's events but created after the list was taken.
+        calls.extend(channel_call(ch) for ch in self._table if ch.uniqueid not in listed)
         inbound = set(self.settings.inbound_contexts)
         for call in calls:
             channel = self._table.touch(call.call_id, call.channel)

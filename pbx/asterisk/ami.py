@@ -59,6 +59,19 @@ def check_response(command: str, response: Message, call_id: str | None = None) 
     raise PbxError(f"{command}: Asterisk answered {header(response, 'Response')!r}: {text}")
 
 
+class _Action(Action):
+    """panoramisk's Action, except that a list action refused outright (``Response: Error``,
+    e.g. "Permission denied") completes with that answer instead of waiting forever."""
+
+    def add_message(self, message: Message) -> bool | None:
+        refused = not self.responses and "event" not in message and not message.success
+        if refused and not self.future.done():
+            self.responses.append(message)
+            self.future.set_result([message] if self.as_list else message)
+            return True
+        return super().add_message(message)
+
+
 class _Protocol(AMIProtocol):
     """panoramisk's protocol, made safe: a frame it cannot handle is logged and skipped.
 
@@ -142,7 +155,7 @@ class _Link:
     def send(self, action: dict[str, Any], as_list: bool) -> tuple[str, asyncio.Future[Any]]:
         if not self.alive:
             raise NotConnected(f"AMI link lost: {self.lost.result()}")
-        prepared = Action(dict(action), as_list=as_list)
+        prepared = _Action(dict(action), as_list=as_list)
         future = self.manager.send_action(prepared, as_list=as_list)
         self.pending.add(future)
         future.add_done_callback(self.pending.discard)

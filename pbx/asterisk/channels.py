@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from pbx.port import CallState
+from pbx.port import CallState, LiveCall
 
 _STATES: dict[str, CallState] = {
     "4": CallState.RINGING,  # Ring: the inbound side, before answer
@@ -48,15 +48,34 @@ class Channel:
     caller_num: str = ""
     caller_name: str = ""
     application: str = ""
+    generation: int = 0  # the table generation in which an event or a list last showed it
     arrived: bool = False  # CallArrived was published (or the call came from a resync)
     answered: bool = False
     variables: dict[str, str] = field(default_factory=dict)
+
+
+def channel_call(channel: Channel) -> LiveCall:
+    """What the table knows of a channel, as the port's LiveCall."""
+    return LiveCall(
+        call_id=channel.uniqueid,
+        channel=channel.name,
+        state=channel.state,
+        caller_num=channel.caller_num,
+        caller_name=channel.caller_name,
+        called_num=channel.exten,
+        context=channel.context,
+        exten=channel.exten,
+        application=channel.application,
+        variables=dict(channel.variables),
+    )
 
 
 class ChannelTable:
     def __init__(self) -> None:
         self._by_id: dict[str, Channel] = {}
         self._bridges: dict[str, list[str]] = {}
+        # Bumped when the AMI link drops: channels not seen since are stale until a resync.
+        self.generation = 0
 
     def __len__(self) -> int:
         return len(self._by_id)
@@ -77,7 +96,12 @@ class ChannelTable:
             channel = self._by_id[uniqueid] = Channel(uniqueid, name)
         elif name:
             channel.name = name
+        channel.generation = self.generation
         return channel
+
+    def stale_ids(self) -> set[str]:
+        """Channels known only from before the last link loss."""
+        return {uid for uid, ch in self._by_id.items() if ch.generation < self.generation}
 
     def remove(self, uniqueid: str) -> Channel | None:
         for members in self._bridges.values():

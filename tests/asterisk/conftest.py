@@ -26,7 +26,7 @@ def settings_for(port: int, **overrides: object) -> AsteriskSettings:
 async def collect_until(
     sub: EventSubscription,
     done: Callable[[list[PbxEvent]], bool],
-    timeout: float = 5.0,
+    within: float = 5.0,
 ) -> list[PbxEvent]:
     """Events from ``sub`` until ``done(events)`` holds; fails the test on timeout."""
     events: list[PbxEvent] = []
@@ -36,9 +36,9 @@ async def collect_until(
             events.append(await sub.__anext__())
 
     try:
-        await asyncio.wait_for(run(), timeout)
+        await asyncio.wait_for(run(), within)
     except TimeoutError:
-        raise AssertionError(f"condition not met within {timeout} s; events: {events}") from None
+        raise AssertionError(f"condition not met within {within} s; events: {events}") from None
     return events
 
 

@@ -91,7 +91,7 @@ class Replay:
 
     @classmethod
     def of(cls, name: str, **kwargs: object) -> Replay:
-        folder = CAPTURES / "errors" if "_e" in name else CAPTURES
+        folder = CAPTURES / "errors" if name.startswith("e") else CAPTURES
         raw = (folder / f"asterisk-22.10.1_{name}.raw").read_bytes()
         sent = (folder / f"asterisk-22.10.1_{name}.sent").read_bytes()
         return cls(raw, sent, **kwargs)  # type: ignore[arg-type]
@@ -161,6 +161,6 @@ class Replay:
 
 
 async def start_replay(replay: Replay) -> tuple[asyncio.Server, int]:
-    server = await asyncio.start_server(replay.serve, "127.0.0.1", 0)
+    server = await asyncio.start_server(replay.serve, "127.0.0.1", 0, limit=1 << 20)
     port = server.sockets[0].getsockname()[1]
     return server, port
