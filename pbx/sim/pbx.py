@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any
 from pbx.sim import bridge as bridges
 from pbx.sim.ami import events as ev
 from pbx.sim.ami.events import Event
-from pbx.sim.channel import STATE_DESC, Channel, Snapshot, State
+from pbx.sim.channel import Channel, Snapshot, State
 from pbx.sim.dialplan_port import Dialplan, Expander
+from pbx.sim.functions import BUILTINS, FUNCTIONS
 
 if TYPE_CHECKING:
     from pbx.sim.apps import Application
@@ -207,7 +208,7 @@ class Pbx:
     def get_var(self, chan: Channel, name: str) -> str | None:
         if name in chan.variables:
             return chan.variables[name]
-        builtin = _BUILTINS.get(name)
+        builtin = BUILTINS.get(name)
         if builtin is not None:
             return builtin(chan)
         if name == "EPOCH":
@@ -215,7 +216,7 @@ class Pbx:
         return self.globals.get(name)
 
     def call_function(self, chan: Channel, name: str, args: str) -> str | None:
-        fn = _FUNCTIONS.get(name.upper())
+        fn = FUNCTIONS.get(name.upper())
         if fn is None:
             if name.upper() == "GLOBAL":
                 return self.globals.get(args, "")
@@ -435,59 +436,3 @@ class Pbx:
         chan.appl, chan.data = app.name, args
         self.publish(chan)
         return app.run(self, chan, args)
-
-
-def _callerid_all(chan: Channel) -> str:
-    if chan.caller_name and chan.caller_num:
-        return f'"{chan.caller_name}" <{chan.caller_num}>'
-    return chan.caller_num or chan.caller_name
-
-
-def _callerid(chan: Channel, args: str) -> str:
-    what = args.split(",")[0].strip().lower()
-    return {
-        "all": _callerid_all(chan),
-        "num": chan.caller_num,
-        "number": chan.caller_num,
-        "name": chan.caller_name,
-    }.get(what, "")
-
-
-def _connectedline(chan: Channel, args: str) -> str:
-    what = args.split(",")[0].strip().lower()
-    return {
-        "num": chan.connected_num,
-        "number": chan.connected_num,
-        "name": chan.connected_name,
-    }.get(what, "")
-
-
-def _channel_fn(chan: Channel, args: str) -> str:
-    what = args.strip().lower()
-    return {
-        "name": chan.name,
-        "uniqueid": chan.uniqueid,
-        "linkedid": chan.linkedid,
-        "language": chan.language,
-        "state": STATE_DESC[chan.state],
-        "channeltype": chan.tech,
-        "context": chan.context,
-        "exten": chan.exten,
-    }.get(what, "")
-
-
-_BUILTINS: dict[str, Callable[[Channel], str]] = {
-    "CHANNEL": lambda c: c.name,
-    "EXTEN": lambda c: c.exten,
-    "CONTEXT": lambda c: c.context,
-    "PRIORITY": lambda c: str(c.priority),
-    "UNIQUEID": lambda c: c.uniqueid,
-    "HANGUPCAUSE": lambda c: str(c.hangupcause),
-    "CALLERID(num)": lambda c: c.caller_num,
-}
-
-_FUNCTIONS: dict[str, Callable[[Channel, str], str]] = {
-    "CALLERID": _callerid,
-    "CONNECTEDLINE": _connectedline,
-    "CHANNEL": _channel_fn,
-}
