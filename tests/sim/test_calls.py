@@ -14,7 +14,7 @@ from pbx.sim.dialplan.model import Dialplan
 from pbx.sim.endpoints import Behaviour, Endpoint
 from pbx.sim.inbound import inbound_call
 from pbx.sim.runtime import Simulator
-from tests.sim.captures import Client
+from tests.sim.captures import Client, header_orders
 from tests.sim.conftest import make_config
 
 DIALPLAN = """
@@ -361,4 +361,44 @@ async def test_originate_supervisor_phone_into_chanspy(sim: Simulator) -> None:
     assert start.get("SpyerChannel") == results["sup"]["Channel"]
     assert (start.get("SpyeeChannel") or "").startswith("PJSIP/agent1001-")
     assert not caller.hung_up
+    await client.close()
+
+
+async def test_dial_events_use_the_captured_header_orders(sim: Simulator) -> None:
+    """Dial, bridges and hangups of an agent call were recorded only inside app_queue (06);
+    the same event types here must carry the same headers in the same order."""
+    orders = header_orders()
+    client = await Client.connect(sim.ami_port)
+    await client.send(b"Action: Login\r\nUsername: acd\r\nSecret: acdsecret\r\n\r\n")
+    await client.wait_for(lambda got: any(dict(b).get("Event") == "SuccessfulAuth" for b in got))
+    sim.endpoints.add(
+        Endpoint(
+            "agent1001", behaviour=Behaviour(answer_delay=1, talk_time_mean=2, talk_time_min=2)
+        )
+    )
+    sim.endpoints.register("agent1001")
+    caller = inbound_call(sim.pbx, "100", context="in")
+    await asyncio.wait_for(caller.gone.wait(), 10)
+    await client.wait_for(
+        lambda got: any(
+            dict(b).get("Channel") == caller.name and dict(b).get("Event") == "Hangup" for b in got
+        )
+    )
+    checked = set()
+    for b in client.blocks():
+        if b[0][0] == "Event" and b[0][1] in orders:
+            assert tuple(k for k, _ in b[1:]) in orders[b[0][1]], b
+            checked.add(b[0][1])
+    assert {
+        "DialBegin",
+        "DialEnd",
+        "BridgeCreate",
+        "BridgeEnter",
+        "BridgeLeave",
+        "BridgeDestroy",
+        "HangupRequest",
+        "SoftHangupRequest",
+        "Hangup",
+        "Newstate",
+    } <= checked
     await client.close()
