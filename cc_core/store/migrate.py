@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import yaml
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import make_url
@@ -33,33 +32,18 @@ class ConfigError(StoreError, ValueError):
         return cls(f"{where}: got {value!r}, expected {expected}")
 
 
-def _url_from_acd_yaml(path: Path) -> str | None:
+def _url_from_acd_yaml(config_dir: Path) -> str | None:
+    """``store.url`` as the config loader reads it (with ``CC_DB_URL`` and SQLite paths
+    resolved), so the services and the migrations can never disagree on the database."""
+    if not (config_dir / "acd.yaml").exists():
+        return None
+    from cc_core.config import ConfigError as ConfigProblems
+    from cc_core.config import load_acd_settings
+
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{where}: not valid YAML: {problem}") from None
-    if doc is None:
-        return None
-    if not isinstance(doc, dict):
-        raise ConfigError.wrong(str(path), type(doc).__name__, "a mapping at the top level")
-    store = doc.get("store")
-    if store is None:
-        return None
-    if not isinstance(store, dict):
-        raise ConfigError.wrong(f"{path}: store", store, "a mapping with a 'url' key")
-    url = store.get("url")
-    if url is None:
-        return None
-    if not isinstance(url, str) or not url.strip():
-        raise ConfigError.wrong(f"{path}: store.url", url, "a SQLAlchemy URL string")
-    return url.strip()
+        return load_acd_settings(config_dir).store.url
+    except ConfigProblems as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def resolve_url(config_dir: Path | str | None = None) -> str:
@@ -67,9 +51,8 @@ def resolve_url(config_dir: Path | str | None = None) -> str:
     url = os.environ.get(ENV_URL) or None
     source = ENV_URL
     if url is None and config_dir is not None:
-        acd = Path(config_dir) / "acd.yaml"
-        url = _url_from_acd_yaml(acd)
-        source = f"{acd}: store.url"
+        url = _url_from_acd_yaml(Path(config_dir))
+        source = f"{Path(config_dir) / 'acd.yaml'}: store.url"
     if url is None:
         url, source = DEFAULT_URL, "default"
     try:

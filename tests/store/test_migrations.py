@@ -88,10 +88,23 @@ def test_cc_admin_db_upgrade_uses_acd_yaml(tmp_path: Path, monkeypatch: pytest.M
     configs = tmp_path / "configs"
     configs.mkdir()
     db = tmp_path / "data" / "cc.db"  # the directory does not exist yet
-    (configs / "acd.yaml").write_text(f"store:\n  url: sqlite+aiosqlite:///{db}\n")
+    (configs / "acd.yaml").write_text(
+        f"node_id: a\ntimezone: UTC\nstore:\n  url: sqlite+aiosqlite:///{db}\n"
+    )
     result = CliRunner().invoke(cli, ["db", "upgrade", "--configs", str(configs)])
     assert result.exit_code == 0, result.output
     assert _tables(db) == TABLES
+
+
+def test_cc_admin_db_upgrade_refuses_a_broken_acd_yaml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CC_DB_URL", raising=False)
+    (tmp_path / "acd.yaml").write_text("node_id: a\ntimezone: UTC\nstore:\n  url: 5\n")
+    result = CliRunner().invoke(cli, ["db", "upgrade", "--configs", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "acd.yaml:4:8: store.url: got 5" in result.output
+    assert "Traceback" not in result.output
 
 
 def test_cc_admin_db_upgrade_url_option_wins(
