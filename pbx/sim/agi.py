@@ -3,8 +3,8 @@
 :func:`run_agi` connects to the FastAGI server, sends the ``agi_*`` environment (the headers,
 their order and the closing blank line as Asterisk 22 sends them), then answers commands on
 behalf of a channel until the server closes the connection. It returns ``AGISTATUS`` as
-Asterisk sets it: ``FAILURE`` when nothing listens or a command fails on a live channel,
-``HANGUP`` when the caller hung up during the session, ``SUCCESS`` otherwise.
+Asterisk's ``res_agi`` sets it: ``FAILURE`` when nothing listens or a command failed on a live
+channel, ``HANGUP`` when the caller hung up during the session, ``SUCCESS`` otherwise.
 
 The channel is anything satisfying :class:`AgiChannel`; the simulator's channel implements it.
 Commands answered (case-insensitive, as Asterisk parses them): ANSWER, STREAM FILE, GET DATA,
@@ -251,14 +251,14 @@ def _atoi(text: str) -> int:
 
 
 class _Reply:
-    """What a handler produced: the lines to send and how the command ended for AMI."""
+    """What a handler produced: the lines to send and how the command ended for AMI
+    ("success", "failure", or "unknown" for an EXEC whose application returned non-zero)."""
 
-    __slots__ = ("ends_session", "lines", "outcome")
+    __slots__ = ("lines", "outcome")
 
     def __init__(self, lines: list[str], outcome: str = "success") -> None:
         self.lines = lines
-        self.outcome = outcome  # "success", "usage" or "failure"
-        self.ends_session = False
+        self.outcome = outcome
 
 
 def _ok(text: str) -> _Reply:
@@ -281,8 +281,6 @@ class _Command:
 
 
 async def _answer(ch: AgiChannel, argv: list[str]) -> _Reply | None:
-    if len(argv) != 1:
-        return None
     if ch.state != 6:
         try:
             await ch.answer()
@@ -303,7 +301,7 @@ async def _stream_file(ch: AgiChannel, argv: list[str]) -> _Reply | None:
     try:
         result = await ch.stream_file(argv[2], argv[3], offset)
     except FileNotFoundError:
-        return _ok(f"result=-1 endpos={offset}")
+        return _failed(f"result=-1 endpos={offset}")
     except ChannelHungUp as hup:
         ch.set_variable("PLAYBACKSTATUS", "FAILED")
         return _failed(f"result=-1 endpos={hup.endpos}")
@@ -313,7 +311,7 @@ async def _stream_file(ch: AgiChannel, argv: list[str]) -> _Reply | None:
 
 
 async def _get_data(ch: AgiChannel, argv: list[str]) -> _Reply | None:
-    if not 3 <= len(argv) <= 5:
+    if len(argv) < 3:
         return None
     timeout_ms = _atoi(argv[3]) if len(argv) >= 4 else 0
     max_digits = _atoi(argv[4]) if len(argv) >= 5 else MAX_GET_DATA_DIGITS
@@ -330,19 +328,19 @@ async def _get_data(ch: AgiChannel, argv: list[str]) -> _Reply | None:
 
 
 async def _wait_for_digit(ch: AgiChannel, argv: list[str]) -> _Reply | None:
-    if len(argv) != 4 or not re.fullmatch(r"-?\d+", argv[3].strip()):
+    if len(argv) != 4 or not re.match(r"\s*[+-]?\d", argv[3]):
         return None
     try:
-        digit = await ch.wait_for_digit(int(argv[3]))
+        digit = await ch.wait_for_digit(_atoi(argv[3]))
     except ChannelHungUp:
         return _failed("result=-1")
     return _ok(f"result={ord(digit[0]) if digit else 0}")
 
 
 async def _set_variable(ch: AgiChannel, argv: list[str]) -> _Reply | None:
-    if len(argv) != 4:
-        return None
-    ch.set_variable(argv[2], argv[3])
+    # Asterisk checks no count: without a value nothing is set, extra words are ignored.
+    if len(argv) >= 4:
+        ch.set_variable(argv[2], argv[3])
     return _ok("result=1")
 
 
@@ -374,8 +372,10 @@ async def _exec(ch: AgiChannel, argv: list[str]) -> _Reply | None:
     except ChannelHungUp:
         res = -1
     if res is None:
-        return _ok("result=-2")
-    return _ok(f"result={res}") if res >= 0 else _failed(f"result={res}")
+        return _Reply(["200 result=-2"], "unknown")
+    # Asterisk hands the application's own return value back as the command status, so a
+    # non-zero result is reported as "Unknown Result" rather than as a failure.
+    return _ok("result=0") if res == 0 else _Reply([f"200 result={res}"], "unknown")
 
 
 async def _hangup(ch: AgiChannel, argv: list[str]) -> _Reply | None:
@@ -391,7 +391,7 @@ async def _verbose(ch: AgiChannel, argv: list[str]) -> _Reply | None:
     if len(argv) < 2:
         return None
     level = _atoi(argv[2]) if len(argv) > 2 else 0
-    ch.verbose(argv[1], max(1, level))
+    ch.verbose(argv[1], level)
     return _ok("result=1")
 
 
@@ -470,7 +470,7 @@ async def _noop(ch: AgiChannel, argv: list[str]) -> _Reply | None:
 
 
 COMMANDS: tuple[_Command, ...] = (
-    _Command(("ANSWER",), _answer, "Usage: ANSWER", False),
+    _Command(("ANSWER",), _answer, "", False),
     _Command(
         ("STREAM", "FILE"),
         _stream_file,
@@ -568,14 +568,19 @@ class AgiSession:
                 await writer.wait_closed()
 
     async def _loop(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> str:
+        # Both read when the session starts, as Asterisk's run_agi() does.
+        send_hangup = not _is_false(self.channel.get_variable("AGISIGHUP"))
+        exit_on_hangup = _is_true(self.channel.get_variable("AGIEXITONHANGUP"))
         hangup_seen = self.dead
         line_task: asyncio.Task[bytes] | None = None
         hangup_task: asyncio.Task[None] | None = None
         try:
             while True:
                 if not hangup_seen and self.channel.is_hung_up:
-                    hangup_seen = await self._notify_hangup(writer)
-                    if hangup_seen and self._exit_on_hangup():
+                    hangup_seen = self.dead = True
+                    if send_hangup:
+                        await self._send(writer, ["HANGUP"])
+                    if exit_on_hangup:
                         break
                 if line_task is None:
                     line_task = asyncio.ensure_future(reader.readline())
@@ -597,30 +602,30 @@ class AgiSession:
                 if not raw:
                     break  # the server closed the connection: the script is done
                 line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-                reply = await self._handle(line)
-                writer.write("".join(f"{ln}\n" for ln in reply.lines).encode())
-                await writer.drain()
-                if reply.ends_session:
+                if line[:7].lower() == "failure":
+                    # Asterisk's marker for a script that could not run.
+                    self.status = AGISTATUS_FAILURE
                     break
+                reply = await self._handle(line)
+                await self._send(writer, reply.lines)
         finally:
             for task in (line_task, hangup_task):
                 if task is not None and not task.done():
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError, Exception):
                         await task
+        if send_hangup:
+            # Asterisk says HANGUP once more as it leaves, even to a server that has gone.
+            with contextlib.suppress(ConnectionError, OSError):
+                await self._send(writer, ["HANGUP"])
         if self.status == AGISTATUS_FAILURE:
             return AGISTATUS_FAILURE
         return AGISTATUS_HANGUP if hangup_seen else AGISTATUS_SUCCESS
 
-    def _exit_on_hangup(self) -> bool:
-        value = (self.channel.get_variable("AGIEXITONHANGUP") or "").strip().lower()
-        return value in ("yes", "true", "y", "t", "1", "on")
-
-    async def _notify_hangup(self, writer: asyncio.StreamWriter) -> bool:
-        self.dead = True
-        writer.write(b"HANGUP\n")
+    @staticmethod
+    async def _send(writer: asyncio.StreamWriter, lines: list[str]) -> None:
+        writer.write("".join(f"{ln}\n" for ln in lines).encode())
         await writer.drain()
-        return True
 
     async def _handle(self, line: str) -> _Reply:
         self.commands_run += 1
@@ -630,40 +635,50 @@ class AgiSession:
         argv = parse_command(line)
         cmd = find_command(argv)
         if cmd is None:
-            return self._end(
-                command_id,
-                line,
-                _Reply(["510 Invalid or unknown command"]),
-                510,
-                "Invalid or unknown command",
-            )
+            text = "Invalid or unknown command"
+            return self._end(command_id, line, _Reply([f"510 {text}"]), 510, text)
         if self.dead and not cmd.dead_ok:
             text = "Command Not Permitted on a dead channel or intercept routine"
             return self._end(command_id, line, _Reply([f"511 {text}"]), 511, text)
         reply = await cmd.handler(self.channel, argv)
         if reply is None:
-            reply = _Reply(
-                [
+            if cmd.usage:
+                lines = [
                     "520-Invalid command syntax.  Proper usage follows:",
                     cmd.usage,
                     "520 End of proper usage.",
-                ],
-                "usage",
-            )
-            return self._end(command_id, line, reply, 520, "Usage")
+                ]
+            else:
+                lines = ["520 Invalid command syntax.  Proper usage not available."]
+            return self._end(command_id, line, _Reply(lines), 520, "Usage")
         if reply.outcome == "failure":
-            # Asterisk treats a failed command as the end of the session unless the failure
-            # came from the caller hanging up.
-            if not self.channel.is_hung_up and not self.dead:
+            # A failure the caller's hang-up did not cause makes AGISTATUS FAILURE; the
+            # session goes on until the server closes it, as in Asterisk.
+            if not self.dead and not self.channel.is_hung_up:
                 self.status = AGISTATUS_FAILURE
-                reply.ends_session = True
             return self._end(command_id, line, reply, -1, "Failure")
+        if reply.outcome == "unknown":
+            return self._end(command_id, line, reply, 200, "Unknown Result")
         return self._end(command_id, line, reply, 200, "Success")
 
     def _end(self, command_id: int, line: str, reply: _Reply, code: int, text: str) -> _Reply:
         if self.on_exec_end:
             self.on_exec_end(command_id, line, code, text)
         return reply
+
+
+_TRUE = {"yes", "true", "y", "t", "1", "on"}
+_FALSE = {"no", "false", "n", "f", "0", "off"}
+
+
+def _is_true(value: str | None) -> bool:
+    """``ast_true``."""
+    return (value or "").strip().lower() in _TRUE
+
+
+def _is_false(value: str | None) -> bool:
+    """``ast_false`` (an unset value is neither true nor false)."""
+    return (value or "").strip().lower() in _FALSE
 
 
 async def run_agi(

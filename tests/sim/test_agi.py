@@ -325,6 +325,7 @@ async def test_error_answers(serve: Callable[[Script], Awaitable[AgiServer]]) ->
         assert await peer.send("CHANNEL STATUS") == "200 result=4"
         assert await peer.send("CHANNEL STATUS PJSIP/other-1") == "200 result=-1"
         assert await peer.send("NOOP anything at all") == "200 result=0"
+        assert await peer.send("ANSWER please") == "200 result=0"  # extra words ignored
 
     srv = await serve(script)
     ends: list[tuple[int, str]] = []
@@ -340,7 +341,6 @@ async def test_media_commands(serve: Callable[[Script], Awaitable[AgiServer]]) -
     async def script(peer: AgiPeer) -> None:
         assert await peer.send('STREAM FILE welcome ""') == "200 result=0 endpos=8000"
         assert await peer.send("STREAM FILE welcome 12") == "200 result=50 endpos=1600"
-        assert await peer.send('STREAM FILE no-such-file "" 40') == "200 result=-1 endpos=40"
         assert await peer.send("GET DATA enter-account 3000 4") == "200 result=4711"
         assert await peer.send("GET DATA enter-account 3000 6") == "200 result=99"
         assert await peer.send("GET DATA beep 2000 4") == "200 result=5 (timeout)"
@@ -361,7 +361,8 @@ async def test_set_get_full_variable_and_exec(
 ) -> None:
     async def script(peer: AgiPeer) -> None:
         assert await peer.send("SET VARIABLE __ACD_DNIS 100") == "200 result=1"
-        assert (await peer.send("SET VARIABLE X", 3)).endswith("520 End of proper usage.")
+        # Asterisk checks no argument count here: no value, nothing set.
+        assert await peer.send("SET VARIABLE X") == "200 result=1"
         assert (
             await peer.send("GET FULL VARIABLE ${ACD_DNIS}-${EXTEN:1}") == "200 result=1 (100-00)"
         )
@@ -374,15 +375,38 @@ async def test_set_get_full_variable_and_exec(
     assert await run_agi(chan, srv.url()) == "SUCCESS"
     srv.check()
     assert chan.variables["__ACD_DNIS"] == "100"
+    assert "X" not in chan.variables
     assert ("exec", "Wait", "5") in chan.log
 
 
-async def test_failed_command_on_live_channel_ends_session(
+async def test_failed_command_on_live_channel_means_failure(
     serve: Callable[[Script], Awaitable[AgiServer]],
 ) -> None:
     async def script(peer: AgiPeer) -> None:
+        # An application returning -1 is passed through, not counted as a failure.
         assert await peer.send("EXEC Fail now") == "200 result=-1"
-        # Asterisk closes the connection after a failure that was not a hang-up.
+        # A missing sound file is a failure on a live channel; the session goes on.
+        assert await peer.send('STREAM FILE no-such-file "" 40') == "200 result=-1 endpos=40"
+        assert await peer.send("NOOP") == "200 result=0"
+
+    srv = await serve(script)
+    ends: list[tuple[int, str]] = []
+    chan = FakeChannel()
+    status = await run_agi(
+        chan, srv.url(), on_exec_end=lambda _i, _c, code, res: ends.append((code, res))
+    )
+    srv.check()
+    assert status == "FAILURE"
+    assert ends == [(200, "Unknown Result"), (-1, "Failure"), (200, "Success")]
+
+
+async def test_failure_line_ends_the_session(
+    serve: Callable[[Script], Awaitable[AgiServer]],
+) -> None:
+    async def script(peer: AgiPeer) -> None:
+        peer.writer.write(b"FAILURE\n")
+        await peer.writer.drain()
+        assert await peer.line() == "HANGUP"
         assert await asyncio.wait_for(peer.reader.read(), 5) == b""
 
     srv = await serve(script)
@@ -446,7 +470,25 @@ async def test_exit_on_hangup_closes_the_session(
     async def script(peer: AgiPeer) -> None:
         chan.caller_hangs_up()
         assert await peer.line() == "HANGUP"
+        # Asterisk says HANGUP again as it leaves, then closes.
+        assert await peer.line() == "HANGUP"
         assert await asyncio.wait_for(peer.reader.read(), 5) == b""
+
+    srv = await serve(script)
+    assert await run_agi(chan, srv.url()) == "HANGUP"
+    srv.check()
+
+
+async def test_agisighup_no_suppresses_hangup_lines(
+    serve: Callable[[Script], Awaitable[AgiServer]],
+) -> None:
+    chan = FakeChannel(variables={"AGISIGHUP": "no"})
+
+    async def script(peer: AgiPeer) -> None:
+        chan.caller_hangs_up()
+        await asyncio.sleep(0.05)
+        # No HANGUP line came: the first thing read is the answer to this command.
+        assert (await peer.send("ANSWER")).startswith("511 ")
 
     srv = await serve(script)
     assert await run_agi(chan, srv.url()) == "HANGUP"
@@ -552,7 +594,7 @@ async def test_overlong_command_line_fails_the_session(
     async def script(peer: AgiPeer) -> None:
         peer.writer.write(b"VERBOSE " + b"x" * 200_000 + b"\n")
         await peer.writer.drain()
-        assert await asyncio.wait_for(peer.reader.read(), 5) == b""
+        assert await asyncio.wait_for(peer.reader.read(), 5) == b"HANGUP\n"
 
     srv = await serve(script)
     assert await run_agi(FakeChannel(), srv.url()) == "FAILURE"
