@@ -50,3 +50,13 @@ def drain(sub: EventSubscription) -> list[PbxEvent]:
         if isinstance(item, PbxEvent):  # not the end-of-stream marker
             out.append(item)
     return out
+
+
+async def eventually(condition: Callable[[], bool], within: float = 5.0) -> None:
+    """Wait until ``condition()`` holds (state kept by a test server); fail on timeout."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"condition not met within {within} s")
+        await asyncio.sleep(0.01)
