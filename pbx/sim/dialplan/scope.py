@@ -9,7 +9,7 @@ chain for any object shaped like :class:`ChannelInfo`; :func:`channel_functions`
 from __future__ import annotations
 
 from collections import ChainMap
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from pbx.sim.dialplan.errors import DialplanError
@@ -64,7 +64,7 @@ def channel_scope(
     return ChainMap(builtin_variables(chan), dict(variables), dict(globals_))
 
 
-_CHANNEL_FIELDS = {
+_CHANNEL_FIELDS: dict[str, Callable[[ChannelInfo], str]] = {
     "name": lambda c: c.name,
     "uniqueid": lambda c: c.uniqueid,
     "context": lambda c: c.context,
