@@ -16,7 +16,7 @@ from typing import Any
 from panoramisk.message import Message
 
 from pbx.asterisk import commands
-from pbx.asterisk.ami import AmiConnection, AuthenticationFailed, header
+from pbx.asterisk.ami import AmiConnection, header
 from pbx.asterisk.channels import ChannelTable, channel_call
 from pbx.asterisk.events import EventMapper
 from pbx.asterisk.resync import VANISHED, listed_channels, live_calls, vanished
@@ -75,8 +75,8 @@ class AsteriskPort(PbxPort):
             return
         deadline = loop.time() + self.settings.connect_timeout + 2 * self.settings.command_timeout
         while not self._first_sync.done():
-            if isinstance(self._ami.last_error, AuthenticationFailed):
-                error = self._ami.last_error
+            if self._ami.refused is not None:
+                error = self._ami.refused
                 await self.close()
                 raise error
             if loop.time() >= deadline:

@@ -208,6 +208,9 @@ class AmiConnection:
         self.logins = 0
         # Why the last connection attempt failed (None once logged in).
         self.last_error: Exception | None = None
+        # Set when Asterisk refused our login, until a login succeeds (other failures of later
+        # attempts do not hide it).
+        self.refused: AuthenticationFailed | None = None
         # Answers that matched no pending action (kept for diagnostics, newest last).
         self.unmatched: deque[Message] = deque(maxlen=100)
 
@@ -296,12 +299,12 @@ class AmiConnection:
                 link = await self._open()
             except AuthenticationFailed as exc:
                 log.error("AMI login to %s refused: %s", where, exc)
-                self.last_error = exc
+                self.last_error = self.refused = exc
             except (OSError, PbxError) as exc:
                 log.warning("AMI connect to %s failed: %s", where, exc)
                 self.last_error = exc
             else:
-                self.last_error = None
+                self.last_error = self.refused = None
                 delay = self.settings.reconnect_initial
                 reason = await self._serve(link)
                 if self._closing:
