@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 
-from pbx.sim.dialplan.args import check_condition, split_condition
+from pbx.sim.dialplan.args import check_condition, split_args, split_condition
 from pbx.sim.dialplan.errors import DialplanError
 from pbx.sim.dialplan.expressions import Warn, evaluate
 
@@ -162,11 +162,16 @@ def _variable_value(body: str, variable: VariableLookup, function: FunctionCall,
             return ""
         if value is None:
             std = STANDARD_FUNCTIONS.get(fname.upper())
-            if std is None:
+            scoped = SCOPED_FUNCTIONS.get(fname.upper())
+            if std is None and scoped is None:
                 warn(f"function {fname} is not registered")
                 return ""
             try:
-                value = std(fargs)
+                if std is not None:
+                    value = std(fargs)
+                else:
+                    assert scoped is not None
+                    value = scoped(fargs, variable)
             except DialplanError as exc:
                 warn(str(exc))
                 return ""
@@ -216,6 +221,60 @@ STANDARD_FUNCTIONS: dict[str, Function] = {
     "TOUPPER": str.upper,
     "TOLOWER": str.lower,
 }
+
+
+def _regex(args: str) -> str:
+    """``REGEX("pattern" text)``: 1 when the pattern matches anywhere in the text."""
+    m = re.match(r'\s*"((?:[^"\\]|\\.)*)"\s?(.*)$', args, re.DOTALL)
+    if m is None:
+        raise DialplanError(f'REGEX({args}): expected REGEX("regular expression" string)')
+    try:
+        return "1" if re.search(m.group(1), m.group(2)) else "0"
+    except re.error as exc:
+        raise DialplanError(f"REGEX({args}): bad regular expression: {exc}") from None
+
+
+def _fields(spec: str, count: int) -> list[int]:
+    """1-based field numbers of a CUT range spec such as ``2``, ``2-3``, ``2-``, ``-2``,
+    ``1&3``."""
+    picked: list[int] = []
+    for part in spec.split("&"):
+        part = part.strip()
+        m = re.fullmatch(r"(\d*)(-?)(\d*)", part)
+        if m is None or not (m.group(1) or m.group(3)):
+            raise DialplanError(f"CUT: bad range {part!r}: expected N, N-M, N- or -M")
+        first = int(m.group(1)) if m.group(1) else 1
+        last = first
+        if m.group(2):
+            last = int(m.group(3)) if m.group(3) else count
+        picked.extend(range(max(first, 1), min(last, count) + 1))
+    return picked
+
+
+def _cut(args: str, variable: VariableLookup) -> str:
+    parts = split_args(args)
+    if len(parts) != 3 or not parts[0].strip():
+        raise DialplanError(f"CUT({args}): expected CUT(varname,char-delim,range-spec)")
+    name, delim, spec = parts[0].strip(), parts[1] or "-", parts[2]
+    value = variable(name) or ""
+    fields = value.split(delim[0])
+    return delim[0].join(fields[i - 1] for i in _fields(spec, len(fields)))
+
+
+def _fieldqty(args: str, variable: VariableLookup) -> str:
+    parts = split_args(args)
+    if len(parts) != 2 or not parts[0].strip() or not parts[1]:
+        raise DialplanError(f"FIELDQTY({args}): expected FIELDQTY(varname,delim)")
+    value = variable(parts[0].strip()) or ""
+    return str(len(value.split(parts[1]))) if value else "0"
+
+
+# Functions that read a variable by name (their first argument) rather than a value.
+SCOPED_FUNCTIONS: dict[str, Callable[[str, VariableLookup], str]] = {
+    "CUT": _cut,
+    "FIELDQTY": _fieldqty,
+}
+STANDARD_FUNCTIONS["REGEX"] = _regex
 
 
 def callerid_value(field: str, num: str, name: str) -> str:

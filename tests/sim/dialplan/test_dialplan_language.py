@@ -103,6 +103,8 @@ VARS = {
     "X": "7",
     "NAME": "support",
     "CHANNEL": "PJSIP/caller-00000000",
+    "PATH": "a/b/c/d",
+    "DASHED": "555-200-1234",
 }
 FUNCS = {"CALLERID": lambda a: callerid_value(a, "5551234", "Jane Doe")}
 
@@ -149,10 +151,34 @@ FUNCS = {"CALLERID": lambda a: callerid_value(a, "5551234", "Jane Doe")}
         ("${CHANNEL(name)}", ""),  # no CHANNEL function registered here: empty, warned
         ("Queue(${NAME},t,,,300)", "Queue(support,t,,,300)"),
         ("$[${X} / 0]", ""),
+        ("${CUT(PATH,/,2)}", "b"),
+        ("${CUT(PATH,/,2-3)}", "b/c"),
+        ("${CUT(PATH,/,3-)}", "c/d"),
+        ("${CUT(PATH,/,-2)}", "a/b"),
+        ("${CUT(PATH,/,1&4)}", "a/d"),
+        ("${CUT(PATH,/,9)}", ""),
+        ("${CUT(DASHED,,2)}", "200"),  # the delimiter defaults to '-'
+        ("${FIELDQTY(PATH,/)}", "4"),
+        ("${FIELDQTY(EMPTY,/)}", "0"),
+        ('${REGEX("^9[0-9]+$" ${EXTEN})}', "1"),
+        ('${REGEX("^0" ${EXTEN})}', "0"),
     ],
 )
 def test_substitute(text: str, expected: str) -> None:
     assert substitute(text, VARS, FUNCS) == expected
+
+
+def test_cut_fieldqty_regex_errors_are_warned() -> None:
+    warnings: list[str] = []
+    text = '${CUT(PATH,/)}${CUT(PATH,/,x)}${FIELDQTY(PATH)}${REGEX(nope)}${REGEX("(" a)}'
+    assert substitute(text, VARS, warn=warnings.append) == ""
+    assert [w.split(":")[0] for w in warnings] == [
+        "CUT(PATH,/)",
+        "CUT",
+        "FIELDQTY(PATH)",
+        "REGEX(nope)",
+        'REGEX("(" a)',
+    ]
 
 
 def test_warnings_are_reported_not_raised() -> None:
