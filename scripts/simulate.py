@@ -184,10 +184,22 @@ def _load_centre(args: argparse.Namespace) -> Centre:
         config_dir = DEFAULT_CONFIGS
     centre = builtin_centre() if args.builtin or config_dir is None else None
     if centre is None:
-        centre = centre_from_configs(config_dir, default)
+        shown = config_dir.resolve()
+        if shown.is_relative_to(ROOT):
+            shown = shown.relative_to(ROOT)
+        centre = centre_from_configs(config_dir, default, name=f"configs in {shown}")
     if args.traffic is not None:
         centre = centre.with_traffic(load_traffic(args.traffic, centre))
     return centre
+
+
+def _patience_note(centre: Centre) -> str:
+    patience = {t.patience_mean for t in centre.traffic}
+    if patience == {None}:
+        return "callers never hang up"
+    if len(patience) == 1:
+        return f"mean patience {patience.pop():g} s"
+    return "mean patience per queue"
 
 
 def _default_counts(load: float) -> range:
@@ -206,6 +218,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (TrafficError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    try:
+        return _simulate(args, centre)
+    except (RuntimeError, ValueError) as exc:
+        # e.g. a queue nobody can serve while callers never hang up
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _simulate(args: argparse.Namespace, centre: Centre) -> int:
     duration = args.hours * 3600.0
     warmup = args.warmup * 60.0
     if warmup >= duration:
@@ -278,8 +299,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             target_percent=args.target_percent,
             centre_name=centre.name,
             subtitle=(
-                f"{pooled.arrival_rate * 3600:.0f} calls/h, {pooled.load:.1f} erlangs pooled; "
-                f"{args.hours:g} h per point after {args.warmup:g} min warm-up; seed {args.seed}"
+                f"{pooled.arrival_rate * 3600:.0f} calls/h, {pooled.load:.1f} erlangs pooled, "
+                f"seed {args.seed}. Left: {args.check_calls} calls per point. Right: "
+                f"{args.hours:g} h per point after a {args.warmup:g} min warm-up, "
+                f"{_patience_note(centre)}"
             ),
         )
         print(f"chart: {path}")

@@ -97,12 +97,25 @@ def test_configured_centre_simulates_with_every_call_accounted_for(centre) -> No
     assert reports["tech_de"].answered > 0
 
 
-def test_agent_count_cycles_through_the_configured_mix(centre) -> None:
+def test_agent_count_keeps_the_configured_mix(centre) -> None:
     voice = centre.voice_agents()
-    bigger = centre.with_agent_count(len(voice) + 2)
-    assert [a.id for a in bigger.agents][-2:] == [f"{voice[0].id}~2", f"{voice[1].id}~2"]
-    assert bigger.agents[-1].skills == voice[1].skills
-    assert len(centre.with_agent_count(3).agents) == 3
+    n = len(voice)
+    double = centre.with_agent_count(2 * n)
+    assert sorted(a.id for a in double.agents) == sorted(
+        [a.id for a in voice] + [f"{a.id}~2" for a in voice]
+    )
+    # One more than the configured team: the first agent gets the extra copy.
+    assert [a.id for a in centre.with_agent_count(n + 1).agents][:2] == [
+        voice[0].id,
+        f"{voice[0].id}~2",
+    ]
+    # Half the team: every other agent, not the first half of the file.
+    half = centre.with_agent_count(n // 2)
+    assert [a.id for a in half.agents] == [voice[i * n // (n // 2)].id for i in range(n // 2)]
+    copy = next(a for a in double.agents if a.id == f"{voice[1].id}~2")
+    assert copy.skills == voice[1].skills and copy.queues == voice[1].queues
+    with pytest.raises(ValueError, match="agents: expected at least 1"):
+        centre.with_agent_count(0)
 
 
 def test_bad_config_names_file_and_line(tmp_path: Path) -> None:

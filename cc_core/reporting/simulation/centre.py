@@ -55,19 +55,22 @@ class Centre:
         return tuple(a for a in self.agents if ChannelKind.VOICE in a.capacity.channels())
 
     def with_agent_count(self, count: int) -> Centre:
-        """`count` voice agents: the configured ones in order, then copies of them again
-        (`alice`, `bob`, ..., `alice~2`, ...), so the skill mix stays that of the config."""
+        """`count` voice agents with the skill mix of the configured ones: each configured
+        agent is copied `count // n` times and the remaining copies go to agents spread
+        evenly over the list (copies are named `alice~2`, `alice~3`, ...)."""
         if count < 1:
             raise ValueError(f"agents: expected at least 1, got {count}")
         pool = self.voice_agents()
         if not pool:
             raise ValueError(f"centre {self.name}: no agent can take voice calls")
+        base, extra = divmod(count, len(pool))
+        # Evenly spaced, hence distinct, indices: k * len / extra for k < extra.
+        bonus = {k * len(pool) // extra for k in range(extra)}
         agents = []
-        for i in range(count):
-            template = pool[i % len(pool)]
-            round_ = i // len(pool) + 1
-            name = template.id if round_ == 1 else f"{template.id}~{round_}"
-            agents.append(dataclasses.replace(template, id=name))
+        for i, template in enumerate(pool):
+            for copy in range(base + (i in bonus)):
+                name = template.id if copy == 0 else f"{template.id}~{copy + 1}"
+                agents.append(dataclasses.replace(template, id=name))
         return dataclasses.replace(self, agents=tuple(agents))
 
     def pooled_traffic(self) -> Traffic:
@@ -182,7 +185,9 @@ def _domain_agent(agent: cfg.Agent, profiles: Mapping[str, cfg.CapacityProfile])
     )
 
 
-def centre_from_configs(directory: Path | str, default: QueueTraffic) -> Centre:
+def centre_from_configs(
+    directory: Path | str, default: QueueTraffic, *, name: str | None = None
+) -> Centre:
     """The configured centre; every voice queue gets `default` traffic (its queue renamed).
 
     Raises `cc_core.config.ConfigError` (every problem with file:line:col) on a bad config.
@@ -197,7 +202,7 @@ def centre_from_configs(directory: Path | str, default: QueueTraffic) -> Centre:
     voice = [q for q in centre.queues.queues if "voice" in q.channels]
     traffic = tuple(dataclasses.replace(default, queue=q.id) for q in voice)
     callers = {q.id: CallerProfile(language=q.language, priority=float(q.priority)) for q in voice}
-    return Centre(f"configs in {directory}", queues, agents, traffic, callers)
+    return Centre(name or f"configs in {directory}", queues, agents, traffic, callers)
 
 
 # -- traffic file ----------------------------------------------------------------------------

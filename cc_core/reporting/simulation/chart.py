@@ -39,7 +39,7 @@ def draw_staffing_chart(
     curve_n = sorted(erlang_curve)
     curve_sl = [100 * erlang_curve[n] for n in curve_n]
 
-    left.plot(curve_n, curve_sl, "-", color="black", lw=2, label="Erlang C")
+    left.plot(curve_n, curve_sl, "-", color="black", lw=2, marker=".", label="Erlang C")
     left.plot(
         [p.agents for p in erlang_points],
         [100 * p.report.service_level for p in erlang_points],
