@@ -3,10 +3,12 @@ documented slicing rule, argument splitting round trips."""
 
 from __future__ import annotations
 
+import re
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pbx.sim.dialplan import evaluate, split_args, substitute, substring
+from pbx.sim.dialplan import ExtensionName, evaluate, split_args, substitute, substring
 
 _ints = st.integers(min_value=-50, max_value=50)
 
@@ -71,3 +73,40 @@ def test_split_args_with_quoting_round_trip(args: list[str]) -> None:
 @given(st.text(alphabet="abc ${}[]:()019", max_size=30))
 def test_substitute_never_raises(text: str) -> None:
     substitute(text, {"a": "1", "b": "${a}"}, warn=lambda _: None)
+
+
+_pattern_parts = st.sampled_from(["X", "Z", "N", "x", "1", "5", "a", "[1-3]", "[a-c9]", "-"])
+
+
+@st.composite
+def _pattern(draw: st.DrawFn) -> str:
+    body = "".join(draw(st.lists(_pattern_parts, min_size=1, max_size=5)))
+    return "_" + body + draw(st.sampled_from(["", ".", "!"]))
+
+
+def _as_regex(pattern: str) -> str:
+    # An independent reading of the documented pattern language, as a Python regex.
+    out = []
+    i = 1
+    body = pattern
+    while i < len(body):
+        ch = body[i]
+        if ch == "[":
+            end = body.index("]", i)
+            out.append(body[i : end + 1])
+            i = end + 1
+            continue
+        out.append(
+            {"X": "[0-9]", "Z": "[1-9]", "N": "[2-9]", ".": ".+", "!": ".*", "-": ""}.get(
+                ch.upper(), ch
+            )
+        )
+        i += 1
+    return "".join(out)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_pattern(), st.text(alphabet="0123456789abc-", max_size=8))
+def test_pattern_matching_agrees_with_a_regex_reading(pattern: str, exten: str) -> None:
+    expected = re.fullmatch(_as_regex(pattern), exten.replace("-", "")) is not None
+    assert ExtensionName(pattern).matches(exten) is expected
