@@ -406,3 +406,42 @@ async def test_dial_events_use_the_captured_header_orders(sim: Simulator) -> Non
         "Newstate",
     } <= checked
     await client.close()
+
+
+@pytest.mark.parametrize("when", ["ringing", "bridged"])
+async def test_redirect_caller_out_of_dial(sim: Simulator, when: str) -> None:
+    """The ACD pulls a caller back to hold while its agent rings, or out of a talking call."""
+    events = record(sim)
+    sim.endpoints.add(
+        Endpoint(
+            "agent1001",
+            behaviour=Behaviour(no_answer_probability=1.0 if when == "ringing" else 0.0),
+        )
+    )
+    sim.endpoints.register("agent1001")
+    sim.pbx.globals["RING"] = "3600"
+    caller = inbound_call(sim.pbx, "100", context="in")
+    await events.until("Newstate" if when == "ringing" else "BridgeEnter")
+    if when == "ringing":
+        while True:  # wait for the agent leg to report Ringing
+            e = await events.until("Newstate")
+            events.remove(e)
+            if e.get("ChannelStateDesc") == "Ringing":
+                break
+    agent = next(e.get("DestChannel") for e in events if e.name == "DialBegin")
+    sim.pbx.redirect(caller, "in", "vip", 1)
+    while True:
+        e = await events.until("Newexten")
+        events.remove(e)
+        if e.get("Channel") == caller.name and e.get("Exten") == "vip":
+            break
+    assert not caller.hung_up and caller.bridge is None
+    while True:  # the agent's leg is hung up
+        e = await events.until("Hangup")
+        events.remove(e)
+        if e.get("Channel") == agent:
+            break
+    if when == "ringing":
+        assert [x.get("DialStatus") for x in events if x.name == "DialEnd"] == ["CANCEL"]
+    else:
+        assert [x.name for x in events if x.name.startswith("Bridge")][-1] == "BridgeDestroy"
