@@ -445,3 +445,21 @@ async def test_redirect_caller_out_of_dial(sim: Simulator, when: str) -> None:
         assert [x.get("DialStatus") for x in events if x.name == "DialEnd"] == ["CANCEL"]
     else:
         assert [x.name for x in events if x.name.startswith("Bridge")][-1] == "BridgeDestroy"
+
+
+async def test_status_lists_channels(sim: Simulator) -> None:
+    chan = inbound_call(sim.pbx, "400", context="in", caller_num="5551000")
+    client = await Client.connect(sim.ami_port)
+    await client.send(
+        b"Action: Login\r\nUsername: acd\r\nSecret: acdsecret\r\nEvents: off\r\n\r\n"
+        b"Action: Status\r\nActionID: st\r\n\r\n"
+        b"Action: Status\r\nActionID: st2\r\nChannel: PJSIP/none-00000001\r\n\r\n"
+    )
+    await client.wait_for(lambda got: any(dict(b).get("ActionID") == "st2" for b in got))
+    got = [dict(b) for b in client.blocks()]
+    item = next(b for b in got if b.get("Event") == "Status")
+    assert item["Channel"] == chan.name and item["Type"] == "PJSIP" and item["ActionID"] == "st"
+    done = next(b for b in got if b.get("Event") == "StatusComplete")
+    assert done["ListItems"] == "1"
+    assert got[-1]["Message"] == "No such channel"
+    await client.close()

@@ -245,6 +245,58 @@ def _coreshowchannels(s: Session, m: Message) -> None:
     s.write(b"".join(chunks))
 
 
+def _status(s: Session, m: Message) -> None:
+    """Status, laid out as manager.c's action_status (ActionID last in each item)."""
+    pbx = s.server.pbx
+    name = m.get("Channel")
+    if name:
+        one = pbx.find(name)
+        if one is None:
+            s.error(m, "No such channel")
+            return
+        chans = [one]
+    else:
+        chans = [c for c in pbx.channels.values() if not c.hung_up and c.snapshot is not None]
+    s.send(_list_start(s, m, "Channel status will follow"))
+    now = pbx.clock()
+    tail = [("ActionID", m.get("ActionID"))] if m.has("ActionID") else []
+    chunks = []
+    for c in chans:
+        snap = c.snapshot
+        if snap is None:
+            continue
+        chunks.append(
+            encode(
+                [
+                    ("Event", "Status"),
+                    ("Privilege", "Call"),
+                    *snap.headers(),
+                    ("Type", c.tech),
+                    ("DNID", c.dnid),
+                    ("EffectiveConnectedLineNum", c.connected_num or "<unknown>"),
+                    ("EffectiveConnectedLineName", c.connected_name or "<unknown>"),
+                    ("TimeToHangup", "0"),
+                    ("BridgeID", snap.bridge_id),
+                    ("Application", snap.appl),
+                    ("Data", snap.data),
+                    ("Nativeformats", "(ulaw)"),
+                    ("Readformat", "ulaw"),
+                    ("Readtrans", ""),
+                    ("Writeformat", "ulaw"),
+                    ("Writetrans", ""),
+                    ("Callgroup", "0"),
+                    ("Pickupgroup", "0"),
+                    ("Seconds", str(max(0, int(now - c.created)))),
+                    *tail,
+                ]
+            )
+        )
+    end = [("Event", "StatusComplete"), *tail, ("EventList", "Complete")]
+    end += [("ListItems", str(len(chunks))), ("Items", str(len(chunks)))]
+    chunks.append(encode(end))
+    s.write(b"".join(chunks))
+
+
 def _userevent(s: Session, m: Message) -> None:
     name = m.get("UserEvent")
     if not name:
@@ -362,6 +414,7 @@ def handlers() -> dict[str, Handler]:
         "getvar": _getvar,
         "setvar": _setvar,
         "coreshowchannels": _coreshowchannels,
+        "status": _status,
         "userevent": _userevent,
         "playdtmf": _playdtmf,
         "pjsipshowcontacts": _pjsipshowcontacts,
