@@ -255,9 +255,9 @@ class Session:
 def parse_events(value: str) -> frozenset[str]:
     """`Events:` on/off/yes/no or a comma list of classes, as manager.c's set_eventmask."""
     v = value.strip().lower()
-    if v in ("on", "yes", "true", "all", "1") or v.startswith("on"):
+    if v in ("on", "yes", "true", "y", "t", "1", "all"):
         return EVENT_CLASSES
-    if v in ("off", "no", "false", "0", ""):
+    if v in ("off", "no", "false", "n", "f", "0", ""):
         return frozenset()
     return frozenset(c.strip() for c in v.split(",") if c.strip() in EVENT_CLASSES)
 
