@@ -33,10 +33,6 @@ class Event:
     headers: list[tuple[str, str]]
     _wire: bytes | None = field(default=None, repr=False)
 
-    @property
-    def privilege(self) -> str:
-        return ",".join(sorted(self.classes)) + ",all"
-
     def wire(self) -> bytes:
         """Encoded once, shared by every session that receives it."""
         if self._wire is None:
