@@ -6,11 +6,13 @@ Header orders are taken from the captures themselves, never typed in by hand.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 from collections import defaultdict
 from pathlib import Path
 
-CAPTURES = Path("/work/shared/pbx-captures/asterisk-22.10.1")
+# The recorded transcripts live beside the project; CC_PBX_CAPTURES points elsewhere.
+CAPTURES = Path(os.environ.get("CC_PBX_CAPTURES", "/work/shared/pbx-captures")) / "asterisk-22.10.1"
 ERRORS = CAPTURES / "errors"
 
 Block = list[tuple[str, str]]
