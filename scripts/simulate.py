@@ -101,6 +101,16 @@ def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
     return parse
 
 
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction from 0 to 1, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
@@ -110,43 +120,64 @@ def build_parser() -> argparse.ArgumentParser:
         "--config-dir",
         type=Path,
         default=None,
-        help=f"admin config directory (default: {DEFAULT_CONFIGS} when present)",
+        help=f"admin config directory; when not given, {DEFAULT_CONFIGS} if present",
     )
     where.add_argument(
         "--builtin", action="store_true", help="use the built-in two-skill centre instead"
     )
     where.add_argument("--traffic", type=Path, help="YAML file of per-queue traffic")
     traffic = p.add_argument_group("default traffic of every configured voice queue")
-    traffic.add_argument("--calls-per-hour", type=_positive(float), default=15.0)
-    traffic.add_argument("--aht", type=_positive(float), default=180.0, help="mean talk, s")
+    traffic.add_argument(
+        "--calls-per-hour",
+        type=_positive(float),
+        default=15.0,
+        help="per queue (default %(default)s)",
+    )
+    traffic.add_argument(
+        "--aht", type=_positive(float), default=180.0, help="mean talk, s (default %(default)s)"
+    )
     traffic.add_argument(
         "--handle-dist", choices=["exponential", "lognormal", "constant"], default="lognormal"
     )
     traffic.add_argument(
-        "--cv", type=_positive(float), default=0.8, help="lognormal std/mean (default 0.8)"
+        "--cv", type=_positive(float), default=0.8, help="lognormal std/mean (default %(default)s)"
     )
     traffic.add_argument(
         "--patience",
         type=_positive(float),
         default=120.0,
-        help="mean caller patience, s; 0 = callers never hang up",
+        help="mean caller patience, s; 0 = never hang up (default %(default)s)",
     )
     run = p.add_argument_group("run")
-    run.add_argument("--hours", type=_positive(float), default=8.0, help="arrivals, h")
-    run.add_argument("--warmup", type=_positive(float), default=30.0, help="left out, min")
-    run.add_argument("--seed", type=_seed, default=1)
-    run.add_argument("--answer-delay", type=_positive(float), default=2.0, help="ring, s")
+    run.add_argument(
+        "--hours", type=_positive(float), default=8.0, help="arrivals, h (default %(default)s)"
+    )
+    run.add_argument(
+        "--warmup",
+        type=_positive(float),
+        default=30.0,
+        help="warm-up left out, min (default %(default)s)",
+    )
+    run.add_argument(
+        "--seed", type=_seed, default=1, help="same seed, same callers (default %(default)s)"
+    )
+    run.add_argument(
+        "--answer-delay",
+        type=_positive(float),
+        default=2.0,
+        help="ring before answering, s (default %(default)s)",
+    )
     run.add_argument(
         "--answer-probability",
-        type=_positive(float),
+        type=_fraction,
         default=0.97,
-        help="share of offers answered; the rest ring out to the queue's offer timeout",
+        help="share of offers answered; the rest ring out (default %(default)s)",
     )
     run.add_argument(
         "--strategies",
         type=_strategies,
-        default=list(Strategy),
-        help="all, none, or e.g. longest_idle,round_robin (besides the configured ones)",
+        default="all",
+        help="all (default), none, or e.g. longest_idle,round_robin; 'as configured' always runs",
     )
     sweep = p.add_argument_group("staffing sweep and chart")
     sweep.add_argument(
@@ -156,20 +187,37 @@ def build_parser() -> argparse.ArgumentParser:
         help="MIN:MAX[:STEP] agents (default: around the Erlang C staffing)",
     )
     sweep.add_argument(
-        "--target", type=_positive(float), default=20.0, help="service-level target, s"
+        "--target",
+        type=_positive(float),
+        default=20.0,
+        help="service-level target, s (default %(default)s)",
     )
     sweep.add_argument(
-        "--target-percent", type=_positive(float), default=80.0, help="drawn as a line"
+        "--target-percent",
+        type=_positive(float),
+        default=80.0,
+        help="target %% drawn as a line (default %(default)s)",
     )
     sweep.add_argument(
         "--check-calls",
         type=int,
         default=15_000,
-        help="calls per point of the Erlang C check (default 15000)",
+        help="calls per point of the Erlang C check (default %(default)s)",
     )
-    sweep.add_argument("--output", type=Path, default=ROOT / "var" / "simulation.png")
-    sweep.add_argument("--no-chart", action="store_true")
+    sweep.add_argument(
+        "--output",
+        type=Path,
+        default=ROOT / "var" / "simulation.png",
+        help="PNG chart (default var/simulation.png)",
+    )
+    sweep.add_argument("--no-chart", action="store_true", help="skip the chart")
     return p
+
+
+def _shown(path: Path, base: Path) -> Path:
+    """`path` relative to `base` when inside it (shorter, same on every machine)."""
+    full = path.resolve()
+    return full.relative_to(base) if full.is_relative_to(base) else full
 
 
 def _load_centre(args: argparse.Namespace) -> Centre:
@@ -184,10 +232,8 @@ def _load_centre(args: argparse.Namespace) -> Centre:
         config_dir = DEFAULT_CONFIGS
     centre = builtin_centre() if args.builtin or config_dir is None else None
     if centre is None:
-        shown = config_dir.resolve()
-        if shown.is_relative_to(ROOT):
-            shown = shown.relative_to(ROOT)
-        centre = centre_from_configs(config_dir, default, name=f"configs in {shown}")
+        name = f"{_shown(config_dir, ROOT)}/"
+        centre = centre_from_configs(config_dir, default, name=name)
     if args.traffic is not None:
         centre = centre.with_traffic(load_traffic(args.traffic, centre))
     return centre
@@ -203,7 +249,7 @@ def _patience_note(centre: Centre) -> str:
 
 
 def _default_counts(load: float) -> range:
-    low = max(1, math.floor(load * 0.8))
+    low = max(1, math.floor(load))
     high = max(low + 4, math.ceil(load * 1.5) + 1)
     return range(low, high + 1, max(1, (high - low) // 8))
 
@@ -233,7 +279,7 @@ def _simulate(args: argparse.Namespace, centre: Centre) -> int:
         print(f"error: --warmup {args.warmup} min is not shorter than --hours", file=sys.stderr)
         return 2
     behaviour = AgentBehaviour(
-        answer_delay=args.answer_delay, answer_probability=min(1.0, args.answer_probability)
+        answer_delay=args.answer_delay, answer_probability=args.answer_probability
     )
     settings = RunSettings(duration, warmup, args.seed, behaviour)
     pooled = centre.pooled_traffic()
@@ -305,7 +351,7 @@ def _simulate(args: argparse.Namespace, centre: Centre) -> int:
                 f"{_patience_note(centre)}"
             ),
         )
-        print(f"chart: {path}")
+        print(f"chart: {_shown(path, Path.cwd())}")
     print(f"simulated in {time.perf_counter() - started:.1f} s")
     return 0
 
