@@ -16,6 +16,10 @@ class ChannelKind(enum.Enum):
     CHAT = "chat"
     EMAIL = "email"
 
+    # Members are singletons: identity hashing is correct and avoids Enum's Python-level hash
+    # on the routing hot path.
+    __hash__ = object.__hash__
+
 
 @dataclass(frozen=True, slots=True)
 class CapacityProfile:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sortedcontainers import SortedList
 
@@ -56,6 +57,7 @@ from cc_core.routing.requirements import EligibilityClass, describe, eligibility
 from cc_core.routing.state import AgentRuntime, InteractionRuntime, Phase
 from cc_core.routing.sticky import ServiceHistory
 from cc_core.routing.timers import Timer, TimerKind, Timers
+from cc_core.routing.waiting import QueueLines
 
 DAY = 86400.0
 NO_ANSWER_REASON = "no-answer"
@@ -81,8 +83,7 @@ class EngineConfig:
                 raise DomainError("engine config", name, "an integer >= 0", value)
 
 
-@dataclass(frozen=True, slots=True)
-class _PendingOffer:
+class _PendingOffer(NamedTuple):
     offer_id: int
     seq: int
     agent_id: str
@@ -103,8 +104,12 @@ class Engine:
         # wrap-up id -> (agent id, interaction id, channel)
         self._wraps: dict[int, tuple[str, str, ChannelKind]] = {}
         self._ready: dict[tuple, SortedList] = {}
-        self._lines: dict[str, dict[EligibilityClass, SortedList]] = {}
+        self._lines: dict[str, QueueLines] = {}
+        self._class_ids: dict[EligibilityClass, int] = {}
+        self._classes: list[EligibilityClass] = []
         self._rr_last: dict[str, int] = {}
+        self._primaries: dict[str, frozenset[str]] = {}
+        self._class_text: list[str] = []
         self._timers = Timers()
         self._history = ServiceHistory(self.config.sticky_memory)
         self._now = float("-inf")
@@ -122,8 +127,12 @@ class Engine:
         if queue.id in self._queues:
             raise InvalidTransition(f"queue {queue.id!r} already exists")
         self._queues[queue.id] = queue
-        self._lines[queue.id] = {}
+        self._lines[queue.id] = QueueLines()
         self._rr_last[queue.id] = -1
+        # Skills a best-skill queue ranks by that get their own ready-agent index.
+        self._primaries[queue.id] = frozenset(
+            step.requirements[0].skill for step in queue.steps if step.requirements
+        )
 
     def add_agent(
         self,
@@ -137,7 +146,7 @@ class Engine:
         if agent.id in self._agents:
             raise InvalidTransition(f"agent {agent.id!r} already exists")
         self._check_agent_queues(agent)
-        rt = AgentRuntime(agent, len(self._by_rank), now, self._ticket(agent.id, 0))
+        rt = AgentRuntime(agent, len(self._by_rank), now)
         self._agents[agent.id] = rt
         self._by_rank.append(rt)
         self._refresh(rt)
@@ -393,8 +402,12 @@ class Engine:
             if queue_id not in self._queues:
                 raise UnknownQueue(queue_id, f"agent {agent.id!r}")
 
-    def _ticket(self, agent_id: str, draw: int) -> float:
-        return ranking.random_ticket(self.config.seed, agent_id, draw)
+    def _ticket(self, rt: AgentRuntime) -> float:
+        """The agent's random-strategy ticket for its current draw (computed when needed)."""
+        if rt.ticket_draw != rt.offers_made:
+            rt.ticket = ranking.random_ticket(self.config.seed, rt.agent.id, rt.offers_made)
+            rt.ticket_draw = rt.offers_made
+        return rt.ticket
 
     def _forget(self, rec: InteractionRuntime) -> None:
         del self._records[rec.interaction.id]
@@ -414,7 +427,7 @@ class Engine:
             return []
         agent = rt.agent
         wanted: list[tuple[tuple, tuple]] = []
-        takeable = [c for c in rt.channels if rt.can_take(c)]
+        takeable = rt.takeable
         if not takeable:
             return wanted
         for queue_id, _prio in rt.queue_order:
@@ -429,12 +442,15 @@ class Engine:
                 rt.last_activity,
                 rt.contacts,
                 rt.talk,
-                rt.ticket,
+                self._ticket(rt) if queue.strategy is Strategy.RANDOM else 0.0,
             )
             for channel in takeable:
                 wanted.append(((queue_id, channel), entry))
                 if queue.strategy is Strategy.BEST_SKILL:
-                    for skill, level in agent.skills.items():
+                    for skill in self._primaries[queue_id]:
+                        level = agent.skills.get(skill)
+                        if level is None:
+                            continue
                         skill_entry = ranking.agent_entry(
                             Strategy.BEST_SKILL,
                             queue.quality_weight,
@@ -479,6 +495,7 @@ class Engine:
         rec.queue = queue
         rec.entered = now
         rec.step = 0
+        rec.class_step = -1
         rec.epoch += 1
         rec.overdue = False
         rec.phase = Phase.WAITING
@@ -520,27 +537,36 @@ class Engine:
                 if rt is not None:
                     rt.sticky.add(rec.seq)
             return
-        cls = eligibility_class(rec.queue, rec.step, rec.interaction)
-        lines = self._lines[rec.queue.id]
-        line = lines.get(cls)
-        if line is None:
-            line = lines[cls] = SortedList()
-        line.add(rec.line_entry())
-        rec.cls = cls
+        class_id, cls = self._rec_class(rec)
+        self._lines[rec.queue.id].add((cls.channel, cls.language), class_id, rec.line_entry())
+        rec.cls = class_id
 
     def _unqueue(self, rec: InteractionRuntime) -> None:
         """Take a waiting interaction out of its line or sticky sets."""
         if rec.cls is not None:
-            lines = self._lines[rec.queue.id]
-            line = lines[rec.cls]
-            line.remove(rec.line_entry())
-            if not line:
-                del lines[rec.cls]
+            cls = self._classes[rec.cls]
+            self._lines[rec.queue.id].remove((cls.channel, cls.language), rec.cls, rec.line_entry())
             rec.cls = None
         for agent_id in rec.sticky_agents:
             rt = self._agents.get(agent_id)
             if rt is not None:
                 rt.sticky.discard(rec.seq)
+
+    def _class_id(self, cls: EligibilityClass) -> int:
+        class_id = self._class_ids.get(cls)
+        if class_id is None:
+            class_id = self._class_ids[cls] = len(self._classes)
+            self._classes.append(cls)
+            self._class_text.append(describe(cls))
+        return class_id
+
+    def _rec_class(self, rec: InteractionRuntime) -> tuple[int, EligibilityClass]:
+        """The interaction's eligibility class at its current step (cached per step)."""
+        if rec.class_step != rec.step:
+            cls = eligibility_class(rec.queue, rec.step, rec.interaction)
+            rec.class_id = self._class_id(cls)
+            rec.class_step = rec.step
+        return rec.class_id, self._classes[rec.class_id]
 
     def _sticky_alive(self, rec: InteractionRuntime) -> bool:
         for agent_id in rec.sticky_agents:
@@ -569,12 +595,37 @@ class Engine:
 
     def _ranked_agents(self, rec: InteractionRuntime, cls: EligibilityClass) -> Iterator[tuple]:
         queue = rec.queue
+        skill_index = False
         if queue.strategy is Strategy.BEST_SKILL and cls.primary is not None:
+            skill_index = cls.primary in self._primaries[queue.id]
+        if skill_index:
             line = self._ready.get((queue.id, cls.channel, cls.primary))
         else:
             line = self._ready.get((queue.id, cls.channel))
         if not line:
             return iter(())
+        if queue.strategy is Strategy.BEST_SKILL and cls.primary is not None and not skill_index:
+            # The primary skill came from the interaction, not from a step: rank the queue's
+            # ready agents by it on the spot (bounded by the agents ready right now).
+            primary = cls.primary
+            ranked = []
+            for entry in line:
+                rt = self._by_rank[entry[-1]]
+                ranked.append(
+                    ranking.agent_entry(
+                        Strategy.BEST_SKILL,
+                        queue.quality_weight,
+                        rt.agent.quality,
+                        rt.rank,
+                        rt.last_activity,
+                        0,
+                        0.0,
+                        0.0,
+                        rt.agent.skills.get(primary, 0),
+                    )
+                )
+            ranked.sort()
+            return iter(ranked)
         if queue.strategy is Strategy.ROUND_ROBIN:
             start = line.bisect_left((self._rr_last[queue.id] + 1,))
             return _chain(line.islice(start), line.islice(0, start))
@@ -582,7 +633,7 @@ class Engine:
 
     def _route_interaction(self, rec: InteractionRuntime, now: float, trigger: Trigger) -> None:
         """Offer ``rec`` (waiting, in no line) to its best agent, or queue it."""
-        cls = eligibility_class(rec.queue, rec.step, rec.interaction)
+        cls = self._rec_class(rec)[1]
         if rec.sticky_agents:
             for agent_id in rec.sticky_agents:
                 rt = self._agents.get(agent_id)
@@ -603,48 +654,69 @@ class Engine:
     def _best_for_agent(self, rt: AgentRuntime, now: float) -> InteractionRuntime | None:
         """The waiting interaction this agent should take next, if any.
 
-        Queues in the agent's priority order; within one priority, the highest score now, then
-        earliest arrival, then arrival order. Each queue's own best is the first entry of its
-        class lines the agent fits (skipping interactions that exclude the agent).
+        Queues in the agent's priority order; within one priority, each queue's best entry it
+        can take, then the highest score now, then earliest arrival, then arrival order.
         """
         agent = rt.agent
         agent_id = agent.id
-        takeable = {c: rt.can_take(c) for c in rt.channels}
-        best: tuple | None = None
+        takeable = rt.takeable
+        if not takeable:
+            return None
+        fit_cache = rt.fit_cache
+        classes = self._classes
+        by_seq = self._by_seq
+        best_key: tuple | None = None
         best_rec: InteractionRuntime | None = None
-        best_prio: int | None = None
+        best_prio = 0
         for queue_id, prio in rt.queue_order:
-            if best_prio is not None and prio > best_prio:
+            if best_rec is not None and prio > best_prio:
                 break
             queue = self._queues[queue_id]
             if agent.quality < queue.min_quality:
                 continue
-            queue_best: tuple | None = None
-            for cls, line in self._lines[queue_id].items():
-                if not takeable.get(cls.channel) or not fits(agent, cls):
-                    continue
-                for entry in line:
-                    if not self._by_seq[entry[2]].excludes(agent_id):
-                        if queue_best is None or entry < queue_best:
-                            queue_best = entry
-                        break
-            if rt.sticky:
-                for seq in rt.sticky:
-                    rec = self._by_seq[seq]
-                    if rec.queue is not queue:
-                        continue
-                    cls = eligibility_class(queue, rec.step, rec.interaction)
-                    if self._eligible(rt, rec, cls):
-                        entry = rec.line_entry()
-                        if queue_best is None or entry < queue_best:
-                            queue_best = entry
-            if queue_best is None:
+            # Walk each reachable group's class heads best first; the first class the agent
+            # fits gives that group's best (unless the agent is excluded from its head, then
+            # the line is walked on). ``entry`` bounds the walk across groups.
+            entry = None
+            groups = self._lines[queue_id].groups
+            if groups:
+                for channel in takeable:
+                    for language in rt.language_keys:
+                        group = groups.get((channel, language))
+                        if group is None:
+                            continue
+                        for head, class_id in group.heads:
+                            if entry is not None and head > entry:
+                                break
+                            ok = fit_cache.get(class_id)
+                            if ok is None:
+                                ok = fit_cache[class_id] = fits(agent, classes[class_id])
+                            if not ok:
+                                continue
+                            excluded = by_seq[head[2]].excluded
+                            if excluded is None or agent_id not in excluded:
+                                entry = head
+                                break
+                            for candidate in group.lines[class_id]:
+                                if entry is not None and candidate > entry:
+                                    break
+                                if not by_seq[candidate[2]].excludes(agent_id):
+                                    entry = candidate
+                                    break
+            for seq in rt.sticky:
+                rec = by_seq[seq]
+                if rec.queue is queue and not rec.excludes(agent_id):
+                    _cid, cls = self._rec_class(rec)
+                    if cls.channel in takeable and fits(agent, cls):
+                        sticky_entry = rec.line_entry()
+                        if entry is None or sticky_entry < entry:
+                            entry = sticky_entry
+            if entry is None:
                 continue
-            rec = self._by_seq[queue_best[2]]
-            score = ranking.score_at(rec.neg_key, rec.rate, now)
-            cand = (-score, queue_best[1], queue_best[2])
-            if best is None or cand < best:
-                best, best_rec, best_prio = cand, rec, prio
+            rec = by_seq[entry[2]]
+            key = (-ranking.score_at(rec.neg_key, rec.rate, now), entry[1], entry[2])
+            if best_key is None or key < best_key:
+                best_key, best_rec, best_prio = key, rec, prio
         return best_rec
 
     def _route_agent(self, rt: AgentRuntime, now: float) -> None:
@@ -654,9 +726,9 @@ class Engine:
                 rec = self._best_for_agent(rt, now)
                 if rec is None:
                     break
-                self._unqueue(rec)
-                cls = eligibility_class(rec.queue, rec.step, rec.interaction)
                 sticky = bool(rec.sticky_agents)
+                self._unqueue(rec)
+                _cid, cls = self._rec_class(rec)
                 self._make_offer(rt, rec, cls, now, Trigger.AGENT, sticky=sticky)
         self._refresh(rt)
 
@@ -682,17 +754,17 @@ class Engine:
                 rt.last_activity,
                 rt.contacts,
                 rt.talk,
-                rt.ticket,
+                self._ticket(rt) if queue.strategy is Strategy.RANDOM else 0.0,
                 level,
             )[0]
         self._offer_seq += 1
         offer_id = self._offer_seq
         channel = cls.channel
         rt.held[channel] = rt.held.get(channel, 0) + 1
+        rt.slots_changed()
         rt.offers[offer_id] = rec.seq
         rt.last_activity = now
         rt.offers_made += 1
-        rt.ticket = self._ticket(rt.agent.id, rt.offers_made)
         rec.phase = Phase.OFFERED
         rec.offer_id = offer_id
         rec.agent_id = rt.agent.id
@@ -753,6 +825,7 @@ class Engine:
 
     def _free_slot(self, rt: AgentRuntime, channel: ChannelKind, now: float) -> None:
         rt.held[channel] -= 1
+        rt.slots_changed()
         rt.last_activity = now
         self._route_agent(rt, now)
 

@@ -6,7 +6,6 @@ import enum
 from typing import Any
 
 from cc_core.domain import Agent, AgentState, ChannelKind, Interaction, Queue
-from cc_core.routing.requirements import EligibilityClass
 
 
 class Phase(enum.Enum):
@@ -23,7 +22,9 @@ class AgentRuntime:
         "channels",
         "contacts",
         "entries",
+        "fit_cache",
         "held",
+        "language_keys",
         "last_activity",
         "missed",
         "offers",
@@ -33,12 +34,14 @@ class AgentRuntime:
         "rank",
         "reason",
         "sticky",
+        "takeable",
         "talk",
         "ticket",
+        "ticket_draw",
         "wrapups",
     )
 
-    def __init__(self, agent: Agent, rank: int, now: float, ticket: float) -> None:
+    def __init__(self, agent: Agent, rank: int, now: float) -> None:
         self.rank = rank
         self.presence = AgentState.LOGGED_OUT
         self.reason: str | None = None
@@ -49,7 +52,8 @@ class AgentRuntime:
         self.contacts = 0
         self.talk = 0.0
         self.offers_made = 0
-        self.ticket = ticket
+        self.ticket = 0.0
+        self.ticket_draw = -1  # offers_made value the ticket was drawn for
         self.missed = 0
         self.entries: list[tuple[Any, tuple]] = []  # (index key, entry) currently indexed
         self.sticky: set[int] = set()  # seqs of waiting interactions that prefer this agent
@@ -57,12 +61,34 @@ class AgentRuntime:
 
     def set_agent(self, agent: Agent) -> None:
         self.agent = agent
+        self.fit_cache: dict[int, bool] = {}  # eligibility class id -> agent fits it
+        # Waiting lines are bucketed by (channel, language); None means "any language".
+        self.language_keys: tuple[str | None, ...] = (*sorted(agent.languages), None)
         self.channels = tuple(sorted(agent.capacity.channels(), key=lambda c: c.value))
         # Served queues by the agent's priority, then id, for a stable scan order.
         self.queue_order = tuple(sorted(agent.queues.items(), key=lambda kv: (kv[1], kv[0])))
+        self.slots_changed()
 
     def can_take(self, channel: ChannelKind) -> bool:
-        return self.agent.capacity.can_take(self.held, channel)
+        return channel in self.takeable
+
+    def slots_changed(self) -> None:
+        """Recompute the channels with a free slot; call after every change to ``held``."""
+        capacity = self.agent.capacity
+        held = self.held
+        busy = 0
+        for kind, n in held.items():
+            if n:
+                if kind in capacity.exclusive:
+                    self.takeable = ()
+                    return
+                busy += n
+        limits = capacity.limits
+        self.takeable = tuple(
+            c
+            for c in self.channels
+            if held.get(c, 0) < limits[c] and not (busy and c in capacity.exclusive)
+        )
 
     def state(self) -> AgentState:
         if self.presence is AgentState.LOGGED_OUT and not self.held_total():
@@ -85,6 +111,8 @@ class InteractionRuntime:
     __slots__ = (
         "accepted_at",
         "agent_id",
+        "class_id",
+        "class_step",
         "cls",
         "entered",
         "epoch",
@@ -117,7 +145,9 @@ class InteractionRuntime:
         self.neg_key = 0.0
         self.rate = 0.0
         self.phase = Phase.WAITING
-        self.cls: EligibilityClass | None = None  # set while queued in a class line
+        self.class_id = 0  # eligibility class id at class_step (a cache)
+        self.class_step = -1
+        self.cls: int | None = None  # eligibility class id while queued in a class line
         self.excluded: set[str] | None = None  # created on the first reject / no-answer
         self.epoch = 0
         self.overdue = False

@@ -516,6 +516,9 @@ class ReferenceEngine:
     def on_timer(self, now: float):
         return self._run(now)
 
+    def waiting_count(self) -> int:
+        return sum(1 for r in self.interactions.values() if r.phase == "waiting")
+
     # ------------------------------------------------------------- checks for the tests
 
     def unstable_pairs(self) -> list[tuple[str, str]]:
