@@ -12,6 +12,8 @@ import math
 from fractions import Fraction
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cc_core.reporting.erlang import (
     Traffic,
@@ -147,3 +149,31 @@ def test_wrong_types_are_named() -> None:
         erlang_c(2.5, 1.0)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="load: expected a number"):
         erlang_b(2, "3")  # type: ignore[arg-type]
+
+
+@given(
+    agents=st.integers(min_value=1, max_value=400),
+    utilisation=st.floats(min_value=0.01, max_value=0.999),
+)
+def test_wait_probability_is_between_blocking_and_one(agents: int, utilisation: float) -> None:
+    load = agents * utilisation
+    b, c = erlang_b(agents, load), erlang_c(agents, load)
+    assert 0 <= b <= c < 1  # b underflows to 0 for tiny loads on hundreds of agents
+    # One more agent never makes waiting more likely.
+    assert erlang_c(agents + 1, load) <= c
+
+
+@given(
+    calls_per_hour=st.floats(min_value=1, max_value=5000),
+    aht=st.floats(min_value=10, max_value=900),
+    target=st.sampled_from([10, 20, 30, 60]),
+    level=st.sampled_from([0.7, 0.8, 0.9, 0.95]),
+)
+def test_agents_needed_is_minimal(
+    calls_per_hour: float, aht: float, target: int, level: float
+) -> None:
+    traffic = Traffic(calls_per_hour / 3600, aht)
+    result = agents_needed(traffic, target_time=target, target_service_level=level)
+    assert service_level(result.agents, traffic, target) >= level
+    if result.agents > 1:
+        assert service_level(result.agents - 1, traffic, target) < level
