@@ -6,13 +6,12 @@ Header orders are taken from the captures themselves, never typed in by hand.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 from collections import defaultdict
 from pathlib import Path
 
-# The recorded transcripts live beside the project; CC_PBX_CAPTURES points elsewhere.
-CAPTURES = Path(os.environ.get("CC_PBX_CAPTURES", "/work/shared/pbx-captures")) / "asterisk-22.10.1"
+from tests.paths import ASTERISK_CAPTURES as CAPTURES
+
 ERRORS = CAPTURES / "errors"
 
 Block = list[tuple[str, str]]

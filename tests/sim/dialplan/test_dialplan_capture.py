@@ -19,8 +19,8 @@ from pbx.sim.dialplan import (
     channel_scope,
     substitute,
 )
+from tests.paths import ASTERISK_CAPTURES as CAPTURES
 
-CAPTURES = Path("/work/shared/pbx-captures/asterisk-22.10.1")
 CAPTURE_CONF = CAPTURES / "conf" / "extensions.conf"
 
 
