@@ -166,3 +166,9 @@ def test_bad_traffic_file_names_line_and_field(tmp_path: Path, text: str, messag
 def test_missing_traffic_file(tmp_path: Path) -> None:
     with pytest.raises(TrafficError, match="cannot read"):
         load_traffic(tmp_path / "absent.yaml", builtin_centre())
+
+
+def test_centre_without_voice_traffic_says_so() -> None:
+    quiet = builtin_centre().with_traffic([])
+    with pytest.raises(ValueError, match="no voice queue has traffic"):
+        quiet.pooled_traffic()

@@ -79,6 +79,8 @@ class Centre:
         reference for a centre with several skills."""
         wrap = {q.id: q.wrap_up for q in self.queues}
         rate = sum(t.calls_per_hour for t in self.traffic) / 3600.0
+        if rate == 0:
+            raise ValueError(f"centre {self.name}: no voice queue has traffic")
         busy = sum(
             t.calls_per_hour / 3600.0 * (t.handle_time.mean + wrap.get(t.queue, 0.0))
             for t in self.traffic
