@@ -108,6 +108,7 @@ class Engine:
         self._class_ids: dict[EligibilityClass, int] = {}
         self._classes: list[EligibilityClass] = []
         self._rr_last: dict[str, int] = {}
+        self._picks: dict[str, int] = {}  # offers made per queue: the random strategy's counter
         self._primaries: dict[str, frozenset[str]] = {}
         self._class_text: list[str] = []
         self._timers = Timers()
@@ -129,6 +130,7 @@ class Engine:
         self._queues[queue.id] = queue
         self._lines[queue.id] = QueueLines()
         self._rr_last[queue.id] = -1
+        self._picks[queue.id] = 0
         # Skills a best-skill queue ranks by that get their own ready-agent index.
         self._primaries[queue.id] = frozenset(
             step.requirements[0].skill for step in queue.steps if step.requirements
@@ -402,13 +404,6 @@ class Engine:
             if queue_id not in self._queues:
                 raise UnknownQueue(queue_id, f"agent {agent.id!r}")
 
-    def _ticket(self, rt: AgentRuntime) -> float:
-        """The agent's random-strategy ticket for its current draw (computed when needed)."""
-        if rt.ticket_draw != rt.offers_made:
-            rt.ticket = ranking.random_ticket(self.config.seed, rt.agent.id, rt.offers_made)
-            rt.ticket_draw = rt.offers_made
-        return rt.ticket
-
     def _forget(self, rec: InteractionRuntime) -> None:
         del self._records[rec.interaction.id]
         del self._by_seq[rec.seq]
@@ -442,7 +437,6 @@ class Engine:
                 rt.last_activity,
                 rt.contacts,
                 rt.talk,
-                self._ticket(rt) if queue.strategy is Strategy.RANDOM else 0.0,
             )
             for channel in takeable:
                 wanted.append(((queue_id, channel), entry))
@@ -458,7 +452,6 @@ class Engine:
                             rt.rank,
                             rt.last_activity,
                             0,
-                            0.0,
                             0.0,
                             level,
                         )
@@ -620,16 +613,41 @@ class Engine:
                         rt.last_activity,
                         0,
                         0.0,
-                        0.0,
                         rt.agent.skills.get(primary, 0),
                     )
                 )
             ranked.sort()
             return iter(ranked)
+        if queue.strategy is Strategy.RANDOM:
+            return iter(self._random_pick(rec, cls, line))
         if queue.strategy is Strategy.ROUND_ROBIN:
             start = line.bisect_left((self._rr_last[queue.id] + 1,))
             return _chain(line.islice(start), line.islice(0, start))
         return iter(line)
+
+    def _random_pick(
+        self, rec: InteractionRuntime, cls: EligibilityClass, line: SortedList
+    ) -> list[tuple]:
+        """Uniform choice among the eligible agents in ``line`` (ready agents by rank).
+
+        Draw positions; the first eligible agent drawn wins. After RANDOM_TRIES misses, the
+        eligible agent with the smallest draw of its own id wins. Both are uniform over the
+        eligible agents and fixed by the seed and the queue's pick count.
+        """
+        queue_id = rec.queue.id
+        seed, pick = self.config.seed, self._picks[queue_id]
+        size = len(line)
+        for k in range(ranking.RANDOM_TRIES):
+            entry = line[int(ranking.random_draw(seed, queue_id, pick, f"#{k}") * size)]
+            rt = self._by_rank[entry[-1]]
+            if fits(rt.agent, cls) and not rec.excludes(rt.agent.id):
+                return [entry]
+        drawn = [
+            (ranking.random_draw(seed, queue_id, pick, rt.agent.id), entry)
+            for entry in line
+            if fits((rt := self._by_rank[entry[-1]]).agent, cls) and not rec.excludes(rt.agent.id)
+        ]
+        return [min(drawn)[1]] if drawn else []
 
     def _route_interaction(self, rec: InteractionRuntime, now: float, trigger: Trigger) -> None:
         """Offer ``rec`` (waiting, in no line) to its best agent, or queue it."""
@@ -754,7 +772,6 @@ class Engine:
                 rt.last_activity,
                 rt.contacts,
                 rt.talk,
-                self._ticket(rt) if queue.strategy is Strategy.RANDOM else 0.0,
                 level,
             )[0]
         self._offer_seq += 1
@@ -770,6 +787,7 @@ class Engine:
         rec.agent_id = rt.agent.id
         self._offers[offer_id] = _PendingOffer(offer_id, rec.seq, rt.agent.id, channel)
         self._rr_last[queue.id] = rt.rank
+        self._picks[queue.id] += 1
         expires = now + queue.offer_timeout
         self._timers.push(expires, TimerKind.OFFER_TIMEOUT, offer_id)
         reason = Reason(

@@ -42,7 +42,6 @@ def agent_entry(
     last_activity: float,
     contacts: int,
     talk: float,
-    ticket: float,
     level: int = 0,
 ) -> tuple:
     """Ranking tuple of an agent in one queue (``level``: primary-skill proficiency)."""
@@ -53,19 +52,22 @@ def agent_entry(
         return (contacts - wq, last_activity, rank)
     if strategy is Strategy.LEAST_TALK_TIME:
         return (talk - wq, last_activity, rank)
-    if strategy is Strategy.RANDOM:
-        return (ticket - wq, rank)
-    if strategy is Strategy.ROUND_ROBIN:
-        # Cyclic order after the queue's last pick; quality weight does not apply.
+    if strategy in (Strategy.ROUND_ROBIN, Strategy.RANDOM):
+        # Round robin: cyclic order after the queue's last pick. Random: drawn per decision
+        # (see random_draw). Quality weight applies to neither.
         return (rank,)
     return (-level - wq, last_activity, rank)  # BEST_SKILL
 
 
-def random_ticket(seed: int, agent_id: str, draw: int) -> float:
-    """A uniform draw in [0, 1) fixed by (seed, agent, number of offers so far).
+def random_draw(seed: int, queue_id: str, pick: int, key: str) -> float:
+    """A uniform number in [0, 1) fixed by (seed, queue, the queue's pick count, key).
 
-    The agent with the smallest ticket among the eligible ones wins; redrawing after each offer
-    makes every pick a fresh uniform choice, yet the ticket can sit in a sorted index.
+    The random strategy draws agent positions with it; the same inputs always give the same
+    choice, and every new pick of the queue draws afresh.
     """
-    digest = hashlib.blake2b(f"{seed}:{agent_id}:{draw}".encode(), digest_size=8).digest()
+    text = f"{seed}:{queue_id}:{pick}:{key}".encode()
+    digest = hashlib.blake2b(text, digest_size=8).digest()
     return int.from_bytes(digest, "big") / 2.0**64
+
+
+RANDOM_TRIES = 8  # positions drawn among ready agents before ranking all eligible ones

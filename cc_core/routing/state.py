@@ -36,8 +36,6 @@ class AgentRuntime:
         "sticky",
         "takeable",
         "talk",
-        "ticket",
-        "ticket_draw",
         "wrapups",
     )
 
@@ -52,8 +50,6 @@ class AgentRuntime:
         self.contacts = 0
         self.talk = 0.0
         self.offers_made = 0
-        self.ticket = 0.0
-        self.ticket_draw = -1  # offers_made value the ticket was drawn for
         self.missed = 0
         self.entries: list[tuple[Any, tuple]] = []  # (index key, entry) currently indexed
         self.sticky: set[int] = set()  # seqs of waiting interactions that prefer this agent

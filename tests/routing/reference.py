@@ -28,7 +28,7 @@ from cc_core.routing import (
     Trigger,
     WrapUpEnded,
 )
-from cc_core.routing.ranking import random_ticket
+from cc_core.routing.ranking import RANDOM_TRIES, random_draw
 
 DAY = 86400.0
 
@@ -38,7 +38,6 @@ class RefAgent:
     agent: Agent
     rank: int
     last_activity: float
-    ticket: float
     presence: AgentState = AgentState.LOGGED_OUT
     reason: str | None = None
     held: dict[ChannelKind, int] = field(default_factory=dict)
@@ -99,6 +98,7 @@ class ReferenceEngine:
         self.offers: dict[int, RefOffer] = {}
         self.wraps: dict[int, RefWrap] = {}
         self.rr_last = {q.id: -1 for q in queues}
+        self.picks = {q.id: 0 for q in queues}
         self.history: dict[str, list[tuple[str, float]]] = {}
         self.seq = self.offer_seq = self.wrap_seq = 0
         self.out: list[Outcome] = []
@@ -162,7 +162,7 @@ class ReferenceEngine:
         if s is Strategy.LEAST_TALK_TIME:
             return (ra.talk - wq, ra.last_activity, ra.rank)
         if s is Strategy.RANDOM:
-            return (ra.ticket - wq, ra.rank)
+            return (ra.rank,)
         if s is Strategy.ROUND_ROBIN:
             return (ra.rank <= self.rr_last[queue.id], ra.rank)
         _, primary = self.requirements(rec)
@@ -170,7 +170,7 @@ class ReferenceEngine:
         return (-level - wq, ra.last_activity, ra.rank)
 
     def rank_value(self, ra: RefAgent, rec: RefInteraction) -> float:
-        if rec.queue.strategy is Strategy.ROUND_ROBIN:
+        if rec.queue.strategy in (Strategy.ROUND_ROBIN, Strategy.RANDOM):
             return float(ra.rank)
         return float(self.agent_key(ra, rec)[0])
 
@@ -193,9 +193,30 @@ class ReferenceEngine:
                     return
             return
         fits = [ra for ra in self.ranked if ra.agent.id in self.agents and self.eligible(ra, rec)]
-        if fits:
+        if fits and rec.queue.strategy is Strategy.RANDOM:
+            self.offer(self.random_choice(rec, fits), rec, now, trigger, False)
+        elif fits:
             best = min(fits, key=lambda ra: self.agent_key(ra, rec))
             self.offer(best, rec, now, trigger, False)
+
+    def random_choice(self, rec: RefInteraction, fits: list[RefAgent]) -> RefAgent:
+        """Draw positions among the queue's ready agents able to take the channel (by rank);
+        the first eligible one drawn wins, else the eligible one with the smallest own draw."""
+        queue, channel = rec.queue, rec.interaction.channel
+        ready = [
+            ra
+            for ra in self.ranked
+            if ra.presence is AgentState.READY
+            and queue.id in ra.agent.queues
+            and ra.agent.quality >= queue.min_quality
+            and self.can_take(ra, channel)
+        ]
+        pick = self.picks[queue.id]
+        for k in range(RANDOM_TRIES):
+            drawn = ready[int(random_draw(self.seed, queue.id, pick, f"#{k}") * len(ready))]
+            if drawn in fits:
+                return drawn
+        return min(fits, key=lambda ra: random_draw(self.seed, queue.id, pick, ra.agent.id))
 
     def best_for_agent(self, ra: RefAgent, now: float) -> RefInteraction | None:
         waiting = [
@@ -230,7 +251,7 @@ class ReferenceEngine:
         ra.offers.add(self.offer_seq)
         ra.last_activity = now
         ra.offers_made += 1
-        ra.ticket = random_ticket(self.seed, ra.agent.id, ra.offers_made)
+        self.picks[queue.id] += 1
         rec.phase, rec.offer_id, rec.agent_id = "offered", self.offer_seq, ra.agent.id
         self.rr_last[queue.id] = ra.rank
         expires = now + queue.offer_timeout
@@ -402,7 +423,7 @@ class ReferenceEngine:
 
     def add_agent(self, agent: Agent, now: float, state: AgentState, reason: str | None = None):
         out = self._run(now)
-        ra = RefAgent(agent, len(self.ranked), now, random_ticket(self.seed, agent.id, 0))
+        ra = RefAgent(agent, len(self.ranked), now)
         self.agents[agent.id] = ra
         self.ranked.append(ra)
         if state is not AgentState.LOGGED_OUT:
