@@ -1,0 +1,133 @@
+"""Re-adopting calls after an ACD restart or an AMI link loss.
+
+The PBX lists what is alive (`Resynced`), the store lists the open interactions. A call both
+know is taken back: waiting calls are re-queued with their first arrival time (so they keep
+their place), a call found talking to an agent is tracked to its end, and an interaction whose
+call vanished is closed (abandoned if nobody had answered it).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from cc_core.acd.lifecycle import FROM_STORE, CallRecord, Stage
+from cc_core.acd.wrapup import ADOPTED_CALL, caller_left
+from cc_core.domain import AgentState
+from cc_core.logs import log_event
+from cc_core.store.models import Interaction as InteractionRow
+from pbx.port import LiveCall, NoSuchCall, PbxError
+
+if TYPE_CHECKING:
+    from cc_core.acd.service import AcdService
+
+log = logging.getLogger(__name__)
+
+TAG = "CC_INTERACTION_ID"
+
+
+async def adopt(acd: AcdService, live_calls: Sequence[LiveCall]) -> None:
+    by_call = {call.call_id: call for call in live_calls}
+    by_tag = {call.variables[TAG]: call for call in live_calls if call.variables.get(TAG)}
+    # Calls we track whose channel the PBX no longer lists: gone while we could not see.
+    for record in list(acd.calls):
+        if record.call_id not in by_call and record.stage is not Stage.WRAP_UP:
+            await caller_left(acd, record, cause="vanished")
+    async with acd.store.transaction(readonly=True) as repos:
+        rows = await repos.interactions.list_open()
+    adopted = closed = 0
+    for row in sorted(rows, key=lambda r: r.created_at):
+        if row.channel != "voice" or acd.calls.get(row.id) is not None:
+            continue
+        call = by_call.get(row.pbx_call_id or "") or by_tag.get(row.id)
+        if call is None:
+            await _close_vanished(acd, row)
+            closed += 1
+        else:
+            await _take_back(acd, row, call)
+            adopted += 1
+    log_event(log, "acd.adopted", calls=adopted, closed=closed, live=len(live_calls))
+
+
+def _record(acd: AcdService, row: InteractionRow, call_id: str) -> CallRecord:
+    return CallRecord(
+        row.id,
+        call_id,
+        row.queue or "",
+        row.created_at.timestamp(),
+        stage=FROM_STORE.get(row.state, Stage.QUEUED),
+        agent_id=row.agent_id,
+        caller_num=str((row.attributes or {}).get("caller", "")),
+    )
+
+
+async def _close_vanished(acd: AcdService, row: InteractionRow) -> None:
+    record = _record(acd, row, row.pbx_call_id or f"gone-{row.id}")
+    now = acd.now()
+    final = Stage.CLOSED if record.stage in (Stage.CONNECTED, Stage.WRAP_UP) else Stage.ABANDONED
+    old = record.stage
+    record.stage = final  # not through `move`: this skips whatever happened while away
+    await acd.journal.moved(record, old, now, cause="vanished while the ACD was away")
+    if final is Stage.ABANDONED and record.queue:
+        await acd.live_sync.count(record.queue, "abandoned")
+
+
+async def _take_back(acd: AcdService, row: InteractionRow, call: LiveCall) -> None:
+    record = _record(acd, row, call.call_id)
+    if record.queue not in acd.centre.queue_info:
+        log_event(log, "acd.adopt_unknown_queue", logging.ERROR, interaction=row.id,
+                  queue=record.queue)
+        await _close_vanished(acd, row)
+        await _hang_up(acd, call.call_id)
+        return
+    acd.calls.add(record)
+    now = acd.now()
+    talking = call.bridged_with is not None
+    if talking and record.stage in (Stage.OFFERED, Stage.CONNECTED) and record.agent_id:
+        await _adopt_talking(acd, record, now)
+        return
+    if record.stage is Stage.WRAP_UP:
+        # The PBX still has the caller although the store says the talk was over: close it.
+        old = record.move(Stage.CLOSED)
+        await acd.journal.moved(record, old, now, cause="re-adopted after wrap-up")
+        acd.calls.drop(record)
+        return
+    if record.stage in (Stage.OFFERED, Stage.CONNECTED):
+        # Ringing an agent (or left there) when the ACD stopped: back to hold, then re-route.
+        try:
+            await acd.port.hold(call.call_id)
+        except NoSuchCall:
+            await caller_left(acd, record, cause="vanished")
+            return
+        except PbxError as exc:
+            log_event(log, "call.hold_failed", logging.WARNING, call=call.call_id, error=str(exc))
+        # Connected but no longer bridged counts as an offer that did not last: re-route.
+        record.stage = Stage.OFFERED
+    if record.stage is Stage.QUEUED:
+        await acd.journal.note(record, "readopted", now)
+    else:
+        old = record.move(Stage.QUEUED)
+        await acd.journal.moved(record, old, now, readopted=True)
+    record.agent_id = None
+    acd.live_sync.queue_changed(record.queue)
+    await acd.apply(acd.engine.arrive(acd.interaction_of(record), now))
+
+
+async def _adopt_talking(acd: AcdService, record: CallRecord, now: float) -> None:
+    agent_id = record.agent_id or ""
+    record.outside_engine = True
+    if record.stage is Stage.OFFERED:
+        old = record.move(Stage.CONNECTED)
+        await acd.journal.moved(record, old, now, readopted=True)
+    if agent_id in acd.centre.endpoints:
+        # Keep the engine from offering this agent anything until the adopted call ends.
+        await acd.apply(acd.engine.set_state(agent_id, AgentState.NOT_READY, now, ADOPTED_CALL))
+        acd.live_sync.agent_changed(agent_id)
+
+
+async def _hang_up(acd: AcdService, call_id: str) -> None:
+    try:
+        await acd.port.hangup(call_id)
+    except PbxError as exc:
+        log_event(log, "call.hangup_failed", logging.WARNING, call=call_id, error=str(exc))

@@ -1,0 +1,139 @@
+"""The interaction state machine of a call, and what each stage is in the durable store.
+
+arrived -> ivr -> queued -> offered -> connected -> wrap_up -> closed, with abandoned (the
+caller left first) and overflowed (moved to another queue, then queued again) on the way.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from cc_core.store.models import InteractionState
+
+
+class Stage(enum.Enum):
+    ARRIVED = "arrived"
+    IVR = "ivr"
+    QUEUED = "queued"
+    OFFERED = "offered"
+    CONNECTED = "connected"
+    WRAP_UP = "wrap_up"
+    CLOSED = "closed"
+    ABANDONED = "abandoned"
+    OVERFLOWED = "overflowed"
+    EXITED = "exited"
+
+    @property
+    def is_final(self) -> bool:
+        return self in _FINAL
+
+
+_FINAL = frozenset({Stage.CLOSED, Stage.ABANDONED, Stage.EXITED})
+
+# Which stage may follow which; anything else is a bug and is refused loudly.
+ALLOWED: dict[Stage, frozenset[Stage]] = {
+    Stage.ARRIVED: frozenset({Stage.IVR, Stage.QUEUED, Stage.ABANDONED}),
+    Stage.IVR: frozenset({Stage.QUEUED, Stage.ABANDONED}),
+    Stage.QUEUED: frozenset(
+        {Stage.OFFERED, Stage.ABANDONED, Stage.OVERFLOWED, Stage.EXITED, Stage.CONNECTED}
+    ),
+    Stage.OFFERED: frozenset({Stage.CONNECTED, Stage.QUEUED, Stage.ABANDONED, Stage.OVERFLOWED}),
+    Stage.OVERFLOWED: frozenset({Stage.QUEUED, Stage.OFFERED, Stage.ABANDONED}),
+    Stage.CONNECTED: frozenset({Stage.WRAP_UP, Stage.CLOSED}),
+    Stage.WRAP_UP: frozenset({Stage.CLOSED}),
+    Stage.CLOSED: frozenset(),
+    Stage.ABANDONED: frozenset(),
+    Stage.EXITED: frozenset(),
+}
+
+# The store keeps the coarse state; the event log keeps every stage under its own name.
+STORE_STATE: dict[Stage, InteractionState | None] = {
+    Stage.ARRIVED: None,  # `created` is logged by the store itself
+    Stage.IVR: None,
+    Stage.QUEUED: InteractionState.QUEUED,
+    Stage.OFFERED: InteractionState.OFFERED,
+    Stage.CONNECTED: InteractionState.CONNECTED,
+    Stage.WRAP_UP: InteractionState.WRAPUP,
+    Stage.CLOSED: InteractionState.ENDED,
+    Stage.ABANDONED: InteractionState.ABANDONED,
+    Stage.OVERFLOWED: None,
+    Stage.EXITED: InteractionState.ENDED,
+}
+
+# Back from the store after a restart: which stage an open interaction was in.
+FROM_STORE: dict[str, Stage] = {
+    InteractionState.NEW.value: Stage.ARRIVED,
+    InteractionState.QUEUED.value: Stage.QUEUED,
+    InteractionState.OFFERED.value: Stage.OFFERED,
+    InteractionState.CONNECTED.value: Stage.CONNECTED,
+    InteractionState.WRAPUP.value: Stage.WRAP_UP,
+}
+
+
+class IllegalTransition(RuntimeError):
+    def __init__(self, interaction_id: str, old: Stage, new: Stage) -> None:
+        super().__init__(f"interaction {interaction_id}: {old.value} -> {new.value} is not allowed")
+
+
+@dataclass(slots=True)
+class CallRecord:
+    """One voice interaction the ACD is handling, keyed by its id and its PBX call id."""
+
+    interaction_id: str
+    call_id: str
+    queue: str
+    arrival: float  # epoch seconds of first arrival; kept across overflow and re-adoption
+    stage: Stage = Stage.ARRIVED
+    agent_id: str | None = None
+    offer_id: int | None = None
+    caller_num: str = ""
+    # Adopted after a restart while already talking: the engine never saw this pairing.
+    outside_engine: bool = False
+
+    def move(self, new: Stage) -> Stage:
+        """Change stage (checked); returns the previous one."""
+        old = self.stage
+        if new not in ALLOWED[old]:
+            raise IllegalTransition(self.interaction_id, old, new)
+        self.stage = new
+        return old
+
+
+class CallBook:
+    """The calls in progress, by interaction id and by PBX call id."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[str, CallRecord] = {}
+        self._by_call: dict[str, CallRecord] = {}
+
+    def add(self, record: CallRecord) -> None:
+        self._by_id[record.interaction_id] = record
+        self._by_call[record.call_id] = record
+
+    def get(self, interaction_id: str) -> CallRecord | None:
+        return self._by_id.get(interaction_id)
+
+    def by_call(self, call_id: str) -> CallRecord | None:
+        return self._by_call.get(call_id)
+
+    def drop(self, record: CallRecord) -> None:
+        self._by_id.pop(record.interaction_id, None)
+        if self._by_call.get(record.call_id) is record:
+            del self._by_call[record.call_id]
+
+    def __iter__(self) -> Iterator[CallRecord]:
+        return iter(list(self._by_id.values()))
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def waiting_since(self, queue: str) -> float | None:
+        """Arrival of the longest-waiting queued call of ``queue`` (for the wallboard)."""
+        times = [
+            r.arrival
+            for r in self._by_id.values()
+            if r.queue == queue and r.stage in (Stage.QUEUED, Stage.OVERFLOWED)
+        ]
+        return min(times) if times else None

@@ -1,0 +1,137 @@
+"""Offers: atomic reservation, then the PBX command; the ring's outcome back into the engine.
+
+The reservation (live-state compare-and-set) comes before any PBX command, so two ACD nodes,
+or a stale decision, can never ring one agent twice. A ring that ends without an answer puts
+the caller back on hold and lets the engine re-route (its `no_answer` also applies the
+agent's consecutive no-answer rule).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from cc_core.acd.lifecycle import CallRecord, Stage
+from cc_core.logs import log_event
+from cc_core.routing import Offer, OfferExpired
+from cc_core.store.live import LiveStateError
+from pbx.port import DialEnded, DialStatus, NoSuchCall, PbxError
+
+if TYPE_CHECKING:
+    from cc_core.acd.service import AcdService
+
+log = logging.getLogger(__name__)
+
+
+async def place(acd: AcdService, offer: Offer) -> None:
+    record = acd.calls.get(offer.interaction_id)
+    if record is None:  # the engine only offers what we gave it; defensive all the same
+        log_event(log, "offer.unknown_interaction", logging.ERROR, interaction=offer.interaction_id)
+        await acd.apply(acd.engine.end(offer.interaction_id, acd.now()))
+        return
+    agent_id = offer.agent_id
+    expected = acd.live_sync.written_state(agent_id)
+    try:
+        reserved = await acd.live.reserve(agent_id, expected, record.interaction_id)
+    except LiveStateError as exc:
+        log_event(log, "offer.reserve_failed", logging.WARNING, agent=agent_id, error=str(exc))
+        reserved = None
+    if reserved is None:
+        # Someone else changed the agent (another node, a stale record): not this agent now.
+        log_event(log, "offer.not_reserved", logging.WARNING, agent=agent_id,
+                  interaction=record.interaction_id, expected=expected)
+        acd.live_sync.agent_changed(agent_id)
+        await acd.apply(acd.engine.reject(offer.offer_id, acd.now()))
+        return
+    acd.live_sync.remember(reserved)
+    record.agent_id = agent_id
+    record.offer_id = offer.offer_id
+    old = record.move(Stage.OFFERED)
+    await acd.journal.moved(
+        record,
+        old,
+        offer.at,
+        offer_id=offer.offer_id,
+        trigger=offer.reason.trigger.value,
+        step=offer.reason.step,
+        requirements=offer.reason.requirements,
+    )
+    acd.live_sync.queue_changed(record.queue)
+    acd.live_sync.agent_changed(agent_id)
+    await acd.live_sync.count(record.queue, "offered")
+    endpoint = acd.centre.endpoints[agent_id]
+    ring = acd.centre.queue_info[record.queue].ring_timeout
+    try:
+        await acd.port.connect_agent(
+            record.call_id, endpoint, ring_timeout=ring, caller_id=record.caller_num or None
+        )
+    except NoSuchCall:
+        from cc_core.acd.wrapup import caller_left
+
+        await caller_left(acd, record, cause="call gone before ringing")
+    except PbxError as exc:
+        # Not connected or no answer in time: the engine's offer timer (ring time plus a
+        # grace) expires the offer and the call is re-routed then.
+        log_event(log, "offer.connect_failed", logging.WARNING, call=record.call_id,
+                  agent=agent_id, error=str(exc))
+
+
+async def dial_ended(acd: AcdService, event: DialEnded) -> None:
+    record = acd.calls.by_call(event.call_id)
+    if record is None or record.stage is not Stage.OFFERED or record.offer_id is None:
+        return
+    expected = acd.centre.endpoints.get(record.agent_id or "", "")
+    if expected.lower() != event.endpoint.lower():
+        return  # a dial we did not ask for (e.g. a transfer inside the PBX)
+    now = acd.now()
+    offer_id = record.offer_id
+    if event.status is DialStatus.ANSWER:
+        record.offer_id = None
+        old = record.move(Stage.CONNECTED)
+        outcomes = acd.engine.accept(offer_id, now)
+        await acd.journal.moved(record, old, now)
+        acd.live_sync.agent_changed(record.agent_id or "")
+        await acd.live_sync.count(record.queue, "answered")
+        await acd.apply(outcomes)
+        return
+    if event.status is DialStatus.CANCEL:
+        return  # the caller hung up or was moved; that event tells the rest
+    if event.status is DialStatus.BUSY:
+        outcomes = acd.engine.reject(offer_id, now)
+    else:
+        outcomes = acd.engine.no_answer(offer_id, now)
+    await back_to_queue(acd, record, now, reason=event.status.value)
+    await acd.apply(outcomes)
+    await _hold_if_waiting(acd, record)
+
+
+async def expired(acd: AcdService, outcome: OfferExpired) -> None:
+    """The engine gave up on an offer whose ring outcome never came: stop ringing."""
+    record = acd.calls.get(outcome.interaction_id)
+    if record is None or record.stage is not Stage.OFFERED:
+        return
+    await back_to_queue(acd, record, outcome.at, reason="offer timeout")
+    await _hold_if_waiting(acd, record)
+
+
+async def back_to_queue(acd: AcdService, record: CallRecord, at: float, *, reason: str) -> None:
+    agent_id = record.agent_id
+    record.offer_id = None
+    old = record.move(Stage.QUEUED)
+    await acd.journal.moved(record, old, at, reason=reason, missed_agent=agent_id)
+    record.agent_id = None
+    acd.live_sync.queue_changed(record.queue)
+    if agent_id:
+        acd.live_sync.agent_changed(agent_id)
+
+
+async def _hold_if_waiting(acd: AcdService, record: CallRecord) -> None:
+    # Re-offered at once: the connect command moves the caller anyway.
+    if record.stage is not Stage.QUEUED or acd.calls.get(record.interaction_id) is None:
+        return
+    try:
+        await acd.port.hold(record.call_id)
+    except NoSuchCall:
+        return  # hung up meanwhile; its hang-up event closes the interaction
+    except PbxError as exc:
+        log_event(log, "call.hold_failed", logging.WARNING, call=record.call_id, error=str(exc))

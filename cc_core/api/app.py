@@ -1,0 +1,196 @@
+"""The REST API: agents log in and out and change state; snapshots of agents, queues and
+calls; health. Every error is JSON ``{"error": {"code", "message"}}``; bad input is a 4xx
+naming the field, never a 500."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from cc_core.acd import agents
+from cc_core.acd.agents import AgentError
+from cc_core.acd.service import AcdService
+from cc_core.domain import AgentState
+from cc_core.routing import UnknownAgent
+
+log = logging.getLogger(__name__)
+
+ACD_KEY = web.AppKey("acd", AcdService)
+MAX_BODY = 16 * 1024
+_REASON_MAX = 64
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def error(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+@web.middleware
+async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except AgentError as exc:
+        return error(exc.status, exc.code, str(exc))
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return error(exc.status, exc.reason.lower().replace(" ", "_"), exc.text or exc.reason)
+    except Exception:
+        log.exception("API %s %s failed", request.method, request.path)
+        return error(500, "internal", "internal error; the ACD logged the details")
+
+
+async def read_body(request: web.Request, allowed: set[str]) -> dict[str, Any]:
+    """The JSON object body (empty allowed); unknown fields are refused by name."""
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise AgentError(413, "too_large", f"body: expected at most {MAX_BODY} bytes")
+    raw = await request.content.read(MAX_BODY + 1)
+    if len(raw) > MAX_BODY:
+        raise AgentError(413, "too_large", f"body: expected at most {MAX_BODY} bytes")
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise AgentError(400, "invalid_json", f"body: expected a JSON object ({exc})") from None
+    if not isinstance(body, dict):
+        raise AgentError(400, "invalid_body", f"body: expected a JSON object, got "
+                         f"{type(body).__name__}")
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise AgentError(400, "unknown_field", f"body: unknown field(s) {', '.join(unknown)}; "
+                         f"expected {', '.join(sorted(allowed)) or 'none'}")
+    return body
+
+
+def _reason(body: dict[str, Any]) -> str | None:
+    reason = body.get("reason")
+    if reason is None:
+        return None
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > _REASON_MAX \
+            or not reason.isprintable():
+        raise AgentError(400, "invalid_reason", f"reason: expected printable text of 1 to "
+                         f"{_REASON_MAX} characters, got {reason!r}")
+    return reason.strip()
+
+
+def _agent_id(request: web.Request) -> str:
+    acd = request.app[ACD_KEY]
+    agent_id = request.match_info["agent_id"]
+    if agent_id not in acd.centre.endpoints:
+        raise AgentError(404, "unknown_agent", f"no agent {agent_id!r} in agents.yaml")
+    return agent_id
+
+
+async def health(request: web.Request) -> web.Response:
+    acd = request.app[ACD_KEY]
+    ok = acd.started and acd.port.connected
+    body = {
+        "status": "ok" if ok else "degraded",
+        "pbx_connected": acd.port.connected,
+        "resyncs": acd.resyncs,
+        "calls": len(acd.calls),
+    }
+    return web.json_response(body, status=200 if ok else 503)
+
+
+async def list_agents(request: web.Request) -> web.Response:
+    acd = request.app[ACD_KEY]
+    return web.json_response({"agents": [acd.agent_snapshot(a) for a in acd.engine.agent_ids()]})
+
+
+async def get_agent(request: web.Request) -> web.Response:
+    acd = request.app[ACD_KEY]
+    return web.json_response(acd.agent_snapshot(_agent_id(request)))
+
+
+async def presence(request: web.Request, state: AgentState | None) -> web.Response:
+    acd = request.app[ACD_KEY]
+    agent_id = _agent_id(request)
+    body = await read_body(request, {"reason"} if state is not None else {"state", "reason"})
+    if state is None:
+        if "state" not in body:
+            raise AgentError(400, "missing_field", "state: required (ready, not_ready or "
+                             "logged_out)")
+        state = agents.parse_state(body["state"])
+    reason = _reason(body)
+
+    async def job() -> dict[str, object]:
+        assert state is not None
+        return await agents.set_presence(acd, agent_id, state, reason, source="api")
+
+    return web.json_response(await acd.serial(job))
+
+
+async def login(request: web.Request) -> web.Response:
+    acd = request.app[ACD_KEY]
+    agent_id = _agent_id(request)
+    body = await read_body(request, {"state", "reason"})
+    state = agents.parse_state(body.get("state", AgentState.READY.value))
+    if state is AgentState.LOGGED_OUT:
+        raise AgentError(400, "invalid_state", "state: expected ready or not_ready at login")
+    reason = _reason(body)
+    try:
+        current = acd.engine.agent_state(agent_id)
+    except UnknownAgent:
+        raise AgentError(404, "unknown_agent", f"no agent {agent_id!r}") from None
+    if current is not AgentState.LOGGED_OUT:
+        raise AgentError(409, "already_logged_in", f"agent {agent_id!r} is already logged in "
+                         f"({current.value})")
+
+    async def job() -> dict[str, object]:
+        return await agents.set_presence(acd, agent_id, state, reason, source="api")
+
+    return web.json_response(await acd.serial(job))
+
+
+async def logout(request: web.Request) -> web.Response:
+    return await presence(request, AgentState.LOGGED_OUT)
+
+
+async def set_state(request: web.Request) -> web.Response:
+    return await presence(request, None)
+
+
+async def end_wrap_up(request: web.Request) -> web.Response:
+    acd = request.app[ACD_KEY]
+    agent_id = _agent_id(request)
+    await read_body(request, set())
+    return web.json_response(await acd.serial(lambda: agents.end_wrap_up(acd, agent_id)))
+
+
+async def list_queues(request: web.Request) -> web.Response:
+    acd = request.app[ACD_KEY]
+    live = await acd.live.queue_snapshot()
+    queues = []
+    for queue_id in acd.engine.queue_ids():
+        item = acd.queue_snapshot(queue_id)
+        stats = live.get(queue_id)
+        item["counters"] = dict(stats.counters) if stats is not None else {}
+        queues.append(item)
+    return web.json_response({"queues": queues})
+
+
+async def list_calls(request: web.Request) -> web.Response:
+    acd = request.app[ACD_KEY]
+    return web.json_response({"calls": acd.call_snapshot()})
+
+
+def make_app(acd: AcdService) -> web.Application:
+    app = web.Application(middlewares=[errors_as_json], client_max_size=MAX_BODY)
+    app[ACD_KEY] = acd
+    app.router.add_get("/health", health)
+    app.router.add_get("/api/agents", list_agents)
+    app.router.add_get("/api/agents/{agent_id}", get_agent)
+    app.router.add_post("/api/agents/{agent_id}/login", login)
+    app.router.add_post("/api/agents/{agent_id}/logout", logout)
+    app.router.add_put("/api/agents/{agent_id}/state", set_state)
+    app.router.add_post("/api/agents/{agent_id}/wrap-up/end", end_wrap_up)
+    app.router.add_get("/api/queues", list_queues)
+    app.router.add_get("/api/calls", list_calls)
+    return app

@@ -1,0 +1,81 @@
+"""``cc-acd run``: the ACD service with the PBX, FastAGI, store and API named in acd.yaml."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+from cc_core.logs import setup_logging
+
+EXIT_CONFIG = 2
+EXIT_START = 1
+
+
+@click.group()
+def cli() -> None:
+    """The automatic call distributor."""
+
+
+@cli.command()
+@click.option(
+    "--configs", "config_dir", default="configs", show_default=True,
+    type=click.Path(path_type=Path), help="Directory with acd.yaml, agents.yaml, queues.yaml.",
+)
+@click.option("--no-migrate", is_flag=True, help="Do not run the store migrations at start.")
+def run(config_dir: Path, no_migrate: bool) -> None:
+    """Run the ACD until SIGINT or SIGTERM."""
+    from cc_core.config import ConfigError, load_configs
+
+    try:
+        config = load_configs(config_dir)
+    except ConfigError as exc:
+        click.echo(f"cc-acd: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+    log = config.acd.logging
+    setup_logging(log.level, json=log.json_lines, mask_pii=log.mask_pii)
+    sys.exit(asyncio.run(_serve(config, migrate=not no_migrate)))
+
+
+async def _serve(config: object, *, migrate: bool) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from cc_core.acd.wiring import Node, WiringError
+    from cc_core.config import CentreConfig
+    from cc_core.store.errors import StoreError
+    from cc_core.store.live import LiveStateError
+
+    assert isinstance(config, CentreConfig)
+    node = Node(config, migrate=migrate)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await node.start()
+    except (WiringError, StoreError, SQLAlchemyError, LiveStateError, OSError, ValueError) as exc:
+        click.echo(f"cc-acd: cannot start: {exc}", err=True)
+        await node.stop()
+        return EXIT_START
+    click.echo(
+        f"cc-acd: API on {config.acd.api.host}:{node.api_bound}, "
+        f"FastAGI on {config.acd.fastagi.host}:{node.fastagi.port if node.fastagi else 0}",
+        err=False,
+    )
+    sys.stdout.flush()
+    await stop.wait()
+    await node.stop()
+    return 0
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()
