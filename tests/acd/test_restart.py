@@ -1,0 +1,75 @@
+"""ACD restart: calls waiting in the PBX are re-adopted from the PBX and the store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.acd.conftest import Centre, start_node, wait_for
+
+
+async def restart(centre: Centre, while_down: object = None) -> None:
+    await centre.node.stop()
+    if callable(while_down):
+        while_down()
+    centre.node = await start_node(centre.configs)
+    assert centre.node.fastagi is not None
+    centre.sim.pbx.globals["FASTAGI"] = f"agi://127.0.0.1:{centre.node.fastagi.port}"
+
+
+async def test_waiting_calls_are_readopted_keeping_their_arrival(centre: Centre) -> None:
+    first, second, gone = centre.call(), centre.call(), centre.call()
+
+    async def three_queued() -> bool:
+        rows = await centre.interactions()
+        return len(rows) == 3 and all(r.state == "queued" for r in rows)
+
+    await wait_for(three_queued, what="three calls queued")
+    before = {r.pbx_call_id: r for r in await centre.interactions()}
+    await restart(centre, while_down=lambda: centre.hang_up(gone))
+    assert centre.node.service is not None
+    await wait_for(lambda: len(centre.node.service.calls) == 2, what="two calls re-adopted")
+    records = {r.call_id: r for r in centre.node.service.calls}
+    assert set(records) == {first.uniqueid, second.uniqueid}
+    for call_id, record in records.items():
+        assert record.arrival == before[call_id].created_at.timestamp()
+        assert record.stage.value == "queued"
+    events = await centre.events_of(before[gone.uniqueid].id)
+    assert events[-1] == "abandoned"
+    assert "readopted" in await centre.events_of(before[first.uniqueid].id)
+    # Still first in line: the earliest arrival is served first after the restart.
+    await centre.login("ann")
+    await wait_for(lambda: first.bridge is not None, what="first caller served")
+    assert second.bridge is None
+    centre.hang_up(first)
+    await wait_for(lambda: second.bridge is not None, what="second caller served")
+    centre.hang_up(second)
+
+    async def all_closed() -> bool:
+        return not await centre.interactions()
+
+    await wait_for(all_closed, what="all interactions closed")
+
+
+async def test_a_call_in_progress_survives_a_restart(centre: Centre, tmp_path: Path) -> None:
+    await centre.login("ann")
+    chan = centre.call()
+    await wait_for(lambda: chan.bridge is not None, what="connected")
+    (row,) = await centre.interactions()
+    await restart(centre)
+    assert centre.node.service is not None
+    await wait_for(lambda: len(centre.node.service.calls) == 1, what="talking call adopted")
+    (record,) = list(centre.node.service.calls)
+    assert (record.interaction_id, record.stage.value, record.agent_id) == (
+        row.id, "connected", "ann")
+    # The agent is kept from new offers while the adopted call lasts.
+    _, ann = await centre.request("GET", "/api/agents/ann")
+    assert (ann["state"], ann["reason"]) == ("not_ready", "adopted-call")
+    centre.hang_up(chan)
+
+    async def closed() -> bool:
+        return not await centre.interactions()
+
+    await wait_for(closed, what="adopted call closed")
+    assert (await centre.events_of(row.id))[-1] == "ended"
+    _, ann = await centre.request("GET", "/api/agents/ann")
+    assert ann["state"] == "ready"
