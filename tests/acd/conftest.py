@@ -4,6 +4,7 @@ configs, and the ACD node (store, live state, PBX port, FastAGI, API) on free po
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -212,10 +213,11 @@ def store_url(sqlite_url: str) -> str:
 
 @pytest.fixture
 async def centre(tmp_path: Path, store_url: str) -> AsyncIterator[Centre]:
-    async for c in running_centre(tmp_path, store_url):
+    async with running_centre(tmp_path, store_url) as c:
         yield c
 
 
+@contextlib.asynccontextmanager
 async def running_centre(
     tmp_path: Path, store_url: str, **config: Any
 ) -> AsyncIterator[Centre]:

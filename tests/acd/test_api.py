@@ -45,7 +45,7 @@ async def test_login_state_changes_and_logout(centre: Centre) -> None:
 async def test_wrap_up_can_be_ended_early(tmp_path: Any, store_url: str) -> None:
     from tests.acd.conftest import running_centre
 
-    async for centre in running_centre(tmp_path, store_url, wrap=60):
+    async with running_centre(tmp_path, store_url, wrap=60) as centre:
         await centre.login("ann")
         chan = centre.call()
         await wait_for(lambda: chan.bridge is not None, what="connected")

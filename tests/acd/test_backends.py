@@ -12,9 +12,9 @@ from tests.acd.conftest import running_centre, start_node, wait_for
 async def test_postgres_and_redis_serve_and_survive_a_restart(
     tmp_path: Path, pg_database: Callable[[], str], redis_url: str
 ) -> None:
-    async for centre in running_centre(
+    async with running_centre(
         tmp_path, pg_database(), backend="redis", redis_url=redis_url
-    ):
+    ) as centre:
         namespace = centre.node.config.acd.node_id
         try:
             await centre.login("ann")

@@ -1,0 +1,87 @@
+"""`cc-acd run` as a process: starts from a configs directory, serves, stops on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import aiohttp
+
+from tests.acd.conftest import make_sim, wait_for, write_configs
+
+CC_ACD = [sys.executable, "-c", "from cc_core.cli.acd import main; main()"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def use_ports(configs: Path, api: int, fastagi: int) -> None:
+    text = (configs / "acd.yaml").read_text()
+    text = text.replace("port: 8080", f"port: {api}").replace("port: 4573", f"port: {fastagi}")
+    (configs / "acd.yaml").write_text(text)
+
+
+async def test_run_serves_calls_and_stops_on_sigterm(tmp_path: Path, sqlite_url: str) -> None:
+    fastagi = free_port()
+    sim = make_sim(fastagi)
+    await sim.start()
+    configs = write_configs(tmp_path / "configs", ami_port=sim.ami_port, store_url=sqlite_url)
+    api = free_port()
+    use_ports(configs, api, fastagi)
+    proc = await asyncio.create_subprocess_exec(
+        *CC_ACD, "run", "--configs", str(configs),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert proc.stdout is not None
+        line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+        assert re.match(rf"cc-acd: API on 127\.0\.0\.1:{api}, FastAGI on 127\.0\.0\.1:{fastagi}",
+                        line), line
+        async with aiohttp.ClientSession() as http:
+            base = f"http://127.0.0.1:{api}"
+
+            async def healthy() -> bool:
+                async with http.get(base + "/health") as resp:
+                    return resp.status == 200  # 503 until the AMI login is through
+
+            await wait_for(healthy, what="healthy with the PBX connected")
+            sim.endpoints.register("agent1001")  # logs ann in through SIP registration
+
+            async def ann_ready() -> bool:
+                async with http.get(base + "/api/agents/ann") as resp:
+                    return (await resp.json())["state"] == "ready"
+
+            await wait_for(ann_ready, what="ann logged in by registration")
+            from pbx.sim.inbound import inbound_call
+
+            chan = inbound_call(sim.pbx, "5550100", context="from-pstn", caller_num="2015550199")
+            await wait_for(lambda: chan.bridge is not None, seconds=15, what="call served")
+            sim.pbx.queue_hangup(chan, 16)
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 20) == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        await sim.stop()
+
+
+async def test_bad_configs_exit_2_naming_the_file(tmp_path: Path, sqlite_url: str) -> None:
+    configs = write_configs(tmp_path / "configs", ami_port=1, store_url=sqlite_url)
+    (configs / "queues.yaml").write_text("queues:\n  - id: sales\n    channels: [fax]\n")
+    proc = await asyncio.create_subprocess_exec(
+        *CC_ACD, "run", "--configs", str(configs),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 2
+    assert "queues.yaml:3" in err.decode()
