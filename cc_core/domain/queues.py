@@ -58,12 +58,14 @@ class RoutingStep:
     The step lasts ``duration`` seconds of waiting in the queue, then the next step applies;
     the last step has ``duration=None`` and lasts for ever. The interaction's own required
     skills are added to the step's unless ``include_interaction_skills`` is false (a final
-    "any member" step sets it false and lists no requirements).
+    "any member" step sets it false and lists no requirements). ``any_language`` drops the
+    interaction's language requirement from this step on.
     """
 
     requirements: tuple[SkillRequirement, ...] = ()
     duration: float | None = None
     include_interaction_skills: bool = True
+    any_language: bool = False
 
     def __post_init__(self) -> None:
         if self.duration is not None and not (
@@ -121,6 +123,7 @@ class Queue:
     quality_weight: float = 0.0
     sticky_seconds: float = 0.0
     sticky_days: float = 0.0
+    no_answer_limit: int | None = None  # None: the engine's setting
 
     def __post_init__(self) -> None:
         owner = f"queue {self.id!r}"
@@ -151,6 +154,11 @@ class Queue:
             _check_number(owner, "max_wait", self.max_wait, minimum=0.0, strict=True)
             if self.overflow is None:
                 raise DomainError(owner, "overflow", "a queue or exit when max_wait is set", None)
+        limit = self.no_answer_limit
+        if limit is not None and (
+            not isinstance(limit, int) or isinstance(limit, bool) or limit < 0
+        ):
+            raise DomainError(owner, "no_answer_limit", "an integer >= 0 or none", limit)
         if self.overflow is not None and self.overflow.queue == self.id:
             raise DomainError(owner, "overflow.queue", "another queue", self.overflow.queue)
 

@@ -68,8 +68,8 @@ class EngineConfig:
     """Engine-wide settings.
 
     ``no_answer_limit``: consecutive unanswered offers that put an agent in not-ready (0 turns
-    it off). ``seed``: drives the random strategy. ``sticky_memory``: previous agents kept per
-    customer.
+    it off); a queue's own ``no_answer_limit`` wins for offers from that queue.
+    ``seed``: drives the random strategy. ``sticky_memory``: previous agents kept per customer.
     """
 
     no_answer_limit: int = 3
@@ -876,7 +876,9 @@ class Engine:
         del rt.offers[offer.offer_id]
         if no_answer:
             rt.missed += 1
-            limit = self.config.no_answer_limit
+            limit = rec.queue.no_answer_limit
+            if limit is None:
+                limit = self.config.no_answer_limit
             if limit and rt.missed >= limit and rt.presence is AgentState.READY:
                 rt.presence = AgentState.NOT_READY
                 rt.reason = NO_ANSWER_REASON

@@ -23,7 +23,8 @@ class EligibilityClass(NamedTuple):
 
 def eligibility_class(queue: Queue, step: int, interaction: Interaction) -> EligibilityClass:
     """The requirements in force at ``step``: the step's skills plus (unless the step says
-    otherwise) the interaction's own, keeping the higher minimum for a skill named twice."""
+    otherwise) the interaction's own, keeping the higher minimum for a skill named twice, and
+    the interaction's language unless the step accepts any language."""
     routing_step = queue.steps[step]
     levels: dict[str, int] = {}
     primary: str | None = None
@@ -36,9 +37,8 @@ def eligibility_class(queue: Queue, step: int, interaction: Interaction) -> Elig
                 primary = req.skill
             if levels.get(req.skill, 0) < req.min_level:
                 levels[req.skill] = req.min_level
-    return EligibilityClass(
-        interaction.channel, interaction.language, tuple(sorted(levels.items())), primary
-    )
+    language = None if routing_step.any_language else interaction.language
+    return EligibilityClass(interaction.channel, language, tuple(sorted(levels.items())), primary)
 
 
 def fits(agent: Agent, cls: EligibilityClass) -> bool:

@@ -135,7 +135,11 @@ class ReferenceEngine:
             and ra.agent.quality >= queue.min_quality
             and self.can_take(ra, it.channel)
             and ra.agent.id not in rec.excluded
-            and (it.language is None or it.language in ra.agent.languages)
+            and (
+                it.language is None
+                or queue.steps[rec.step].any_language
+                or it.language in ra.agent.languages
+            )
             and all(ra.agent.skills.get(s, 0) >= lvl for s, lvl in need.items())
         )
 
@@ -257,7 +261,7 @@ class ReferenceEngine:
         expires = now + queue.offer_timeout
         self.offers[self.offer_seq] = RefOffer(rec.seq, ra.agent.id, it.channel, expires)
         parts = [f"{s}>={lvl}" for s, lvl in sorted(need.items())]
-        if it.language is not None:
+        if it.language is not None and not queue.steps[rec.step].any_language:
             parts.append(f"lang={it.language}")
         reason = Reason(
             trigger,
@@ -327,11 +331,10 @@ class ReferenceEngine:
         ra.offers.discard(offer_id)
         if no_answer:
             ra.missed += 1
-            if (
-                self.no_answer_limit
-                and ra.missed >= self.no_answer_limit
-                and ra.presence is AgentState.READY
-            ):
+            limit = rec.queue.no_answer_limit
+            if limit is None:
+                limit = self.no_answer_limit
+            if limit and ra.missed >= limit and ra.presence is AgentState.READY:
                 ra.presence, ra.reason = AgentState.NOT_READY, "no-answer"
                 self.out.append(AgentAutoNotReady(ra.agent.id, "no-answer", ra.missed, now))
                 ra.missed = 0

@@ -62,6 +62,7 @@ def queues(draw: st.DrawFn, n: int) -> list[Queue]:
                     draw(requirement_lists()),
                     None if last else draw(st.sampled_from([1.0, 2.0, 4.0])),
                     draw(st.booleans()),
+                    draw(st.booleans()) if k else False,
                 )
             )
         sla = draw(st.booleans())
@@ -90,6 +91,7 @@ def queues(draw: st.DrawFn, n: int) -> list[Queue]:
                 quality_weight=draw(st.sampled_from([0.0, 0.5, 1.0])),
                 sticky_seconds=draw(st.sampled_from([0.0, 3.0])),
                 sticky_days=1.0,
+                no_answer_limit=draw(st.sampled_from([None, None, 1, 2])),
             )
         )
     return out
@@ -195,7 +197,7 @@ def check_offer(offer: Offer, queues: dict[str, Queue], agents: dict[str, Agent]
     need = list(step.requirements) + (list(it.skills) if step.include_interaction_skills else [])
     for req in need:
         assert agent.skills.get(req.skill, 0) >= req.min_level, (offer, agent)
-    if it.language is not None:
+    if it.language is not None and not step.any_language:
         assert it.language in agent.languages
     assert agent.capacity.limits.get(it.channel, 0) > 0
     assert offer.queue_id in agent.queues

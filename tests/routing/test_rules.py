@@ -459,3 +459,23 @@ def test_nothing_to_wake_for() -> None:
     assert eng.next_timer() == 30.0
     eng.end("i", 1.0)
     assert eng.next_timer() is None
+
+
+def test_any_language_step_drops_the_language_at_its_time() -> None:
+    steps = (RoutingStep(duration=20.0), RoutingStep(any_language=True))
+    eng = Engine([Queue("q", steps=steps)])
+    eng.add_agent(agent("en", languages={"en"}), 0.0, READY)
+    assert eng.arrive(call("i", language="fr"), 0.0) == []
+    (o,) = offers(eng.on_timer(25.0))
+    assert (o.agent_id, o.at, o.reason.requirements) == ("en", 20.0, "any member")
+
+
+def test_queue_no_answer_limit_wins_over_the_engine_setting() -> None:
+    eng = Engine(
+        [Queue("strict", no_answer_limit=1), Queue("lax")], EngineConfig(no_answer_limit=5)
+    )
+    eng.add_agent(agent("x", ("strict", "lax")), 0.0, READY)
+    (o,) = offers(eng.arrive(call("a", "lax"), 0.0))
+    assert eng.no_answer(o.offer_id, 1.0) == []
+    (o,) = offers(eng.arrive(call("b", "strict", arrival=2.0), 2.0))
+    assert eng.no_answer(o.offer_id, 3.0) == [AgentAutoNotReady("x", "no-answer", 2, 3.0)]
