@@ -2,7 +2,8 @@
 
 Every public call takes ``now`` (seconds, never decreasing), first fires the engine's own
 timers due up to ``now`` (each at its due time), then applies the call, and returns the list of
-outcomes in the order they happened. The engine keeps one invariant after every call: no
+outcomes in the order they happened (if the call itself fails, the outcomes of the timers
+it fired come with the next call). The engine keeps one invariant after every call: no
 waiting interaction has an eligible agent with a free slot. So each event can only pair what
 it changed: a new or re-queued or relaxed interaction with the best agent for it, or a freed
 agent with the best interactions for it. Nothing is ever scanned periodically.
@@ -117,14 +118,28 @@ class Engine:
         self._seq = 0
         self._offer_seq = 0
         self._wrap_seq = 0
+        # Outcomes of the call in progress; still filled at the next call if a call raised
+        # after its timers fired, so those decisions are returned then, not lost.
         self._out: list[Outcome] = []
+        queues = list(queues)
         for queue in queues:
-            self.add_queue(queue)
+            self._add_queue(queue)
+        for queue in queues:
+            self._check_overflow(queue)
 
     # ----------------------------------------------------------------- configuration
 
     def add_queue(self, queue: Queue) -> None:
-        """Add a queue. Its overflow target must exist by the time it is used."""
+        """Add a queue; its overflow target must already exist."""
+        self._check_overflow(queue)
+        self._add_queue(queue)
+
+    def _check_overflow(self, queue: Queue) -> None:
+        target = queue.overflow.queue if queue.overflow else None
+        if target is not None and target not in self._queues and target != queue.id:
+            raise UnknownQueue(target, f"overflow of queue {queue.id!r}")
+
+    def _add_queue(self, queue: Queue) -> None:
         if queue.id in self._queues:
             raise InvalidTransition(f"queue {queue.id!r} already exists")
         self._queues[queue.id] = queue
@@ -367,8 +382,7 @@ class Engine:
     def _begin(self, now: float) -> list[Outcome]:
         if now < self._now:
             raise ClockWentBack(now, self._now)
-        out: list[Outcome] = []
-        self._out = out
+        out = self._out
         while True:
             timer = self._timers.pop_due(now, self._timer_valid)
             if timer is None:
@@ -904,9 +918,7 @@ class Engine:
         overflow = queue.overflow
         assert overflow is not None
         if overflow.queue is not None:
-            target = self._queues.get(overflow.queue)
-            if target is None:
-                raise UnknownQueue(overflow.queue, f"overflow of queue {queue.id!r}")
+            target = self._queues[overflow.queue]  # checked when the queue was added
             self._out.append(Overflowed(rec.interaction.id, queue.id, target.id, now))
             self._enter(rec, target, now)
             self._route_interaction(rec, now, Trigger.ARRIVAL)

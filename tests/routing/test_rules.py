@@ -479,3 +479,36 @@ def test_queue_no_answer_limit_wins_over_the_engine_setting() -> None:
     assert eng.no_answer(o.offer_id, 1.0) == []
     (o,) = offers(eng.arrive(call("b", "strict", arrival=2.0), 2.0))
     assert eng.no_answer(o.offer_id, 3.0) == [AgentAutoNotReady("x", "no-answer", 2, 3.0)]
+
+
+def test_a_failing_call_loses_no_timer_decision() -> None:
+    eng = Engine([Queue("q", offer_timeout=5.0)])
+    eng.add_agent(agent("x"), 0.0, READY)
+    eng.add_agent(agent("y"), 1.0, READY)
+    (o,) = offers(eng.arrive(call("i"), 2.0))
+    with pytest.raises(UnknownOffer):
+        eng.accept(o.offer_id, 7.0)  # too late: the offer expired at 7.0 and went to y
+    out = eng.on_timer(7.0)
+    assert out[0] == OfferExpired(o.offer_id, "i", "x", 7.0)
+    assert offers(out)[0].agent_id == "y"
+    assert eng.on_timer(7.0) == []
+
+
+def test_overflow_target_must_exist() -> None:
+    with pytest.raises(UnknownQueue, match="overflow of queue 'a'"):
+        Engine([Queue("a", max_wait=5.0, overflow=Overflow(queue="b"))])
+    eng = Engine([Queue("a", max_wait=5.0, overflow=Overflow(queue="b")), Queue("b")])
+    with pytest.raises(UnknownQueue):
+        eng.add_queue(Queue("c", max_wait=5.0, overflow=Overflow(queue="zz")))
+
+
+def test_removed_agent_gets_nothing() -> None:
+    eng = Engine([Queue("q")])
+    eng.add_agent(agent("x"), 0.0, READY)
+    with pytest.raises(InvalidTransition):
+        eng.remove_agent("x", 1.0)
+    eng.set_state("x", OUT, 1.0)
+    eng.remove_agent("x", 1.0)
+    assert eng.arrive(call("i"), 2.0) == []
+    with pytest.raises(UnknownAgent):
+        eng.set_state("x", READY, 3.0)
