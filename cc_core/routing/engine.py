@@ -18,11 +18,9 @@ Indexes (see docs/routing.md):
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
-
-from sortedcontainers import SortedList
 
 from cc_core.domain import (
     PRESENCE_STATES,
@@ -32,7 +30,6 @@ from cc_core.domain import (
     DomainError,
     Interaction,
     Queue,
-    Strategy,
 )
 from cc_core.routing import ranking
 from cc_core.routing.errors import (
@@ -54,11 +51,12 @@ from cc_core.routing.outcomes import (
     Trigger,
     WrapUpEnded,
 )
-from cc_core.routing.requirements import EligibilityClass, describe, eligibility_class, fits
+from cc_core.routing.ready import ReadyAgents
+from cc_core.routing.requirements import EligibilityClass, fits
 from cc_core.routing.state import AgentRuntime, InteractionRuntime, Phase
 from cc_core.routing.sticky import ServiceHistory
 from cc_core.routing.timers import Timer, TimerKind, Timers
-from cc_core.routing.waiting import QueueLines
+from cc_core.routing.waiting import WaitingLines
 
 DAY = 86400.0
 NO_ANSWER_REASON = "no-answer"
@@ -104,14 +102,8 @@ class Engine:
         self._offers: dict[int, _PendingOffer] = {}
         # wrap-up id -> (agent id, interaction id, channel)
         self._wraps: dict[int, tuple[str, str, ChannelKind]] = {}
-        self._ready: dict[tuple, SortedList] = {}
-        self._lines: dict[str, QueueLines] = {}
-        self._class_ids: dict[EligibilityClass, int] = {}
-        self._classes: list[EligibilityClass] = []
-        self._rr_last: dict[str, int] = {}
-        self._picks: dict[str, int] = {}  # offers made per queue: the random strategy's counter
-        self._primaries: dict[str, frozenset[str]] = {}
-        self._class_text: list[str] = []
+        self._ready = ReadyAgents(self._queues, self._by_rank, self.config.seed)
+        self._lines = WaitingLines()
         self._timers = Timers()
         self._history = ServiceHistory(self.config.sticky_memory)
         self._now = float("-inf")
@@ -143,13 +135,8 @@ class Engine:
         if queue.id in self._queues:
             raise InvalidTransition(f"queue {queue.id!r} already exists")
         self._queues[queue.id] = queue
-        self._lines[queue.id] = QueueLines()
-        self._rr_last[queue.id] = -1
-        self._picks[queue.id] = 0
-        # Skills a best-skill queue ranks by that get their own ready-agent index.
-        self._primaries[queue.id] = frozenset(
-            step.requirements[0].skill for step in queue.steps if step.requirements
-        )
+        self._lines.add_queue(queue.id)
+        self._ready.add_queue(queue)
 
     def add_agent(
         self,
@@ -166,7 +153,7 @@ class Engine:
         rt = AgentRuntime(agent, len(self._by_rank), now)
         self._agents[agent.id] = rt
         self._by_rank.append(rt)
-        self._refresh(rt)
+        self._ready.refresh(rt)
         if state is not AgentState.LOGGED_OUT:
             self._set_presence(rt, state, reason, now)
         return self._end(out)
@@ -191,7 +178,7 @@ class Engine:
         rt = self._agent(agent_id)
         if rt.presence is not AgentState.LOGGED_OUT or rt.held_total():
             raise InvalidTransition(f"agent {agent_id!r} must be logged out and idle to remove")
-        self._unindex(rt)
+        self._ready.unindex(rt)
         del self._agents[agent_id]
         return self._end(out)
 
@@ -254,7 +241,7 @@ class Engine:
         rt.missed = 0
         if rec.interaction.customer_id is not None:
             self._history.record(rec.interaction.customer_id, rt.agent.id, now)
-        self._refresh(rt)
+        self._ready.refresh(rt)
         return self._end(out)
 
     def reject(self, offer_id: int, now: float) -> list[Outcome]:
@@ -277,7 +264,7 @@ class Engine:
         rec = self._record(interaction_id)
         self._forget(rec)
         if rec.phase is Phase.WAITING:
-            self._unqueue(rec)
+            self._lines.unqueue(rec, self._agents)
         elif rec.phase is Phase.OFFERED:
             assert rec.offer_id is not None
             offer = self._offers.pop(rec.offer_id)
@@ -305,7 +292,7 @@ class Engine:
                 f"interaction {interaction_id!r} is being offered; resolve the offer first"
             )
         if rec.phase is Phase.WAITING:
-            self._unqueue(rec)
+            self._lines.unqueue(rec, self._agents)
             self._enter(rec, queue, now)
             self._route_interaction(rec, now, Trigger.ARRIVAL)
             return self._end(out)
@@ -349,7 +336,7 @@ class Engine:
         for rt in self._agents.values():
             rt.contacts = 0
             rt.talk = 0.0
-            self._refresh(rt)
+            self._ready.refresh(rt)
         return self._end(out)
 
     def held_slots(self, agent_id: str) -> dict[ChannelKind, int]:
@@ -431,70 +418,6 @@ class Engine:
 
     # ----------------------------------------------------------------- agent index
 
-    def _wanted_entries(self, rt: AgentRuntime) -> list[tuple[tuple, tuple]]:
-        if rt.presence is not AgentState.READY:
-            return []
-        agent = rt.agent
-        wanted: list[tuple[tuple, tuple]] = []
-        takeable = rt.takeable
-        if not takeable:
-            return wanted
-        for queue_id, _prio in rt.queue_order:
-            queue = self._queues[queue_id]
-            if agent.quality < queue.min_quality:
-                continue
-            entry = ranking.agent_entry(
-                queue.strategy,
-                queue.quality_weight,
-                agent.quality,
-                rt.rank,
-                rt.last_activity,
-                rt.contacts,
-                rt.talk,
-            )
-            for channel in takeable:
-                wanted.append(((queue_id, channel), entry))
-                if queue.strategy is Strategy.BEST_SKILL:
-                    for skill in self._primaries[queue_id]:
-                        level = agent.skills.get(skill)
-                        if level is None:
-                            continue
-                        skill_entry = ranking.agent_entry(
-                            Strategy.BEST_SKILL,
-                            queue.quality_weight,
-                            agent.quality,
-                            rt.rank,
-                            rt.last_activity,
-                            0,
-                            0.0,
-                            level,
-                        )
-                        wanted.append(((queue_id, channel, skill), skill_entry))
-        return wanted
-
-    def _refresh(self, rt: AgentRuntime) -> None:
-        """Bring the agent's index entries in line with its state (no-op when unchanged)."""
-        wanted = self._wanted_entries(rt)
-        if wanted == rt.entries:
-            return
-        self._unindex(rt)
-        ready = self._ready
-        for key, entry in wanted:
-            line = ready.get(key)
-            if line is None:
-                line = ready[key] = SortedList()
-            line.add(entry)
-        rt.entries = wanted
-
-    def _unindex(self, rt: AgentRuntime) -> None:
-        ready = self._ready
-        for key, entry in rt.entries:
-            line = ready[key]
-            line.remove(entry)
-            if not line:
-                del ready[key]
-        rt.entries = []
-
     # ----------------------------------------------------------------- waiting lines
 
     def _enter(self, rec: InteractionRuntime, queue: Queue, now: float) -> None:
@@ -536,45 +459,6 @@ class Engine:
                 rec.sticky_due = now + queue.sticky_seconds
                 self._timers.push(rec.sticky_due, TimerKind.STICKY_END, seq, epoch)
 
-    def _enqueue(self, rec: InteractionRuntime) -> None:
-        """Put a waiting interaction where agents will find it."""
-        if rec.sticky_agents:
-            for agent_id in rec.sticky_agents:
-                rt = self._agents.get(agent_id)
-                if rt is not None:
-                    rt.sticky.add(rec.seq)
-            return
-        class_id, cls = self._rec_class(rec)
-        self._lines[rec.queue.id].add((cls.channel, cls.language), class_id, rec.line_entry())
-        rec.cls = class_id
-
-    def _unqueue(self, rec: InteractionRuntime) -> None:
-        """Take a waiting interaction out of its line or sticky sets."""
-        if rec.cls is not None:
-            cls = self._classes[rec.cls]
-            self._lines[rec.queue.id].remove((cls.channel, cls.language), rec.cls, rec.line_entry())
-            rec.cls = None
-        for agent_id in rec.sticky_agents:
-            rt = self._agents.get(agent_id)
-            if rt is not None:
-                rt.sticky.discard(rec.seq)
-
-    def _class_id(self, cls: EligibilityClass) -> int:
-        class_id = self._class_ids.get(cls)
-        if class_id is None:
-            class_id = self._class_ids[cls] = len(self._classes)
-            self._classes.append(cls)
-            self._class_text.append(describe(cls))
-        return class_id
-
-    def _rec_class(self, rec: InteractionRuntime) -> tuple[int, EligibilityClass]:
-        """The interaction's eligibility class at its current step (cached per step)."""
-        if rec.class_step != rec.step:
-            cls = eligibility_class(rec.queue, rec.step, rec.interaction)
-            rec.class_id = self._class_id(cls)
-            rec.class_step = rec.step
-        return rec.class_id, self._classes[rec.class_id]
-
     def _sticky_alive(self, rec: InteractionRuntime) -> bool:
         for agent_id in rec.sticky_agents:
             rt = self._agents.get(agent_id)
@@ -600,169 +484,38 @@ class Engine:
             and fits(rt.agent, cls)
         )
 
-    def _ranked_agents(self, rec: InteractionRuntime, cls: EligibilityClass) -> Iterator[tuple]:
-        queue = rec.queue
-        skill_index = False
-        if queue.strategy is Strategy.BEST_SKILL and cls.primary is not None:
-            skill_index = cls.primary in self._primaries[queue.id]
-        if skill_index:
-            line = self._ready.get((queue.id, cls.channel, cls.primary))
-        else:
-            line = self._ready.get((queue.id, cls.channel))
-        if not line:
-            return iter(())
-        if queue.strategy is Strategy.BEST_SKILL and cls.primary is not None and not skill_index:
-            # The primary skill came from the interaction, not from a step: rank the queue's
-            # ready agents by it on the spot (bounded by the agents ready right now).
-            primary = cls.primary
-            ranked = []
-            for entry in line:
-                rt = self._by_rank[entry[-1]]
-                ranked.append(
-                    ranking.agent_entry(
-                        Strategy.BEST_SKILL,
-                        queue.quality_weight,
-                        rt.agent.quality,
-                        rt.rank,
-                        rt.last_activity,
-                        0,
-                        0.0,
-                        rt.agent.skills.get(primary, 0),
-                    )
-                )
-            ranked.sort()
-            return iter(ranked)
-        if queue.strategy is Strategy.RANDOM:
-            return iter(self._random_pick(rec, cls, line))
-        if queue.strategy is Strategy.ROUND_ROBIN:
-            start = line.bisect_left((self._rr_last[queue.id] + 1,))
-            return _chain(line.islice(start), line.islice(0, start))
-        return iter(line)
-
-    def _random_pick(
-        self, rec: InteractionRuntime, cls: EligibilityClass, line: SortedList
-    ) -> list[tuple]:
-        """Uniform choice among the eligible agents in ``line`` (ready agents by rank).
-
-        Draw positions; the first eligible agent drawn wins. After RANDOM_TRIES misses, the
-        eligible agent with the smallest draw of its own id wins. Both are uniform over the
-        eligible agents and fixed by the seed and the queue's pick count.
-        """
-        queue_id = rec.queue.id
-        seed, pick = self.config.seed, self._picks[queue_id]
-        size = len(line)
-        for k in range(ranking.RANDOM_TRIES):
-            entry = line[int(ranking.random_draw(seed, queue_id, pick, f"#{k}") * size)]
-            rt = self._by_rank[entry[-1]]
-            if fits(rt.agent, cls) and not rec.excludes(rt.agent.id):
-                return [entry]
-        drawn = [
-            (ranking.random_draw(seed, queue_id, pick, rt.agent.id), entry)
-            for entry in line
-            if fits((rt := self._by_rank[entry[-1]]).agent, cls) and not rec.excludes(rt.agent.id)
-        ]
-        return [min(drawn)[1]] if drawn else []
-
     def _route_interaction(self, rec: InteractionRuntime, now: float, trigger: Trigger) -> None:
         """Offer ``rec`` (waiting, in no line) to its best agent, or queue it."""
-        cls = self._rec_class(rec)[1]
+        cls = self._lines.rec_class(rec)[1]
         if rec.sticky_agents:
             for agent_id in rec.sticky_agents:
                 rt = self._agents.get(agent_id)
                 if rt is not None and self._eligible(rt, rec, cls):
                     self._make_offer(rt, rec, cls, now, trigger, sticky=True)
-                    self._refresh(rt)
+                    self._ready.refresh(rt)
                     return
-            self._enqueue(rec)
+            self._lines.enqueue(rec, self._agents)
             return
-        for entry in self._ranked_agents(rec, cls):
+        for entry in self._ready.ranked(rec, cls):
             rt = self._by_rank[entry[-1]]
             if fits(rt.agent, cls) and not rec.excludes(rt.agent.id):
                 self._make_offer(rt, rec, cls, now, trigger, agent_rank=entry[0])
-                self._refresh(rt)
+                self._ready.refresh(rt)
                 return
-        self._enqueue(rec)
-
-    def _best_for_agent(self, rt: AgentRuntime, now: float) -> InteractionRuntime | None:
-        """The waiting interaction this agent should take next, if any.
-
-        Queues in the agent's priority order; within one priority, each queue's best entry it
-        can take, then the highest score now, then earliest arrival, then arrival order.
-        """
-        agent = rt.agent
-        agent_id = agent.id
-        takeable = rt.takeable
-        if not takeable:
-            return None
-        fit_cache = rt.fit_cache
-        classes = self._classes
-        by_seq = self._by_seq
-        best_key: tuple | None = None
-        best_rec: InteractionRuntime | None = None
-        best_prio = 0
-        for queue_id, prio in rt.queue_order:
-            if best_rec is not None and prio > best_prio:
-                break
-            queue = self._queues[queue_id]
-            if agent.quality < queue.min_quality:
-                continue
-            # Walk each reachable group's class heads best first; the first class the agent
-            # fits gives that group's best (unless the agent is excluded from its head, then
-            # the line is walked on). ``entry`` bounds the walk across groups.
-            entry = None
-            groups = self._lines[queue_id].groups
-            if groups:
-                for channel in takeable:
-                    for language in rt.language_keys:
-                        group = groups.get((channel, language))
-                        if group is None:
-                            continue
-                        for head, class_id in group.heads:
-                            if entry is not None and head > entry:
-                                break
-                            ok = fit_cache.get(class_id)
-                            if ok is None:
-                                ok = fit_cache[class_id] = fits(agent, classes[class_id])
-                            if not ok:
-                                continue
-                            excluded = by_seq[head[2]].excluded
-                            if excluded is None or agent_id not in excluded:
-                                entry = head
-                                break
-                            for candidate in group.lines[class_id]:
-                                if entry is not None and candidate > entry:
-                                    break
-                                if not by_seq[candidate[2]].excludes(agent_id):
-                                    entry = candidate
-                                    break
-            for seq in rt.sticky:
-                rec = by_seq[seq]
-                if rec.queue is queue and not rec.excludes(agent_id):
-                    _cid, cls = self._rec_class(rec)
-                    if cls.channel in takeable and fits(agent, cls):
-                        sticky_entry = rec.line_entry()
-                        if entry is None or sticky_entry < entry:
-                            entry = sticky_entry
-            if entry is None:
-                continue
-            rec = by_seq[entry[2]]
-            key = (-ranking.score_at(rec.neg_key, rec.rate, now), entry[1], entry[2])
-            if best_key is None or key < best_key:
-                best_key, best_rec, best_prio = key, rec, prio
-        return best_rec
+        self._lines.enqueue(rec, self._agents)
 
     def _route_agent(self, rt: AgentRuntime, now: float) -> None:
         """Fill the agent's free slots from the waiting lines, best first."""
         if rt.presence is AgentState.READY:
             while True:
-                rec = self._best_for_agent(rt, now)
+                rec = self._lines.best_for(rt, self._queues, self._by_seq, now)
                 if rec is None:
                     break
                 sticky = bool(rec.sticky_agents)
-                self._unqueue(rec)
-                _cid, cls = self._rec_class(rec)
+                self._lines.unqueue(rec, self._agents)
+                _cid, cls = self._lines.rec_class(rec)
                 self._make_offer(rt, rec, cls, now, Trigger.AGENT, sticky=sticky)
-        self._refresh(rt)
+        self._ready.refresh(rt)
 
     def _make_offer(
         self,
@@ -800,15 +553,14 @@ class Engine:
         rec.offer_id = offer_id
         rec.agent_id = rt.agent.id
         self._offers[offer_id] = _PendingOffer(offer_id, rec.seq, rt.agent.id, channel)
-        self._rr_last[queue.id] = rt.rank
-        self._picks[queue.id] += 1
+        self._ready.note_offer(queue.id, rt.rank)
         expires = now + queue.offer_timeout
         self._timers.push(expires, TimerKind.OFFER_TIMEOUT, offer_id)
         reason = Reason(
             trigger=trigger,
             strategy=queue.strategy,
             step=rec.step,
-            requirements=describe(cls),
+            requirements=self._lines.class_text[self._lines.class_id(cls)],
             agent_rank=float(agent_rank),
             interaction_score=ranking.score_at(rec.neg_key, rec.rate, now),
             quality=rt.agent.quality,
@@ -839,7 +591,7 @@ class Engine:
                 rt.last_activity = now
             self._route_agent(rt, now)
             return
-        self._refresh(rt)
+        self._ready.refresh(rt)
         if state is AgentState.LOGGED_OUT:
             for seq in sorted(rt.sticky):
                 rec = self._by_seq[seq]
@@ -849,7 +601,7 @@ class Engine:
     def _end_sticky(self, rec: InteractionRuntime, now: float) -> None:
         waiting = rec.phase is Phase.WAITING
         if waiting:
-            self._unqueue(rec)
+            self._lines.unqueue(rec, self._agents)
         rec.sticky_agents = ()
         rec.sticky_due = None
         if waiting:
@@ -872,7 +624,7 @@ class Engine:
         rt.wrapups[self._wrap_seq] = rec.interaction.id
         self._wraps[self._wrap_seq] = (rt.agent.id, rec.interaction.id, rec.interaction.channel)
         self._timers.push(due, TimerKind.WRAP_UP_END, self._wrap_seq)
-        self._refresh(rt)
+        self._ready.refresh(rt)
         return False
 
     def _finish_wrap(self, wrap_id: int, now: float) -> None:
@@ -898,7 +650,7 @@ class Engine:
                 rt.reason = NO_ANSWER_REASON
                 self._out.append(AgentAutoNotReady(rt.agent.id, NO_ANSWER_REASON, rt.missed, now))
                 rt.missed = 0
-                self._refresh(rt)
+                self._ready.refresh(rt)
         self._exclude(rec, rt.agent.id)
         rec.phase = Phase.WAITING
         rec.offer_id = None
@@ -962,7 +714,7 @@ class Engine:
             rec = self._by_seq[ordinal]
             rec.max_wait_due = None
             if rec.phase is Phase.WAITING:
-                self._unqueue(rec)
+                self._lines.unqueue(rec, self._agents)
                 self._leave(rec, due)
             else:
                 rec.overdue = True
@@ -971,7 +723,7 @@ class Engine:
         queue = rec.queue
         waiting = rec.phase is Phase.WAITING
         if waiting:
-            self._unqueue(rec)
+            self._lines.unqueue(rec, self._agents)
         rec.step += 1
         rec.step_due = None
         if rec.step < len(queue.steps) - 1:
@@ -979,8 +731,3 @@ class Engine:
             self._timers.push(rec.step_due, TimerKind.STEP, rec.seq, rec.epoch)
         if waiting:
             self._route_interaction(rec, now, Trigger.STEP)
-
-
-def _chain(*parts: Iterable[tuple]) -> Iterator[tuple]:
-    for part in parts:
-        yield from part

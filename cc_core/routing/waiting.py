@@ -13,7 +13,10 @@ from bisect import insort
 
 from sortedcontainers import SortedList
 
-from cc_core.domain import ChannelKind
+from cc_core.domain import ChannelKind, Queue
+from cc_core.routing import ranking
+from cc_core.routing.requirements import EligibilityClass, describe, eligibility_class, fits
+from cc_core.routing.state import AgentRuntime, InteractionRuntime
 
 Entry = tuple[float, float, int]
 GroupKey = tuple[ChannelKind, str | None]
@@ -71,3 +74,133 @@ class QueueLines:
         group.remove(class_id, entry)
         if not group.lines:
             del self.groups[key]
+
+
+class WaitingLines:
+    """Every queue's waiting lines, the eligibility classes met so far, and the agent-side
+    search. Sticky interactions are kept on their preferred agents, not in lines."""
+
+    __slots__ = ("_class_ids", "_queues", "class_text", "classes")
+
+    def __init__(self) -> None:
+        self._queues: dict[str, QueueLines] = {}
+        self._class_ids: dict[EligibilityClass, int] = {}
+        self.classes: list[EligibilityClass] = []
+        self.class_text: list[str] = []  # describe() of each class, for offer reasons
+
+    def add_queue(self, queue_id: str) -> None:
+        self._queues[queue_id] = QueueLines()
+
+    def enqueue(self, rec: InteractionRuntime, agents: dict[str, AgentRuntime]) -> None:
+        """Put a waiting interaction where agents will find it."""
+        if rec.sticky_agents:
+            for agent_id in rec.sticky_agents:
+                rt = agents.get(agent_id)
+                if rt is not None:
+                    rt.sticky.add(rec.seq)
+            return
+        class_id, cls = self.rec_class(rec)
+        self._queues[rec.queue.id].add((cls.channel, cls.language), class_id, rec.line_entry())
+        rec.cls = class_id
+
+    def unqueue(self, rec: InteractionRuntime, agents: dict[str, AgentRuntime]) -> None:
+        """Take a waiting interaction out of its line or sticky sets."""
+        if rec.cls is not None:
+            cls = self.classes[rec.cls]
+            self._queues[rec.queue.id].remove(
+                (cls.channel, cls.language), rec.cls, rec.line_entry()
+            )
+            rec.cls = None
+        for agent_id in rec.sticky_agents:
+            rt = agents.get(agent_id)
+            if rt is not None:
+                rt.sticky.discard(rec.seq)
+
+    def class_id(self, cls: EligibilityClass) -> int:
+        class_id = self._class_ids.get(cls)
+        if class_id is None:
+            class_id = self._class_ids[cls] = len(self.classes)
+            self.classes.append(cls)
+            self.class_text.append(describe(cls))
+        return class_id
+
+    def rec_class(self, rec: InteractionRuntime) -> tuple[int, EligibilityClass]:
+        """The interaction's eligibility class at its current step (cached per step)."""
+        if rec.class_step != rec.step:
+            cls = eligibility_class(rec.queue, rec.step, rec.interaction)
+            rec.class_id = self.class_id(cls)
+            rec.class_step = rec.step
+        return rec.class_id, self.classes[rec.class_id]
+
+    def best_for(
+        self,
+        rt: AgentRuntime,
+        queues: dict[str, Queue],
+        by_seq: dict[int, InteractionRuntime],
+        now: float,
+    ) -> InteractionRuntime | None:
+        """The waiting interaction this agent should take next, if any.
+
+        Queues in the agent's priority order; within one priority, each queue's best entry it
+        can take, then the highest score now, then earliest arrival, then arrival order.
+        """
+        agent = rt.agent
+        agent_id = agent.id
+        takeable = rt.takeable
+        if not takeable:
+            return None
+        fit_cache = rt.fit_cache
+        classes = self.classes
+        best_key: tuple | None = None
+        best_rec: InteractionRuntime | None = None
+        best_prio = 0
+        for queue_id, prio in rt.queue_order:
+            if best_rec is not None and prio > best_prio:
+                break
+            queue = queues[queue_id]
+            if agent.quality < queue.min_quality:
+                continue
+            # Walk each reachable group's class heads best first; the first class the agent
+            # fits gives that group's best (unless the agent is excluded from its head, then
+            # the line is walked on). ``entry`` bounds the walk across groups.
+            entry = None
+            groups = self._queues[queue_id].groups
+            if groups:
+                for channel in takeable:
+                    for language in rt.language_keys:
+                        group = groups.get((channel, language))
+                        if group is None:
+                            continue
+                        for head, class_id in group.heads:
+                            if entry is not None and head > entry:
+                                break
+                            ok = fit_cache.get(class_id)
+                            if ok is None:
+                                ok = fit_cache[class_id] = fits(agent, classes[class_id])
+                            if not ok:
+                                continue
+                            excluded = by_seq[head[2]].excluded
+                            if excluded is None or agent_id not in excluded:
+                                entry = head
+                                break
+                            for candidate in group.lines[class_id]:
+                                if entry is not None and candidate > entry:
+                                    break
+                                if not by_seq[candidate[2]].excludes(agent_id):
+                                    entry = candidate
+                                    break
+            for seq in rt.sticky:
+                rec = by_seq[seq]
+                if rec.queue is queue and not rec.excludes(agent_id):
+                    _cid, cls = self.rec_class(rec)
+                    if cls.channel in takeable and fits(agent, cls):
+                        sticky_entry = rec.line_entry()
+                        if entry is None or sticky_entry < entry:
+                            entry = sticky_entry
+            if entry is None:
+                continue
+            rec = by_seq[entry[2]]
+            key = (-ranking.score_at(rec.neg_key, rec.rate, now), entry[1], entry[2])
+            if best_key is None or key < best_key:
+                best_key, best_rec, best_prio = key, rec, prio
+        return best_rec

@@ -1,0 +1,176 @@
+"""Agents with a free slot, indexed per (queue, channel) in each queue's strategy order.
+
+An agent's entries are recomputed after every change to its presence, slots or counters and only
+rewritten when they differ. An interaction looking for an agent walks one sorted list in
+ranking order and takes the first agent with its language and skills.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from sortedcontainers import SortedList
+
+from cc_core.domain import AgentState, Queue, Strategy
+from cc_core.routing import ranking
+from cc_core.routing.requirements import EligibilityClass, fits
+from cc_core.routing.state import AgentRuntime, InteractionRuntime
+
+
+class ReadyAgents:
+    __slots__ = ("_by_rank", "_index", "_primaries", "_queues", "_seed", "picks", "rr_last")
+
+    def __init__(self, queues: dict[str, Queue], by_rank: list[AgentRuntime], seed: int) -> None:
+        self._queues = queues  # shared with the engine
+        self._by_rank = by_rank  # shared with the engine
+        self._seed = seed
+        self._index: dict[tuple, SortedList] = {}
+        # Skills a best-skill queue ranks by that get their own (queue, channel, skill) index.
+        self._primaries: dict[str, frozenset[str]] = {}
+        self.rr_last: dict[str, int] = {}  # rank of the agent each queue offered to last
+        self.picks: dict[str, int] = {}  # offers made per queue: the random strategy's counter
+
+    def add_queue(self, queue: Queue) -> None:
+        self.rr_last[queue.id] = -1
+        self.picks[queue.id] = 0
+        self._primaries[queue.id] = frozenset(
+            step.requirements[0].skill for step in queue.steps if step.requirements
+        )
+
+    def note_offer(self, queue_id: str, rank: int) -> None:
+        self.rr_last[queue_id] = rank
+        self.picks[queue_id] += 1
+
+    def _wanted(self, rt: AgentRuntime) -> list[tuple[tuple, tuple]]:
+        """(index key, entry) pairs the agent belongs in now: READY, quality high enough, and
+        for each channel it has a free slot for."""
+        if rt.presence is not AgentState.READY:
+            return []
+        agent = rt.agent
+        wanted: list[tuple[tuple, tuple]] = []
+        takeable = rt.takeable
+        if not takeable:
+            return wanted
+        for queue_id, _prio in rt.queue_order:
+            queue = self._queues[queue_id]
+            if agent.quality < queue.min_quality:
+                continue
+            entry = ranking.agent_entry(
+                queue.strategy,
+                queue.quality_weight,
+                agent.quality,
+                rt.rank,
+                rt.last_activity,
+                rt.contacts,
+                rt.talk,
+            )
+            for channel in takeable:
+                wanted.append(((queue_id, channel), entry))
+                if queue.strategy is Strategy.BEST_SKILL:
+                    for skill in self._primaries[queue_id]:
+                        level = agent.skills.get(skill)
+                        if level is None:
+                            continue
+                        skill_entry = ranking.agent_entry(
+                            Strategy.BEST_SKILL,
+                            queue.quality_weight,
+                            agent.quality,
+                            rt.rank,
+                            rt.last_activity,
+                            0,
+                            0.0,
+                            level,
+                        )
+                        wanted.append(((queue_id, channel, skill), skill_entry))
+        return wanted
+
+    def refresh(self, rt: AgentRuntime) -> None:
+        """Bring the agent's index entries in line with its state (no-op when unchanged)."""
+        wanted = self._wanted(rt)
+        if wanted == rt.entries:
+            return
+        self.unindex(rt)
+        ready = self._index
+        for key, entry in wanted:
+            line = ready.get(key)
+            if line is None:
+                line = ready[key] = SortedList()
+            line.add(entry)
+        rt.entries = wanted
+
+    def unindex(self, rt: AgentRuntime) -> None:
+        ready = self._index
+        for key, entry in rt.entries:
+            line = ready[key]
+            line.remove(entry)
+            if not line:
+                del ready[key]
+        rt.entries = []
+
+    def ranked(self, rec: InteractionRuntime, cls: EligibilityClass) -> Iterator[tuple]:
+        queue = rec.queue
+        skill_index = False
+        if queue.strategy is Strategy.BEST_SKILL and cls.primary is not None:
+            skill_index = cls.primary in self._primaries[queue.id]
+        if skill_index:
+            line = self._index.get((queue.id, cls.channel, cls.primary))
+        else:
+            line = self._index.get((queue.id, cls.channel))
+        if not line:
+            return iter(())
+        if queue.strategy is Strategy.BEST_SKILL and cls.primary is not None and not skill_index:
+            # The primary skill came from the interaction, not from a step: rank the queue's
+            # ready agents by it on the spot (bounded by the agents ready right now).
+            primary = cls.primary
+            ranked = []
+            for entry in line:
+                rt = self._by_rank[entry[-1]]
+                ranked.append(
+                    ranking.agent_entry(
+                        Strategy.BEST_SKILL,
+                        queue.quality_weight,
+                        rt.agent.quality,
+                        rt.rank,
+                        rt.last_activity,
+                        0,
+                        0.0,
+                        rt.agent.skills.get(primary, 0),
+                    )
+                )
+            ranked.sort()
+            return iter(ranked)
+        if queue.strategy is Strategy.RANDOM:
+            return iter(self._random_pick(rec, cls, line))
+        if queue.strategy is Strategy.ROUND_ROBIN:
+            start = line.bisect_left((self.rr_last[queue.id] + 1,))
+            return _chain(line.islice(start), line.islice(0, start))
+        return iter(line)
+
+    def _random_pick(
+        self, rec: InteractionRuntime, cls: EligibilityClass, line: SortedList
+    ) -> list[tuple]:
+        """Uniform choice among the eligible agents in ``line`` (ready agents by rank).
+
+        Draw positions; the first eligible agent drawn wins. After RANDOM_TRIES misses, the
+        eligible agent with the smallest draw of its own id wins. Both are uniform over the
+        eligible agents and fixed by the seed and the queue's pick count.
+        """
+        queue_id = rec.queue.id
+        seed, pick = self._seed, self.picks[queue_id]
+        size = len(line)
+        for k in range(ranking.RANDOM_TRIES):
+            entry = line[int(ranking.random_draw(seed, queue_id, pick, f"#{k}") * size)]
+            rt = self._by_rank[entry[-1]]
+            if fits(rt.agent, cls) and not rec.excludes(rt.agent.id):
+                return [entry]
+        drawn = [
+            (ranking.random_draw(seed, queue_id, pick, rt.agent.id), entry)
+            for entry in line
+            if fits((rt := self._by_rank[entry[-1]]).agent, cls) and not rec.excludes(rt.agent.id)
+        ]
+        return [min(drawn)[1]] if drawn else []
+
+
+def _chain(*parts: Iterable[tuple]) -> Iterator[tuple]:
+    for part in parts:
+        yield from part
