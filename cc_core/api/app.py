@@ -7,17 +7,21 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 
 from cc_core.acd import agents
 from cc_core.acd.agents import AgentError
 from cc_core.acd.service import AcdService
 from cc_core.domain import AgentState
 from cc_core.routing import UnknownAgent
+from cc_core.store.errors import StoreError
+from cc_core.store.live import LiveStateError
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 ACD_KEY = web.AppKey("acd", AcdService)
 MAX_BODY = 16 * 1024
@@ -40,6 +44,9 @@ async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamRe
         if exc.status < 400:
             raise
         return error(exc.status, exc.reason.lower().replace(" ", "_"), exc.text or exc.reason)
+    except (LiveStateError, StoreError, SQLAlchemyError) as exc:
+        log.warning("API %s %s: backend unavailable: %s", request.method, request.path, exc)
+        return error(503, "backend_unavailable", f"store or live state unavailable: {exc}")
     except Exception:
         log.exception("API %s %s failed", request.method, request.path)
         return error(500, "internal", "internal error; the ACD logged the details")
@@ -101,12 +108,16 @@ async def health(request: web.Request) -> web.Response:
 
 async def list_agents(request: web.Request) -> web.Response:
     acd = request.app[ACD_KEY]
-    return web.json_response({"agents": [acd.agent_snapshot(a) for a in acd.engine.agent_ids()]})
+    agents_now = await acd.serial(
+        lambda: _now([acd.agent_snapshot(a) for a in acd.engine.agent_ids()])
+    )
+    return web.json_response({"agents": agents_now})
 
 
 async def get_agent(request: web.Request) -> web.Response:
     acd = request.app[ACD_KEY]
-    return web.json_response(acd.agent_snapshot(_agent_id(request)))
+    agent_id = _agent_id(request)
+    return web.json_response(await acd.serial(lambda: _now(acd.agent_snapshot(agent_id))))
 
 
 async def presence(request: web.Request, state: AgentState | None) -> web.Response:
@@ -167,9 +178,12 @@ async def end_wrap_up(request: web.Request) -> web.Response:
 async def list_queues(request: web.Request) -> web.Response:
     acd = request.app[ACD_KEY]
     live = await acd.live.queue_snapshot()
+    snapshots = await acd.serial(
+        lambda: _now([acd.queue_snapshot(q) for q in acd.engine.queue_ids()])
+    )
     queues = []
-    for queue_id in acd.engine.queue_ids():
-        item = acd.queue_snapshot(queue_id)
+    for item in snapshots:
+        queue_id = item["id"]
         stats = live.get(queue_id)
         item["counters"] = dict(stats.counters) if stats is not None else {}
         queues.append(item)
@@ -178,7 +192,12 @@ async def list_queues(request: web.Request) -> web.Response:
 
 async def list_calls(request: web.Request) -> web.Response:
     acd = request.app[ACD_KEY]
-    return web.json_response({"calls": acd.call_snapshot()})
+    return web.json_response({"calls": await acd.serial(lambda: _now(acd.call_snapshot()))})
+
+
+async def _now(value: T) -> T:
+    """Snapshots are taken between two jobs of the ACD, never halfway through one."""
+    return value
 
 
 def make_app(acd: AcdService) -> web.Application:

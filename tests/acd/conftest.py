@@ -22,7 +22,9 @@ from pbx.sim.endpoints import Behaviour, Endpoint
 from pbx.sim.inbound import inbound_call
 from pbx.sim.runtime import SimConfig, Simulator
 
-DIALPLAN = Path(__file__).parent / "dialplan" / "extensions.conf"
+# The shipped dialplan, as an admin installs it (extensions.conf includes extensions_cc.conf).
+DIALPLAN = Path(__file__).resolve().parents[2] / "dialplan" / "asterisk" / "extensions.conf"
+INBOUND = "cc-inbound"
 SALES_NUMBER = "5550100"
 SUPPORT_NUMBER = "5550200"
 
@@ -126,7 +128,7 @@ def make_sim(fastagi_port: int) -> Simulator:
     sim = Simulator(
         SimConfig(
             dialplan_path=DIALPLAN,
-            globals_override={"FASTAGI": f"agi://127.0.0.1:{fastagi_port}"},
+            globals_override={"CC_FASTAGI": f"agi://127.0.0.1:{fastagi_port}"},
             auth_fail_delay=0.05,
         )
     )
@@ -165,7 +167,7 @@ class Centre:
     def call(self, number: str = SALES_NUMBER) -> Channel:
         self.callers += 1
         return inbound_call(
-            self.sim.pbx, number, context="from-pstn", caller_num=f"20155501{self.callers:02d}"
+            self.sim.pbx, number, context=INBOUND, caller_num=f"20155501{self.callers:02d}"
         )
 
     def hang_up(self, chan: Channel) -> None:
@@ -200,6 +202,12 @@ async def wait_for(
         await asyncio.sleep(0.05)
 
 
+def point_at(sim: Simulator, node: Node) -> None:
+    """Send the dialplan's FastAGI requests to this ACD node."""
+    assert node.fastagi is not None
+    sim.pbx.globals["CC_FASTAGI"] = f"agi://127.0.0.1:{node.fastagi.port}"
+
+
 async def start_node(configs: Path) -> Node:
     node = Node(load_configs(configs), api_port=0, fastagi_port=0)
     await node.start(wait_for_pbx=True)
@@ -232,7 +240,7 @@ async def running_centre(
                             **config)
     node = await start_node(configs)
     assert node.fastagi is not None
-    sim.pbx.globals["FASTAGI"] = f"agi://127.0.0.1:{node.fastagi.port}"
+    point_at(sim, node)
     phones = {}
     for name in ("agent1001", "agent1002"):
         endpoint = sim.endpoints.get(name)

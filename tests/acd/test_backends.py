@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cc_core.store.live import open_live_state
-from tests.acd.conftest import running_centre, start_node, wait_for
+from tests.acd.conftest import point_at, running_centre, start_node, wait_for
 
 
 async def test_postgres_and_redis_serve_and_survive_a_restart(
@@ -39,8 +39,8 @@ async def test_postgres_and_redis_serve_and_survive_a_restart(
             await wait_for(queued, what="call waiting")
             await centre.node.stop()
             centre.node = await start_node(centre.configs)
-            assert centre.node.fastagi is not None and centre.node.service is not None
-            centre.sim.pbx.globals["FASTAGI"] = f"agi://127.0.0.1:{centre.node.fastagi.port}"
+            assert centre.node.service is not None
+            point_at(centre.sim, centre.node)
             # Presence came back from Redis: ann is still logged in (not ready).
             _, ann = await centre.request("GET", "/api/agents/ann")
             assert (ann["state"], ann["reason"]) == ("not_ready", "break")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.acd.conftest import make_sim, wait_for, write_configs
+from tests.acd.conftest import INBOUND, make_sim, wait_for, write_configs
 
 CC_ACD = [sys.executable, "-c", "from cc_core.cli.acd import main; main()"]
 
@@ -63,7 +63,7 @@ async def test_run_serves_calls_and_stops_on_sigterm(tmp_path: Path, sqlite_url:
             await wait_for(ann_ready, what="ann logged in by registration")
             from pbx.sim.inbound import inbound_call
 
-            chan = inbound_call(sim.pbx, "5550100", context="from-pstn", caller_num="2015550199")
+            chan = inbound_call(sim.pbx, "5550100", context=INBOUND, caller_num="2015550199")
             await wait_for(lambda: chan.bridge is not None, seconds=15, what="call served")
             sim.pbx.queue_hangup(chan, 16)
         proc.send_signal(signal.SIGTERM)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.acd.conftest import Centre, start_node, wait_for
+from tests.acd.conftest import Centre, point_at, start_node, wait_for
 
 
 async def restart(centre: Centre, while_down: object = None) -> None:
@@ -12,8 +12,7 @@ async def restart(centre: Centre, while_down: object = None) -> None:
     if callable(while_down):
         while_down()
     centre.node = await start_node(centre.configs)
-    assert centre.node.fastagi is not None
-    centre.sim.pbx.globals["FASTAGI"] = f"agi://127.0.0.1:{centre.node.fastagi.port}"
+    point_at(centre.sim, centre.node)
 
 
 async def test_waiting_calls_are_readopted_keeping_their_arrival(centre: Centre) -> None:
