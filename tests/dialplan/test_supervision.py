@@ -186,6 +186,7 @@ async def test_adapter_connects_and_spies_through_the_shipped_contexts(centre: C
         await port.connect_agent(arrived.call_id, "PJSIP/1002", ring_timeout=10, caller_id="VIP")
         dialled = await next_event(sub, lambda e: isinstance(e, DialEnded))
         assert isinstance(dialled, DialEnded) and dialled.status is DialStatus.ANSWER
+        assert dialled.endpoint == "PJSIP/1002"
         bridged = await next_event(
             sub, lambda e: isinstance(e, CallBridged) and e.call_id == arrived.call_id
         )
