@@ -81,7 +81,8 @@ async def test_run_fails_over_when_the_active_node_dies(redis_url: str) -> None:
     ns = new_namespace()
     nodes = [RedisLiveState(redis_url, ns), RedisLiveState(redis_url, ns)]
     keepers = [
-        LeaseKeeper(node, "acd-active", f"node-{i}", TTL) for i, node in enumerate(nodes)
+        # A longer ttl than elsewhere: a loaded CI machine must not expire node-0 by accident.
+        LeaseKeeper(node, "acd-active", f"node-{i}", 1.5) for i, node in enumerate(nodes)
     ]
     changes: list[tuple[str, bool]] = []
     became_active = [asyncio.Event(), asyncio.Event()]
@@ -98,7 +99,7 @@ async def test_run_fails_over_when_the_active_node_dies(redis_url: str) -> None:
         async with asyncio.timeout(5):
             await became_active[0].wait()
         keepers[1].start(recorder(1))
-        await asyncio.sleep(TTL / 2)
+        await asyncio.sleep(0.5)  # node-1 has tried at least once by now, and lost
         assert keepers[1].active is False
         await keepers[0].stop(release=False)  # a crash: the lease is left to expire
         async with asyncio.timeout(5):

@@ -23,7 +23,7 @@ import json
 import logging
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 from typing import Any, cast
 
@@ -65,13 +65,17 @@ _COUNTER_PREFIX = "c:"
 StrMap = dict[str, str]
 
 
-@contextlib.contextmanager
-def _guard(where: str, op: str) -> Iterator[None]:
-    """Turn redis-py's exceptions into the live state's own."""
+@contextlib.asynccontextmanager
+async def _guard(where: str, op: str, limit: float | None) -> AsyncIterator[None]:
+    """Bound the call in time and turn redis-py's exceptions into the live state's own."""
     try:
-        yield
+        if limit is None:
+            yield
+        else:
+            async with asyncio.timeout(limit):
+                yield
     except (rx.ConnectionError, rx.TimeoutError, OSError, TimeoutError) as exc:
-        raise LiveStateUnavailable(f"redis at {where}: {op} failed: {exc}") from exc
+        raise LiveStateUnavailable(f"redis at {where}: {op} failed: {exc!r}") from exc
     except rx.ResponseError as exc:
         raise LiveStateDataError(f"redis at {where}: {op} refused: {exc}") from exc
     except rx.RedisError as exc:
@@ -120,7 +124,7 @@ class RedisSubscription:
                 if self._closed:
                     raise StopAsyncIteration
                 try:
-                    with _guard(self._where, "reading subscription"):
+                    async with _guard(self._where, "reading subscription", None):
                         msg = await self._ps.get_message(
                             ignore_subscribe_messages=True, timeout=_POLL_SECONDS
                         )
@@ -191,7 +195,10 @@ class RedisLiveState:
                 # fail JSON decoding and are counted as invalid.
                 encoding_errors="replace",
                 socket_connect_timeout=connect_timeout,
-                socket_timeout=op_timeout,
+                # No socket_timeout: redis-py then sends through asyncio.wait_for, which on
+                # Python 3.11 can swallow a task's cancellation. Calls are bounded by
+                # asyncio.timeout in _guard instead.
+                socket_timeout=None,
                 retry=Retry(NoBackoff(), 0),
                 health_check_interval=30,
                 # Names the centre in CLIENT LIST, where an operator looks first.
@@ -219,26 +226,24 @@ class RedisLiveState:
     def _k(self, *parts: str) -> str:
         return self._prefix + ":".join(parts)
 
-    def _g(self, op: str) -> contextlib.AbstractContextManager[None]:
-        return _guard(self._where, op)
+    def _g(self, op: str) -> contextlib.AbstractAsyncContextManager[None]:
+        return _guard(self._where, op, self._op_timeout)
 
     async def ping(self) -> None:
-        with self._g("PING"):
+        async with self._g("PING"):
             await self._r.ping()
 
     async def clear(self) -> int:
         deleted = 0
-        with self._g("deleting the namespace"):
-            batch: list[str] = []
-            # The namespace holds no glob characters, so this matches our keys and no others.
-            async for key in self._r.scan_iter(match=self._prefix + "*", count=500):
-                batch.append(key)
-                if len(batch) >= 500:
-                    deleted += await self._r.unlink(*batch)
-                    batch = []
-            if batch:
-                deleted += await self._r.unlink(*batch)
-        return deleted
+        cursor = 0
+        # The namespace holds no glob characters, so this matches our keys and no others.
+        while True:
+            async with self._g("deleting the namespace"):
+                cursor, keys = await self._r.scan(cursor, match=self._prefix + "*", count=500)
+                if keys:
+                    deleted += int(await self._r.unlink(*keys))
+            if cursor == 0:
+                return deleted
 
     async def aclose(self) -> None:
         # Subscriptions first, so their readers end cleanly instead of seeing a dead socket.
@@ -270,7 +275,7 @@ class RedisLiveState:
     async def set_agent(self, record: AgentLive) -> AgentLive:
         if not isinstance(record, AgentLive):
             raise LiveStateDataError(f"record: got {type(record).__name__}, expected AgentLive")
-        with self._g("set_agent"):
+        async with self._g("set_agent"):
             version = await self._set_agent(
                 keys=[self._k("agent", record.agent_id), self._k("agents")],
                 args=[
@@ -289,12 +294,12 @@ class RedisLiveState:
 
     async def get_agent(self, agent_id: str) -> AgentLive | None:
         check_id("agent_id", agent_id)
-        with self._g("get_agent"):
+        async with self._g("get_agent"):
             h = cast(StrMap, await self._r.hgetall(self._k("agent", agent_id)))
         return self._decode_agent(agent_id, h) if h else None
 
     async def list_agents(self) -> list[AgentLive]:
-        with self._g("list_agents"):
+        async with self._g("list_agents"):
             ids = sorted(cast(set[str], await self._r.smembers(self._k("agents"))))
             pipe = self._r.pipeline(transaction=False)
             for agent_id in ids:
@@ -315,7 +320,7 @@ class RedisLiveState:
 
     async def remove_agent(self, agent_id: str) -> bool:
         check_id("agent_id", agent_id)
-        with self._g("remove_agent"):
+        async with self._g("remove_agent"):
             pipe = self._r.pipeline(transaction=True)
             pipe.delete(self._k("agent", agent_id))
             pipe.srem(self._k("agents"), agent_id)
@@ -338,7 +343,7 @@ class RedisLiveState:
             expected_state, new_state, reason, add_interaction, remove_interaction,
             max_interactions,
         )
-        with self._g("transition"):
+        async with self._g("transition"):
             try:
                 raw = await self._transition(
                     keys=[self._k("agent", agent_id)],
@@ -374,7 +379,7 @@ class RedisLiveState:
     async def incr_waiting(self, queue_id: str, by: int = 1) -> int:
         check_id("queue_id", queue_id)
         by = check_amount("by", by)
-        with self._g("incr_waiting"):
+        async with self._g("incr_waiting"):
             pipe = self._r.pipeline(transaction=True)
             pipe.hincrby(self._k("queue", queue_id), "waiting", by)
             pipe.sadd(self._k("queues"), queue_id)
@@ -384,7 +389,7 @@ class RedisLiveState:
     async def decr_waiting(self, queue_id: str, by: int = 1) -> int:
         check_id("queue_id", queue_id)
         by = check_amount("by", by)
-        with self._g("decr_waiting"):
+        async with self._g("decr_waiting"):
             n = await self._decr_waiting(
                 keys=[self._k("queue", queue_id), self._k("queues")], args=[queue_id, by]
             )
@@ -393,7 +398,7 @@ class RedisLiveState:
     async def set_longest_wait_start(self, queue_id: str, since: float | None) -> None:
         check_id("queue_id", queue_id)
         since = check_since(since)
-        with self._g("set_longest_wait_start"):
+        async with self._g("set_longest_wait_start"):
             pipe = self._r.pipeline(transaction=True)
             pipe.hset(
                 self._k("queue", queue_id), "longest", "" if since is None else repr(float(since))
@@ -405,7 +410,7 @@ class RedisLiveState:
         check_id("queue_id", queue_id)
         check_id("counter name", name)
         by = check_amount("by", by)
-        with self._g("incr_counter"):
+        async with self._g("incr_counter"):
             pipe = self._r.pipeline(transaction=True)
             pipe.hincrby(self._k("queue", queue_id), _COUNTER_PREFIX + name, by)
             pipe.sadd(self._k("queues"), queue_id)
@@ -431,12 +436,12 @@ class RedisLiveState:
 
     async def get_queue(self, queue_id: str) -> QueueStats:
         check_id("queue_id", queue_id)
-        with self._g("get_queue"):
+        async with self._g("get_queue"):
             h = cast(StrMap, await self._r.hgetall(self._k("queue", queue_id)))
         return self._decode_queue(queue_id, h)
 
     async def queue_snapshot(self) -> dict[str, QueueStats]:
-        with self._g("queue_snapshot"):
+        async with self._g("queue_snapshot"):
             ids = sorted(cast(set[str], await self._r.smembers(self._k("queues"))))
             pipe = self._r.pipeline(transaction=False)
             for queue_id in ids:
@@ -464,7 +469,7 @@ class RedisLiveState:
         check_id("lease name", name)
         check_id("holder", holder)
         ms = max(1, round(check_ttl(ttl) * 1000))
-        with self._g("acquire_lease"):
+        async with self._g("acquire_lease"):
             raw = await self._acquire(
                 keys=[self._k("lease", name), self._k("lease-token", name)], args=[holder, ms]
             )
@@ -474,19 +479,19 @@ class RedisLiveState:
         check_id("lease name", name)
         check_id("holder", holder)
         ms = max(1, round(check_ttl(ttl) * 1000))
-        with self._g("renew_lease"):
+        async with self._g("renew_lease"):
             raw = await self._renew(keys=[self._k("lease", name)], args=[holder, ms])
         return self._lease(name, holder, raw)
 
     async def release_lease(self, name: str, holder: str) -> bool:
         check_id("lease name", name)
         check_id("holder", holder)
-        with self._g("release_lease"):
+        async with self._g("release_lease"):
             return bool(await self._release(keys=[self._k("lease", name)], args=[holder]))
 
     async def lease_holder(self, name: str) -> Lease | None:
         check_id("lease name", name)
-        with self._g("lease_holder"):
+        async with self._g("lease_holder"):
             raw = await self._holder(keys=[self._k("lease", name)])
         if not raw:
             return None
@@ -496,7 +501,7 @@ class RedisLiveState:
 
     async def publish(self, channel: str, data: dict[str, Any]) -> int:
         payload = encode_event(channel, data)
-        with self._g("publish"):
+        async with self._g("publish"):
             return int(await self._r.publish(self._k("ev", channel), payload))
 
     async def subscribe(self, *channels: str) -> RedisSubscription:
@@ -507,7 +512,7 @@ class RedisLiveState:
         unique = tuple(dict.fromkeys(channels))
         ps = self._r.pubsub()
         try:
-            with self._g("subscribe"):
+            async with self._g("subscribe"):
                 await ps.subscribe(*(self._k("ev", ch) for ch in unique))
                 await self._await_confirmations(ps, len(unique))
         except BaseException:
