@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TAG = "CC_INTERACTION_ID"
+DNIS = "CC_DNIS"
+IVR_FAILED = "CC_IVR_FAILED"
+FALLBACK_QUEUE = "CC_FALLBACK_QUEUE"
 
 
 async def adopt(acd: AcdService, live_calls: Sequence[LiveCall]) -> None:
@@ -37,6 +40,7 @@ async def adopt(acd: AcdService, live_calls: Sequence[LiveCall]) -> None:
     async with acd.store.transaction(readonly=True) as repos:
         rows = await repos.interactions.list_open()
     adopted = closed = 0
+    open_ids = {row.id for row in rows}
     for row in sorted(rows, key=lambda r: r.created_at):
         if row.channel != "voice" or acd.calls.get(row.id) is not None:
             continue
@@ -47,7 +51,60 @@ async def adopt(acd: AcdService, live_calls: Sequence[LiveCall]) -> None:
         else:
             await _take_back(acd, row, call)
             adopted += 1
-    log_event(log, "acd.adopted", calls=adopted, closed=closed, live=len(live_calls))
+    untagged = 0
+    for call in live_calls:
+        if acd.calls.by_call(call.call_id) is None and not call.variables.get(TAG) \
+                and call.variables.get(DNIS) and await _adopt_untagged(acd, call):
+            untagged += 1
+    stale = [t for t in by_tag if t not in open_ids and acd.calls.get(t) is None]
+    if stale:
+        log_event(log, "acd.tagged_calls_without_interaction", logging.WARNING,
+                  interactions=",".join(sorted(stale)))
+    log_event(log, "acd.adopted", calls=adopted, closed=closed, untagged=untagged,
+              live=len(live_calls))
+
+
+async def _adopt_untagged(acd: AcdService, call: LiveCall) -> bool:
+    """A caller the IVR could not tag (the ACD was down): the dialplan held it with
+    CC_IVR_FAILED and CC_FALLBACK_QUEUE (a queue id or a dialled number) for us."""
+    try:
+        failed = await acd.port.get_variable(call.call_id, IVR_FAILED)
+        if not failed:
+            return False  # still in the IVR, or not a contact-centre call
+        fallback = await acd.port.get_variable(call.call_id, FALLBACK_QUEUE) or ""
+    except PbxError as exc:
+        log_event(log, "acd.untagged_unreadable", logging.WARNING, call=call.call_id,
+                  error=str(exc))
+        return False
+    dnis = call.variables.get(DNIS, "")
+    queue = fallback if fallback in acd.centre.queue_info else None
+    if queue is None:
+        queue = acd.centre.queue_for_number(fallback or dnis)
+    if queue is None:
+        log_event(log, "acd.untagged_no_queue", logging.WARNING, call=call.call_id,
+                  number=fallback or dnis)
+        return False
+    at = acd.now()
+    interaction_id = await acd.journal.created(
+        call_id=call.call_id,
+        queue=queue,
+        priority=acd.centre.queue_info[queue].priority,
+        attributes={"dialled": dnis, "caller": call.caller_num, "ivr_failed": failed},
+        at=at,
+    )
+    # Its wait counts from when the PBX says the call began, not from now.
+    arrival = at - max(0.0, call.duration_s)
+    record = CallRecord(interaction_id, call.call_id, queue, arrival, caller_num=call.caller_num)
+    acd.calls.add(record)
+    try:
+        await acd.port.set_variable(call.call_id, TAG, interaction_id)
+    except NoSuchCall:
+        await caller_left(acd, record, cause="vanished")
+        return False
+    except PbxError as exc:
+        log_event(log, "acd.tag_failed", logging.WARNING, call=call.call_id, error=str(exc))
+    await acd.queue_record(record, adopted_untagged=True, ivr_failed=failed)
+    return True
 
 
 def _record(acd: AcdService, row: InteractionRow, call_id: str) -> CallRecord:

@@ -72,3 +72,21 @@ async def test_a_call_in_progress_survives_a_restart(centre: Centre, tmp_path: P
     assert (await centre.events_of(row.id))[-1] == "ended"
     _, ann = await centre.request("GET", "/api/agents/ann")
     assert ann["state"] == "ready"
+
+
+async def test_a_call_the_ivr_could_not_tag_is_adopted_when_the_acd_is_back(
+    centre: Centre,
+) -> None:
+    await centre.node.stop()
+    chan = centre.call()  # FastAGI refused: the dialplan holds it with CC_IVR_FAILED
+    await wait_for(lambda: chan.context == "cc-hold", what="untagged caller on hold")
+    assert centre.sim.pbx.get_var(chan, "CC_IVR_FAILED") == "FAILURE"
+    centre.node = await start_node(centre.configs)
+    point_at(centre.sim, centre.node)
+    rows = await wait_for(centre.interactions, what="interaction created for the call")
+    assert rows[0].pbx_call_id == chan.uniqueid and rows[0].queue == "sales"
+    assert rows[0].attributes["ivr_failed"] == "FAILURE"
+    assert centre.sim.pbx.get_var(chan, "CC_INTERACTION_ID") == rows[0].id
+    await centre.login("ben")
+    await wait_for(lambda: chan.bridge is not None, what="adopted caller served")
+    centre.hang_up(chan)
