@@ -71,3 +71,22 @@ async def test_lost_connection_mid_session_fails_typed_and_recovers(
         await direct.clear()
         await direct.aclose()
         await live.aclose()
+
+
+async def test_server_that_never_answers_times_out_typed(redis_url: str) -> None:
+    async def swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await reader.read(65536):
+            pass  # read every command, answer none
+        writer.close()
+
+    server = await asyncio.start_server(swallow, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    live = RedisLiveState(via_port(redis_url, port), new_namespace(), op_timeout=0.5)
+    try:
+        async with asyncio.timeout(BOUND):
+            with pytest.raises(LiveStateUnavailable, match="get_agent"):
+                await live.get_agent("a1")
+    finally:
+        await live.aclose()
+        server.close()
+        await server.wait_closed()
