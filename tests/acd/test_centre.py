@@ -1,0 +1,66 @@
+"""Pure parts: the configs as the ACD sees them, and the interaction state machine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cc_core.acd.centre import OFFER_GRACE, centre_from_config
+from cc_core.acd.lifecycle import ALLOWED, CallBook, CallRecord, IllegalTransition, Stage
+from cc_core.config import load_configs
+from cc_core.domain import ExitKind
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+
+
+def test_shipped_configs_become_queues_agents_and_numbers() -> None:
+    centre = centre_from_config(load_configs(CONFIGS))
+    assert [q.id for q in centre.queues] == [
+        "billing", "billing_es", "tech_support", "tech_de", "sales", "vip",
+    ]
+    billing = centre.queues[0]
+    assert [s.duration for s in billing.steps] == [30.0, 60.0, None]
+    assert billing.offer_timeout == 20 + OFFER_GRACE
+    assert billing.overflow is not None and billing.overflow.exit is ExitKind.CALLBACK
+    assert centre.queues[3].overflow is not None
+    assert centre.queues[3].overflow.queue == "tech_support"
+    assert centre.queue_info["billing"].language == "en"
+    assert centre.endpoints["alice"] == "PJSIP/1001"
+    assert centre.agent_for_endpoint("pjsip/1003") == "carmen"
+    assert centre.agent_for_endpoint("PJSIP/9999") is None
+    # '+', '00' or neither: the same number.
+    for dialled in ("+4930901821", "004930901821", "4930901821"):
+        assert centre.queue_for_number(dialled) == "vip"
+    assert centre.queue_for_number("+4930901820") is None
+    assert centre.ivr_for_number("+4930901820") == "main_menu"
+    assert centre.queue_for_number("") is None
+    assert centre.no_answer_limit == 2  # the strictest configured limit
+    assert centre.wrap_up("tech_support") == 60.0
+
+
+def test_every_path_through_the_lifecycle_is_checked() -> None:
+    record = CallRecord("i1", "c1", "sales", 0.0)
+    for stage in (Stage.IVR, Stage.QUEUED, Stage.OFFERED, Stage.QUEUED, Stage.OFFERED,
+                  Stage.CONNECTED, Stage.WRAP_UP, Stage.CLOSED):
+        record.move(stage)
+    assert record.stage.is_final
+    with pytest.raises(IllegalTransition, match="closed -> queued"):
+        record.move(Stage.QUEUED)
+    for final in (Stage.CLOSED, Stage.ABANDONED, Stage.EXITED):
+        assert ALLOWED[final] == frozenset()
+    assert Stage.ABANDONED not in ALLOWED[Stage.CONNECTED]  # answered calls end, never abandon
+
+
+def test_call_book_finds_calls_both_ways_and_the_longest_wait() -> None:
+    book = CallBook()
+    a = CallRecord("i1", "c1", "sales", 10.0, stage=Stage.QUEUED)
+    b = CallRecord("i2", "c2", "sales", 5.0, stage=Stage.OFFERED)
+    c = CallRecord("i3", "c3", "sales", 7.0, stage=Stage.QUEUED)
+    for r in (a, b, c):
+        book.add(r)
+    assert book.by_call("c2") is b and book.get("i3") is c
+    assert book.waiting_since("sales") == 7.0  # offered calls are not waiting
+    book.drop(c)
+    assert book.waiting_since("sales") == 10.0 and len(book) == 2
+    assert book.waiting_since("vip") is None
