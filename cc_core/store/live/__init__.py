@@ -1,7 +1,7 @@
 """Live state shared in real time by ACD nodes, the API and the wallboard.
 
 `open_live_state("memory", None, "cc")` for one process, `open_live_state("redis", url, "cc")`
-for several nodes; both return a `LiveState`.
+for several nodes; both return a `LiveState`. `LeaseKeeper` elects the active ACD node.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from cc_core.store.live.lease_keeper import LeaseKeeper
 from cc_core.store.live.port import (
     RESERVED,
     AgentLive,
@@ -29,6 +30,7 @@ __all__ = [
     "RESERVED",
     "AgentLive",
     "Lease",
+    "LeaseKeeper",
     "LiveEvent",
     "LiveState",
     "LiveStateDataError",
