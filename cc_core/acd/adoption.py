@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from cc_core.acd.lifecycle import FROM_STORE, CallRecord, Stage
+from cc_core.acd.offers import answered
 from cc_core.acd.wrapup import ADOPTED_CALL, caller_left
 from cc_core.domain import AgentState
 from cc_core.logs import log_event
@@ -35,8 +36,12 @@ async def adopt(acd: AcdService, live_calls: Sequence[LiveCall]) -> None:
     by_tag = {call.variables[TAG]: call for call in live_calls if call.variables.get(TAG)}
     # Calls we track whose channel the PBX no longer lists: gone while we could not see.
     for record in list(acd.calls):
-        if record.call_id not in by_call and record.stage is not Stage.WRAP_UP:
+        call = by_call.get(record.call_id)
+        if call is None and record.stage is not Stage.WRAP_UP:
             await caller_left(acd, record, cause="vanished")
+        elif call is not None and call.bridged_with and record.stage is Stage.OFFERED:
+            # Answered while the link was down: the DialEnd was lost, the bridge is not.
+            await answered(acd, record, acd.now(), seen_in="resync")
     async with acd.store.transaction(readonly=True) as repos:
         rows = await repos.interactions.list_open()
     adopted = closed = 0

@@ -86,13 +86,7 @@ async def dial_ended(acd: AcdService, event: DialEnded) -> None:
     now = acd.now()
     offer_id = record.offer_id
     if event.status is DialStatus.ANSWER:
-        record.offer_id = None
-        old = record.move(Stage.CONNECTED)
-        outcomes = acd.engine.accept(offer_id, now)
-        await acd.journal.moved(record, old, now)
-        acd.live_sync.agent_changed(record.agent_id or "")
-        await acd.live_sync.count(record.queue, "answered")
-        await acd.apply(outcomes)
+        await answered(acd, record, now)
         return
     if event.status is DialStatus.CANCEL:
         return  # the caller hung up or was moved; that event tells the rest
@@ -103,6 +97,18 @@ async def dial_ended(acd: AcdService, event: DialEnded) -> None:
     await back_to_queue(acd, record, now, reason=event.status.value)
     await acd.apply(outcomes)
     await _hold_if_waiting(acd, record)
+
+
+async def answered(acd: AcdService, record: CallRecord, now: float, **data: object) -> None:
+    """The offered agent picked up (seen as DialEnd ANSWER, or bridged after a resync)."""
+    assert record.offer_id is not None
+    outcomes = acd.engine.accept(record.offer_id, now)
+    record.offer_id = None
+    old = record.move(Stage.CONNECTED)
+    await acd.journal.moved(record, old, now, **data)
+    acd.live_sync.agent_changed(record.agent_id or "")
+    await acd.live_sync.count(record.queue, "answered")
+    await acd.apply(outcomes)
 
 
 async def expired(acd: AcdService, outcome: OfferExpired) -> None:
