@@ -507,13 +507,15 @@ class Engine:
     def _route_agent(self, rt: AgentRuntime, now: float) -> None:
         """Fill the agent's free slots from the waiting lines, best first."""
         if rt.presence is AgentState.READY:
+            memo: dict[tuple, tuple | None] = {}
             while True:
-                rec = self._lines.best_for(rt, self._queues, self._by_seq, now)
+                rec = self._lines.best_for(rt, self._queues, self._by_seq, now, memo)
                 if rec is None:
                     break
                 sticky = bool(rec.sticky_agents)
                 self._lines.unqueue(rec, self._agents)
                 _cid, cls = self._lines.rec_class(rec)
+                memo.pop((rec.queue.id, cls.channel, cls.language), None)
                 self._make_offer(rt, rec, cls, now, Trigger.AGENT, sticky=sticky)
         self._ready.refresh(rt)
 
@@ -560,7 +562,7 @@ class Engine:
             trigger=trigger,
             strategy=queue.strategy,
             step=rec.step,
-            requirements=self._lines.class_text[self._lines.class_id(cls)],
+            requirements=self._lines.class_text[self._lines.rec_class(rec)[0]],
             agent_rank=float(agent_rank),
             interaction_score=ranking.score_at(rec.neg_key, rec.rate, now),
             quality=rt.agent.quality,

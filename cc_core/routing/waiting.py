@@ -138,19 +138,20 @@ class WaitingLines:
         queues: dict[str, Queue],
         by_seq: dict[int, InteractionRuntime],
         now: float,
+        memo: dict[tuple, Entry | None],
     ) -> InteractionRuntime | None:
         """The waiting interaction this agent should take next, if any.
 
         Queues in the agent's priority order; within one priority, each queue's best entry it
         can take, then the highest score now, then earliest arrival, then arrival order.
+        ``memo`` keeps each group's best for this agent across the picks of one routing pass
+        (only this agent acts meanwhile; the caller drops the group it took from).
         """
         agent = rt.agent
         agent_id = agent.id
         takeable = rt.takeable
         if not takeable:
             return None
-        fit_cache = rt.fit_cache
-        classes = self.classes
         best_key: tuple | None = None
         best_rec: InteractionRuntime | None = None
         best_prio = 0
@@ -160,35 +161,20 @@ class WaitingLines:
             queue = queues[queue_id]
             if agent.quality < queue.min_quality:
                 continue
-            # Walk each reachable group's class heads best first; the first class the agent
-            # fits gives that group's best (unless the agent is excluded from its head, then
-            # the line is walked on). ``entry`` bounds the walk across groups.
-            entry = None
+            entry: Entry | None = None
             groups = self._queues[queue_id].groups
             if groups:
                 for channel in takeable:
                     for language in rt.language_keys:
-                        group = groups.get((channel, language))
-                        if group is None:
-                            continue
-                        for head, class_id in group.heads:
-                            if entry is not None and head > entry:
-                                break
-                            ok = fit_cache.get(class_id)
-                            if ok is None:
-                                ok = fit_cache[class_id] = fits(agent, classes[class_id])
-                            if not ok:
-                                continue
-                            excluded = by_seq[head[2]].excluded
-                            if excluded is None or agent_id not in excluded:
-                                entry = head
-                                break
-                            for candidate in group.lines[class_id]:
-                                if entry is not None and candidate > entry:
-                                    break
-                                if not by_seq[candidate[2]].excludes(agent_id):
-                                    entry = candidate
-                                    break
+                        key = (queue_id, channel, language)
+                        if key in memo:
+                            found = memo[key]
+                        else:
+                            group = groups.get((channel, language))
+                            found = None if group is None else self._group_best(group, rt, by_seq)
+                            memo[key] = found
+                        if found is not None and (entry is None or found < entry):
+                            entry = found
             for seq in rt.sticky:
                 rec = by_seq[seq]
                 if rec.queue is queue and not rec.excludes(agent_id):
@@ -200,7 +186,37 @@ class WaitingLines:
             if entry is None:
                 continue
             rec = by_seq[entry[2]]
-            key = (-ranking.score_at(rec.neg_key, rec.rate, now), entry[1], entry[2])
-            if best_key is None or key < best_key:
-                best_key, best_rec, best_prio = key, rec, prio
+            score_key = (-ranking.score_at(rec.neg_key, rec.rate, now), entry[1], entry[2])
+            if best_key is None or score_key < best_key:
+                best_key, best_rec, best_prio = score_key, rec, prio
         return best_rec
+
+    def _group_best(
+        self, group: ClassGroup, rt: AgentRuntime, by_seq: dict[int, InteractionRuntime]
+    ) -> Entry | None:
+        """The group's best entry for this agent: walk the class heads best first; the first
+        class the agent fits gives it, unless the agent is excluded from that head, then that
+        line is walked on and later heads still compete."""
+        agent = rt.agent
+        agent_id = agent.id
+        fit_cache = rt.fit_cache
+        classes = self.classes
+        best: Entry | None = None
+        for head, class_id in group.heads:
+            if best is not None and head > best:
+                break
+            ok = fit_cache.get(class_id)
+            if ok is None:
+                ok = fit_cache[class_id] = fits(agent, classes[class_id])
+            if not ok:
+                continue
+            excluded = by_seq[head[2]].excluded
+            if excluded is None or agent_id not in excluded:
+                return head if best is None or head < best else best
+            for candidate in group.lines[class_id]:
+                if best is not None and candidate > best:
+                    break
+                if not by_seq[candidate[2]].excludes(agent_id):
+                    best = candidate
+                    break
+        return best
