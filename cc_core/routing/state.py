@@ -18,6 +18,8 @@ class AgentRuntime:
     """One agent's live state: presence, slots held and the counters strategies rank by."""
 
     __slots__ = (
+        "_exclusive",
+        "_limits",
         "agent",
         "channels",
         "contacts",
@@ -61,6 +63,8 @@ class AgentRuntime:
         # Waiting lines are bucketed by (channel, language); None means "any language".
         self.language_keys: tuple[str | None, ...] = (*sorted(agent.languages), None)
         self.channels = tuple(sorted(agent.capacity.channels(), key=lambda c: c.value))
+        self._exclusive = agent.capacity.exclusive
+        self._limits = dict(agent.capacity.limits)
         # Served queues by the agent's priority, then id, for a stable scan order.
         self.queue_order = tuple(sorted(agent.queues.items(), key=lambda kv: (kv[1], kv[0])))
         self.slots_changed()
@@ -69,21 +73,24 @@ class AgentRuntime:
         return channel in self.takeable
 
     def slots_changed(self) -> None:
-        """Recompute the channels with a free slot; call after every change to ``held``."""
-        capacity = self.agent.capacity
-        held = self.held
+        """Recompute the channels with a free slot; call after every change to ``held``.
+
+        Same rule as ``CapacityProfile.can_take``, unrolled: it runs on every offer and free.
+        """
+        exclusive = self._exclusive
         busy = 0
-        for kind, n in held.items():
+        for kind, n in self.held.items():
             if n:
-                if kind in capacity.exclusive:
+                if kind in exclusive:
                     self.takeable = ()
                     return
                 busy += n
-        limits = capacity.limits
+        if not busy:
+            self.takeable = self.channels
+            return
+        held, limits = self.held, self._limits
         self.takeable = tuple(
-            c
-            for c in self.channels
-            if held.get(c, 0) < limits[c] and not (busy and c in capacity.exclusive)
+            c for c in self.channels if c not in exclusive and held.get(c, 0) < limits[c]
         )
 
     def state(self) -> AgentState:
