@@ -150,6 +150,7 @@ class Engine:
         if agent.id in self._agents:
             raise InvalidTransition(f"agent {agent.id!r} already exists")
         self._check_agent_queues(agent)
+        _check_presence(state)
         rt = AgentRuntime(agent, len(self._by_rank), now)
         self._agents[agent.id] = rt
         self._by_rank.append(rt)
@@ -580,11 +581,7 @@ class Engine:
     def _set_presence(
         self, rt: AgentRuntime, state: AgentState, reason: str | None, now: float
     ) -> None:
-        if state not in PRESENCE_STATES:
-            raise InvalidTransition(
-                f"agent state {state.value!r} is derived by the engine; set one of "
-                "ready, not_ready, logged_out"
-            )
+        _check_presence(state)
         previous = rt.presence
         rt.presence = state
         rt.reason = reason if state is AgentState.NOT_READY else None
@@ -733,3 +730,11 @@ class Engine:
             self._timers.push(rec.step_due, TimerKind.STEP, rec.seq, rec.epoch)
         if waiting:
             self._route_interaction(rec, now, Trigger.STEP)
+
+
+def _check_presence(state: AgentState) -> None:
+    if state not in PRESENCE_STATES:
+        raise InvalidTransition(
+            f"agent state {getattr(state, 'value', state)!r} cannot be set: RESERVED, BUSY and "
+            "WRAP_UP are derived by the engine; set one of ready, not_ready, logged_out"
+        )

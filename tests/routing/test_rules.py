@@ -439,6 +439,9 @@ def test_errors_are_clear_and_leave_state_alone() -> None:
     eng.add_agent(agent("a"), 0.0, NOT_READY)
     with pytest.raises(InvalidTransition, match="derived"):
         eng.set_state("a", AgentState.BUSY, 0.0)
+    with pytest.raises(InvalidTransition, match="derived"):
+        eng.add_agent(agent("b"), 0.0, AgentState.WRAP_UP)
+    assert "b" not in eng.agent_ids()
     eng.arrive(call("i"), 1.0)
     with pytest.raises(InvalidTransition, match="already"):
         eng.arrive(call("i"), 1.0)
