@@ -303,6 +303,10 @@ class AmiConnection:
             except (OSError, PbxError) as exc:
                 log.warning("AMI connect to %s failed: %s", where, exc)
                 self.last_error = exc
+            except Exception as exc:
+                # A bug must not end reconnecting for good: log it and try again later.
+                log.exception("AMI connect to %s failed unexpectedly", where)
+                self.last_error = exc
             else:
                 self.last_error = self.refused = None
                 delay = self.settings.reconnect_initial
@@ -356,7 +360,7 @@ class AmiConnection:
                 timeout=self.settings.connect_timeout,
                 name="Login",
             )
-        except PbxError:
+        except BaseException:  # no answer, or cancelled by close(): do not leak the socket
             link.drop("login not answered")
             raise
         if not answer.success:
@@ -375,6 +379,9 @@ class AmiConnection:
             except PbxError as exc:
                 # Without a resync our picture of the calls is unknown: start over.
                 link.drop(f"resync failed: {exc}")
+            except Exception as exc:
+                log.exception("AMI: resync after login failed unexpectedly")
+                link.drop(f"resync failed: {exc!r}")
             return await link.lost
         finally:
             keepalive.cancel()
