@@ -338,3 +338,22 @@ async def test_route_registry_refuses_bad_handlers() -> None:
     agi.route("ivr/x", ok)
     with pytest.raises(InvalidArgument, match="not registered yet"):
         agi.route("ivr/x", ok)
+
+
+async def test_close_ends_running_sessions() -> None:
+    agi = FastAgiServer("127.0.0.1", 0)
+    await agi.start()
+    started = asyncio.Event()
+
+    async def stuck(session: AgiSession) -> None:
+        started.set()
+        await asyncio.Event().wait()
+
+    agi.route("ivr/stuck", stuck)
+    reader, writer = await asyncio.open_connection("127.0.0.1", agi.port)
+    env = env_for("ivr/stuck")
+    writer.write("".join(f"{k}: {v}\n" for k, v in env.items()).encode() + b"\n")
+    await asyncio.wait_for(started.wait(), 2)
+    await asyncio.wait_for(agi.close(), 2)
+    assert await asyncio.wait_for(reader.read(), 2) == b""  # Asterisk's dialplan goes on
+    writer.close()

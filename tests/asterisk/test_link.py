@@ -228,3 +228,33 @@ async def test_malformed_frames_are_logged_and_skipped(
     assert "without Uniqueid" in caplog.text
     assert "unreadable Cause" in caplog.text
     await port.close()
+
+
+async def test_shutdown_event_drops_link_and_reconnects(fake: FakeAsterisk) -> None:
+    port = AsteriskPort(settings_for(fake.port))
+    sub = port.events()
+    await port.start()
+    await collect_until(sub, seen(Resynced))
+    fake.emit_event("Shutdown", ("Shutdown", "Cleanly"), ("Restart", "True"))
+    events = await collect_until(sub, seen(Resynced))
+    lost = events[0]
+    assert isinstance(lost, ConnectionLost) and "Shutdown (Cleanly)" in lost.reason
+    assert [type(e) for e in events[1:]] == [ConnectionRestored, Resynced]
+    await port.close()
+
+
+async def test_renamed_channel_is_commanded_by_its_new_name(fake: FakeAsterisk) -> None:
+    port = AsteriskPort(settings_for(fake.port))
+    await port.start()
+    fake.add(FakeChannel("6.1", "Local/x@ctx-00000001;1"))
+    fake.emit_event(
+        "Rename",
+        ("Channel", "Local/x@ctx-00000001;1"),
+        ("Uniqueid", "6.1"),
+        ("Newname", "PJSIP/a-1"),
+    )
+    fake.channels["6.1"].name = "PJSIP/a-1"
+    await port.ping()  # answered after the events before it: they have been handled
+    await port.set_variable("6.1", "CC_X", "1")
+    assert fake.of("Setvar")[-1].get("Channel") == "PJSIP/a-1"
+    await port.close()
