@@ -122,10 +122,12 @@ async def test_reconnect_backs_off_between_attempts(fake: FakeAsterisk) -> None:
     await collect_until(sub, seen(Resynced), within=5)
     gaps = [b - a for a, b in zip(fake.accepted_at, fake.accepted_at[1:], strict=False)]
     assert len(gaps) == 5
-    # Doubling from 0.05 s with +-20 % jitter, capped at 0.4 s.
-    assert gaps[0] < 0.1
-    assert gaps[2] > gaps[0] * 2
-    assert 0.3 < gaps[4] < 0.6
+    # Doubling from 0.05 s with +-20 % jitter, capped at 0.4 s (bounds leave room for a
+    # loaded machine: 0.05, 0.1, 0.2, 0.4, 0.4 nominal).
+    assert gaps[0] < 0.2
+    assert gaps[4] > 3 * gaps[0]
+    assert gaps[2] > gaps[0]
+    assert 0.3 < gaps[4] < 0.8
     await port.close()
 
 
