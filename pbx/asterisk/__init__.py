@@ -2,6 +2,13 @@
 
 from pbx.asterisk.adapter import AsteriskPort
 from pbx.asterisk.ami import AuthenticationFailed
+from pbx.asterisk.fastagi import AgiSession, FastAgiServer
 from pbx.asterisk.settings import AsteriskSettings
 
-__all__ = ["AsteriskPort", "AsteriskSettings", "AuthenticationFailed"]
+__all__ = [
+    "AgiSession",
+    "AsteriskPort",
+    "AsteriskSettings",
+    "AuthenticationFailed",
+    "FastAgiServer",
+]
