@@ -13,9 +13,9 @@ import asyncio
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 
-CAPTURES = Path("/work/shared/pbx-captures/asterisk-22.10.1")
+from tests.paths import ASTERISK_CAPTURES as CAPTURES
+
 _BLANK = re.compile(rb"\r?\n\r?\n")
 
 
