@@ -1,0 +1,41 @@
+"""Per-frame levels in dBFS and clipping counts, vectorized over a block of frames.
+
+0 dBFS is the power of a square wave at full scale (RMS 32768), so a full-scale sine reads
+-3 dBFS. Digital silence is reported at ``SILENCE_DBFS`` rather than minus infinity.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+SILENCE_DBFS = -100.0
+_FULL_SCALE_POWER = 32768.0**2
+_SILENCE_POWER = 10.0 ** (SILENCE_DBFS / 10.0)
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def frame_power(frames: npt.NDArray[np.int16]) -> FloatArray:
+    """Mean square of each frame relative to full scale (1.0 == 0 dBFS)."""
+    x = frames.astype(np.float64)
+    return np.einsum("ij,ij->i", x, x) / (frames.shape[1] * _FULL_SCALE_POWER)
+
+
+def power_to_dbfs(power: FloatArray | float) -> FloatArray:
+    return 10.0 * np.log10(np.maximum(power, _SILENCE_POWER))
+
+
+def dbfs_to_power(dbfs: float) -> float:
+    return float(10.0 ** (dbfs / 10.0))
+
+
+def frame_dbfs(frames: npt.NDArray[np.int16]) -> FloatArray:
+    """Level of each frame in dBFS, floored at ``SILENCE_DBFS``."""
+    return power_to_dbfs(frame_power(frames))
+
+
+def clipped_counts(frames: npt.NDArray[np.int16], peak: int) -> npt.NDArray[np.intp]:
+    """How many samples of each frame sit at the encoding's peak (either sign)."""
+    # -32768 is one step beyond +32767, so magnitudes are compared in a wider type.
+    return np.count_nonzero(np.abs(frames.astype(np.int32)) >= peak, axis=1)

@@ -1,0 +1,174 @@
+"""The streaming scorer of one audio stream: feed bytes, read snapshots.
+
+Bytes are buffered and analysed a block at a time (``analysis_ms``, 200 ms by default) so the
+numpy work is vectorized over many frames; the VAD sees every frame in order. Every figure in a
+snapshot covers the last ``window_s`` seconds of audio, kept in fixed-size per-frame rings.
+Time is audio time (frames analysed), never the wall clock, so results are reproducible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from cc_core.quality import levels
+from cc_core.quality.frames import AudioFormat, Framer
+from cc_core.quality.score import stream_score
+from cc_core.quality.vad import BoolArray, ToneSettings, VoiceDetector
+
+SNR_CEILING_DB = 60.0  # clean synthetic audio over digital silence would be "infinite"
+SNR_FLOOR_DB = -10.0
+
+# Listener of each analysed block: (speech, tone) flags of its frames, in order.
+BlockListener = Callable[[BoolArray, BoolArray], None]
+
+
+@dataclass(frozen=True)
+class ScorerConfig:
+    vad_mode: int = 2  # webrtcvad aggressiveness 0..3
+    window_s: float = 10.0  # snapshots describe this much recent audio
+    analysis_ms: int = 200  # analyse this much audio at once (a multiple of the frame)
+    noise_percentile: float = 50.0  # of the levels of non-speech frames (the median)
+    fallback_percentile: float = 10.0  # of all frames, when too few are non-speech
+    min_noise_frames: int = 10  # fewer non-speech frames than this: use the fallback
+    tone_flag_ratio: float = 0.3  # flag the stream as "tone" above this share of frames
+    tones: ToneSettings = field(default_factory=ToneSettings)
+
+    def __post_init__(self) -> None:
+        if not self.window_s > 0:
+            raise ValueError(f"window_s: expected seconds > 0, got {self.window_s!r}")
+        if not self.analysis_ms > 0:
+            raise ValueError(f"analysis_ms: expected milliseconds > 0, got {self.analysis_ms!r}")
+        for name in ("noise_percentile", "fallback_percentile"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 100.0:
+                raise ValueError(f"{name}: expected a percentile 0..100, got {value!r}")
+        if not 0.0 <= self.tone_flag_ratio <= 1.0:
+            raise ValueError(f"tone_flag_ratio: expected 0..1, got {self.tone_flag_ratio!r}")
+
+
+@dataclass(frozen=True)
+class StreamSnapshot:
+    """Figures of one stream over its window. Levels are dBFS; ratios are 0..1."""
+
+    t: float  # seconds of audio analysed since the stream began
+    window_s: float  # seconds of audio these figures cover
+    speech_ratio: float  # frames of speech (tones excluded)
+    tone_ratio: float  # frames of steady tone (ringback, dial tone, DTMF)
+    tone: bool  # tone_ratio above the configured share
+    level_dbfs: float  # mean power of all frames
+    noise_floor_dbfs: float  # robust percentile of the non-speech frames
+    speech_level_dbfs: float | None  # mean power of the speech frames (None: no speech)
+    snr_db: float | None  # speech over noise power (None: no speech)
+    clipping_ratio: float  # samples at the encoding's peak
+    score: float  # stream_score() of the figures above
+
+
+def _percentile(values: npt.NDArray[np.float64], q: float) -> float:
+    # np.partition is several times cheaper than np.percentile on these small arrays.
+    k = min(len(values) - 1, max(0, round(q / 100.0 * (len(values) - 1))))
+    return float(np.partition(values, k)[k])
+
+
+class StreamScorer:
+    """Scores one direction of audio. Not thread-safe: one owner feeds it."""
+
+    def __init__(self, fmt: AudioFormat, config: ScorerConfig | None = None) -> None:
+        self.format = fmt
+        self.config = config or ScorerConfig()
+        self._framer = Framer(fmt)
+        self._voice = VoiceDetector(fmt, self.config.vad_mode, self.config.tones)
+        self._block = max(1, self.config.analysis_ms // fmt.frame_ms)
+        self._size = max(1, round(self.config.window_s * 1000 / fmt.frame_ms))
+        self._power = np.zeros(self._size)
+        self._level = np.zeros(self._size)
+        self._speech = np.zeros(self._size, dtype=bool)
+        self._tone = np.zeros(self._size, dtype=bool)
+        self._clipped = np.zeros(self._size, dtype=np.int64)
+        self._frames = 0  # frames analysed since the start
+        self._listeners: list[BlockListener] = []
+
+    @property
+    def frames_analysed(self) -> int:
+        return self._frames
+
+    @property
+    def seconds(self) -> float:
+        return self._frames * self.format.frame_seconds
+
+    def add_listener(self, listener: BlockListener) -> None:
+        self._listeners.append(listener)
+
+    def push(self, data: bytes | bytearray | memoryview) -> int:
+        """Feed audio of any length; returns how many frames were analysed now."""
+        self._framer.push(data)
+        done = 0
+        while self._framer.pending_frames >= self._block:
+            done += self._analyse(self._framer.take(self._block))
+        return done
+
+    def flush(self) -> int:
+        """Analyse every whole frame still buffered (a trailing partial frame waits)."""
+        return self._analyse(self._framer.take()) if self._framer.pending_frames else 0
+
+    def _analyse(self, frames: npt.NDArray[np.int16]) -> int:
+        n = frames.shape[0]
+        power = levels.frame_power(frames)
+        speech, tone = self._voice.detect(frames)
+        keep = min(n, self._size)  # a block longer than the window keeps its tail
+        at = (np.arange(self._frames + n - keep, self._frames + n)) % self._size
+        self._power[at] = power[-keep:]
+        self._level[at] = levels.power_to_dbfs(power[-keep:])
+        self._speech[at] = speech[-keep:]
+        self._tone[at] = tone[-keep:]
+        self._clipped[at] = levels.clipped_counts(frames[-keep:], self.format.peak)
+        self._frames += n
+        for listener in self._listeners:
+            listener(speech, tone)
+        return n
+
+    def snapshot(self) -> StreamSnapshot:
+        """Figures over the window; analyses buffered whole frames first."""
+        self.flush()
+        cfg = self.config
+        n = min(self._frames, self._size)
+        if n == 0:
+            return StreamSnapshot(
+                0.0, 0.0, 0.0, 0.0, False, levels.SILENCE_DBFS, levels.SILENCE_DBFS,
+                None, None, 0.0, stream_score(None, levels.SILENCE_DBFS, 0.0),
+            )  # fmt: skip
+        power, level = self._power[:n], self._level[:n]
+        speech, tone = self._speech[:n], self._tone[:n]
+        quiet = ~(speech | tone)
+        speech_frames = int(np.count_nonzero(speech))
+        tone_frames = int(np.count_nonzero(tone))
+        if np.count_nonzero(quiet) >= cfg.min_noise_frames:
+            noise_floor = _percentile(level[quiet], cfg.noise_percentile)
+        else:
+            noise_floor = _percentile(level, cfg.fallback_percentile)
+        speech_level: float | None = None
+        snr: float | None = None
+        if speech_frames:
+            speech_power = float(power[speech].mean())
+            speech_level = float(levels.power_to_dbfs(speech_power))
+            noise_power = levels.dbfs_to_power(noise_floor)
+            clean = max(speech_power - noise_power, noise_power * 10 ** (SNR_FLOOR_DB / 10))
+            snr = min(SNR_CEILING_DB, 10.0 * float(np.log10(clean / noise_power)))
+        clipping = float(self._clipped[:n].sum()) / (n * self.format.samples_per_frame)
+        tone_ratio = tone_frames / n
+        return StreamSnapshot(
+            t=self.seconds,
+            window_s=n * self.format.frame_seconds,
+            speech_ratio=speech_frames / n,
+            tone_ratio=tone_ratio,
+            tone=tone_ratio > cfg.tone_flag_ratio,
+            level_dbfs=float(levels.power_to_dbfs(float(power.mean()))),
+            noise_floor_dbfs=noise_floor,
+            speech_level_dbfs=speech_level,
+            snr_db=snr,
+            clipping_ratio=clipping,
+            score=stream_score(snr, noise_floor, clipping),
+        )
