@@ -19,7 +19,7 @@ from cc_core.config.agents_file import AgentsFile
 from cc_core.config.centre import CentreConfig
 from cc_core.config.channels_file import ChannelsFile
 from cc_core.config.file_rules import acd_rules, agents_rules, queues_rules
-from cc_core.config.ivr_file import IvrScript
+from cc_core.config.ivr_file import IvrScript, ivr_problems
 from cc_core.config.listeners import port_clashes
 from cc_core.config.problems import ConfigError, Problem, Severity, did_you_mean, sorted_problems
 from cc_core.config.queues_file import QueuesFile
@@ -77,6 +77,8 @@ def collect(directory: Path | str, environ: Mapping[str, str] | None = None) -> 
         found.problems += queues_rules(src.queues)
     found.problems += cross_references(src)
     found.problems += port_clashes(src)
+    found.problems += ivr_problems([p.doc for p in src.ivr],
+                                   src.queues.doc if src.queues else None, root)
     found.problems += _environment_problems(os.environ if environ is None else environ)
     found.problems = sorted_problems(found.problems)
     return found
