@@ -15,7 +15,6 @@ Int16Array = npt.NDArray[np.int16]
 Codes = bytes | bytearray | memoryview | npt.NDArray[np.uint8]
 
 _MU_BIAS = 0x84  # 33 in 14-bit units, scaled to 16 bits: the offset that makes segments align
-_MU_CLIP = 32635  # largest 16-bit magnitude that still fits the last mu-law segment
 
 
 def _ulaw_table() -> Int16Array:
@@ -68,23 +67,29 @@ def _segment(magnitude: npt.NDArray[np.int32], first_top: int) -> npt.NDArray[np
     return np.minimum(np.searchsorted(tops, magnitude, side="right"), 7).astype(np.int32)
 
 
+def _to_bits(samples: npt.NDArray[np.int16], bits: int) -> npt.NDArray[np.int32]:
+    """Round 16-bit samples to the codec's uniform PCM (14 bits mu-law, 13 bits A-law)."""
+    shift = 16 - bits
+    x = (np.asarray(samples, dtype=np.int32) + (1 << (shift - 1))) >> shift
+    return np.minimum(x, (1 << (bits - 1)) - 1)
+
+
 def encode_ulaw(samples: npt.NDArray[np.int16]) -> npt.NDArray[np.uint8]:
-    """Encode 16-bit linear samples to mu-law bytes (the G.711 encoder, vectorized)."""
-    x = np.asarray(samples, dtype=np.int32)
+    """Encode 16-bit linear samples to mu-law bytes (G.711 on 14-bit PCM, vectorized)."""
+    x = _to_bits(samples, 14)
     sign = np.where(x < 0, 0x80, 0)
-    magnitude = np.minimum(np.abs(x), _MU_CLIP) + _MU_BIAS
-    exponent = _segment(magnitude, 0x100)
-    mantissa = (magnitude >> (exponent + 3)) & 0x0F
+    magnitude = np.minimum(np.abs(x), 8159) + 33  # 8159 + 33: the top of the last segment
+    exponent = _segment(magnitude, 0x40)
+    mantissa = (magnitude >> (exponent + 1)) & 0x0F
     return (~(sign | (exponent << 4) | mantissa) & 0xFF).astype(np.uint8)
 
 
 def encode_alaw(samples: npt.NDArray[np.int16]) -> npt.NDArray[np.uint8]:
-    """Encode 16-bit linear samples to A-law bytes (the G.711 encoder, vectorized)."""
-    x = np.asarray(samples, dtype=np.int32)
+    """Encode 16-bit linear samples to A-law bytes (G.711 on 13-bit PCM, vectorized)."""
+    x = _to_bits(samples, 13)
     sign = np.where(x >= 0, 0x80, 0)
-    # A-law works on 13 bits; negative values are one's-complemented so -1 lands in step 0.
-    magnitude = np.where(x >= 0, x, -x - 1) >> 3
+    # Negative values are one's-complemented so -1 lands in the first step.
+    magnitude = np.where(x >= 0, x, -x - 1)
     exponent = _segment(magnitude, 0x20)
-    shift = np.maximum(exponent, 1)
-    mantissa = (magnitude >> shift) & 0x0F
+    mantissa = (magnitude >> np.maximum(exponent, 1)) & 0x0F
     return ((sign | (exponent << 4) | mantissa) ^ 0x55).astype(np.uint8)
