@@ -46,6 +46,63 @@ def db_upgrade(url: str | None, config_dir: Path, revision: str) -> None:
         sys.exit(2)
 
 
+@cli.group()
+def ivr() -> None:
+    """IVR scripts (configs/ivr/*.yaml)."""
+
+
+@ivr.command("try")
+@click.argument("script")
+@click.option("--digits", default="", help="Keys in order, comma separated: 0-9 * # A-D, "
+              "T for silence (a timeout), H to hang up. The caller hangs up after the last.")
+@click.option("--at", "at", default=None, help="Time of the call, ISO 8601 (e.g. "
+              "2026-11-23T10:00; the script's time zone unless an offset is given). Default: now.")
+@click.option("--caller", default="+4915112345678", show_default=True, help="Caller id.")
+@click.option("--called", default=None, help="Dialled number.")
+@click.option("--set", "preset", multiple=True, metavar="NAME=VALUE",
+              help="An attribute known before the script starts (e.g. language=es).")
+@click.option("--configs", "config_dir", default="configs", type=click.Path(path_type=Path))
+def ivr_try(script: str, digits: str, at: str | None, caller: str, called: str | None,
+            preset: tuple[str, ...], config_dir: Path) -> None:
+    """Walk SCRIPT offline with scripted keys and print the path taken (lookups fail)."""
+    import asyncio
+
+    from cc_core.ivr.dry_run import dry_run
+
+    attributes = {}
+    for item in preset:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{item!r}: expected NAME=VALUE", param_hint="--set")
+        attributes[name] = value
+    sys.exit(asyncio.run(dry_run(config_dir, script, digits, sys.stdout, at=at, caller=caller,
+                                 called=called, attributes=attributes)))
+
+
+@cli.group()
+def prompts() -> None:
+    """IVR prompts (configs/prompts/<language>.yaml)."""
+
+
+@prompts.command("build")
+@click.option("--out", default="var/sounds/ccplane", type=click.Path(path_type=Path),
+              show_default=True, help="Folder to copy to the PBX sound directory as ccplane/.")
+@click.option("--configs", "config_dir", default="configs", type=click.Path(path_type=Path))
+@click.option("--force", is_flag=True, help="Render every file again, even if up to date.")
+def prompts_build(out: Path, config_dir: Path, force: bool) -> None:
+    """Render text prompts with espeak-ng into 8 kHz mono 16-bit WAV files."""
+    from cc_core.config.problems import ConfigError
+    from cc_core.ivr.build import BuildError, build_prompts
+    from cc_core.ivr.library import load_library
+
+    try:
+        report = build_prompts(load_library(config_dir).prompts, out, force=force)
+    except (ConfigError, BuildError, OSError) as exc:
+        click.echo(f"cc-admin: prompts build failed: {exc}", err=True)
+        sys.exit(2)
+    click.echo(f"{out}: {len(report.built)} built, {len(report.skipped)} up to date")
+
+
 def main() -> None:
     cli()
 
