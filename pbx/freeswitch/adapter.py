@@ -1,0 +1,385 @@
+"""``FreeSwitchPort``: the :class:`pbx.port.PbxPort` contract over FreeSWITCH's event socket.
+
+Calls are named by their FreeSWITCH UUID. Commands become ``bgapi`` jobs correlated by our own
+Job-UUID (``commands``), events become port events (``events``), and after every connect the
+adapter lists what is alive (``resync``) so the ACD can re-adopt calls and learn of those that
+ended meanwhile. The socket itself lives in a gevent thread (``connection``, ``bridge``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Mapping
+
+from pbx.freeswitch import commands
+from pbx.freeswitch.channels import ChannelTable
+from pbx.freeswitch.connection import EslLink
+from pbx.freeswitch.events import EventMapper
+from pbx.freeswitch.protocol import EslEvent
+from pbx.freeswitch.resync import VANISHED, bridged_pairs, listed_channels, merge
+from pbx.freeswitch.settings import FreeSwitchSettings
+from pbx.port import (
+    CallHungUp,
+    CallState,
+    ConnectionLost,
+    ConnectionRestored,
+    EventHub,
+    EventSubscription,
+    InvalidArgument,
+    LiveCall,
+    NotConnected,
+    PbxError,
+    PbxPort,
+    Resynced,
+    SpyMode,
+    check_endpoint,
+    check_timeout,
+)
+
+log = logging.getLogger(__name__)
+
+
+class FreeSwitchPort(PbxPort):
+    """One FreeSWITCH, over one supervised inbound event socket."""
+
+    def __init__(self, settings: FreeSwitchSettings) -> None:
+        self.settings = settings
+        self._hub = EventHub()
+        self._table = ChannelTable()
+        self._mapper = EventMapper(
+            self._table,
+            inbound_contexts=settings.inbound_contexts,
+            tracked_variables=settings.tracked_variables,
+        )
+        self._link = EslLink(
+            settings, on_event=self._on_event, on_up=self._on_up, on_down=self._on_down
+        )
+        self._lost = False
+        self._first_sync: asyncio.Future[None] | None = None
+        self._resync_task: asyncio.Task[None] | None = None
+        self.resyncs = 0
+
+    # Life cycle ------------------------------------------------------------------------------
+
+    async def start(self, *, wait: bool = True) -> None:
+        """Connect and keep reconnecting. With ``wait``, return once the first resync is done;
+        raise :class:`AuthenticationFailed` if the password is refused, :class:`NotConnected` if
+        FreeSWITCH cannot be reached in time (reconnecting then goes on in the background)."""
+        loop = asyncio.get_running_loop()
+        if self._first_sync is None:
+            self._first_sync = loop.create_future()
+        self._link.start()
+        if not wait:
+            return
+        deadline = loop.time() + self.settings.connect_timeout + 2 * self.settings.command_timeout
+        while not self._first_sync.done():
+            if self._link.refused is not None:
+                error = self._link.refused
+                await self.close()
+                raise error
+            if loop.time() >= deadline:
+                raise NotConnected(
+                    f"no event socket session with {self.settings.host}:{self.settings.port} "
+                    f"yet: {self._link.last_error or 'no answer'}"
+                )
+            await asyncio.wait({self._first_sync}, timeout=0.05)
+
+    async def close(self) -> None:
+        task = self._resync_task
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        await self._link.close()
+        self._hub.close()
+
+    def events(self) -> EventSubscription:
+        return self._hub.subscribe()
+
+    @property
+    def connected(self) -> bool:
+        return self._link.connected
+
+    def drop_link(self, reason: str = "dropped on request") -> None:
+        """Close the event socket as if it had failed; the adapter reconnects and resyncs."""
+        self._link.drop(reason)
+
+    async def api(self, command: str, *, timeout_s: float | None = None) -> str:
+        """Run an API command the port has no method for (``status``, ``sofia status``) as a
+        background job and return FreeSWITCH's answer text."""
+        commands.text("command", command)
+        return await self._link.bgapi(command, self._timeout(timeout_s))
+
+    # Events ----------------------------------------------------------------------------------
+
+    def _on_event(self, event: EslEvent) -> None:
+        for mapped in self._mapper.map(event):
+            self._hub.publish(mapped)
+
+    def _on_down(self, reason: str) -> None:
+        self._lost = True
+        self._table.generation += 1
+        self._hub.publish(ConnectionLost(reason=reason))
+
+    def _on_up(self) -> None:
+        if self._lost:
+            self._lost = False
+            self._hub.publish(ConnectionRestored())
+        self._resync_task = asyncio.get_running_loop().create_task(self._resync_guarded())
+
+    async def _resync_guarded(self) -> None:
+        try:
+            await self._resync()
+        except PbxError as exc:
+            # The link failed mid-resync: the next connect resyncs again. Anything else is a
+            # real answer we could not read: drop the link so the resync is retried.
+            log.warning("ESL: resync failed: %s", exc)
+            if self._link.connected:
+                self._link.drop(f"resync failed: {exc}")
+
+    async def _resync(self) -> None:
+        ended: set[str] = set()
+        self._mapper.hung_up_during_resync = ended
+        try:
+            calls, gone = await self._collect(self.settings.command_timeout)
+        finally:
+            self._mapper.hung_up_during_resync = None
+        calls = [call for call in calls if call.call_id not in ended]
+        for call_id in gone:
+            if self._table.remove(call_id) is not None and call_id not in ended:
+                self._hub.publish(CallHungUp(call_id=call_id, cause=VANISHED))
+        listed = {call.call_id for call in calls}
+        # Channels this link's events announced while the list was being taken.
+        calls.extend(ch.live_call() for ch in self._table if ch.uuid not in listed)
+        inbound = set(self.settings.inbound_contexts)
+        for call in calls:
+            channel = self._table.touch(call.call_id)
+            channel.name = call.channel or channel.name
+            channel.state = call.state
+            channel.context, channel.exten = call.context, call.exten
+            channel.caller_num, channel.caller_name = call.caller_num, call.caller_name
+            channel.application = call.application or channel.application
+            channel.bridged_with = call.bridged_with or channel.bridged_with
+            channel.variables.update(call.variables)
+            channel.answered = channel.answered or call.state is CallState.UP
+            # Listed calls are adopted through Resynced; one still before our dialplan arrives
+            # when it gets there.
+            channel.arrived = channel.arrived or call.context in inbound or bool(call.variables)
+        self.resyncs += 1
+        self._hub.publish(Resynced(calls=tuple(calls)))
+        if self._first_sync is not None and not self._first_sync.done():
+            self._first_sync.set_result(None)
+
+    async def _collect(self, timeout_s: float) -> tuple[list[LiveCall], set[str]]:
+        """Live calls FreeSWITCH confirms, and the remembered or listed ones it says are gone."""
+        now = time.time()
+        channels_answer, bridged_answer = await asyncio.gather(
+            self._link.bgapi(commands.show_channels(), timeout_s),
+            self._link.bgapi(commands.show_bridged_calls(), timeout_s),
+        )
+        listed = listed_channels(channels_answer, now)
+        listed_ids = {call.call_id for call in listed}
+        remembered = [ch.live_call() for ch in self._table if ch.uuid not in listed_ids]
+        candidates = listed + remembered
+        probes = await asyncio.gather(*(self._probe(c.call_id, timeout_s) for c in candidates))
+        alive = {c.call_id: ok for c, (ok, _) in zip(candidates, probes, strict=True)}
+        variables = {c.call_id: v for c, (_, v) in zip(candidates, probes, strict=True)}
+        gone = {call_id for call_id, ok in alive.items() if not ok}
+        return merge(candidates, alive, variables, bridged_pairs(bridged_answer)), gone
+
+    async def _probe(self, call_id: str, timeout_s: float) -> tuple[bool, dict[str, str]]:
+        """Whether the channel exists, and its tracked variables (``uuid_getvar`` answers
+        ``-ERR No such channel!`` for a gone channel, so it doubles as the existence check)."""
+        tracked = self.settings.tracked_variables
+        if not tracked:
+            answer = await self._link.bgapi(commands.exists(call_id), timeout_s)
+            return answer.strip() == "true", {}
+        answers = await asyncio.gather(
+            *(self._link.bgapi(commands.getvar(call_id, name), timeout_s) for name in tracked)
+        )
+        values: dict[str, str] = {}
+        for name, answer in zip(tracked, answers, strict=True):
+            text = answer.strip()
+            if text.startswith("-ERR"):
+                return False, {}
+            if text and text != commands.UNSET:
+                values[name] = text
+        return True, values
+
+    # Commands --------------------------------------------------------------------------------
+
+    def _timeout(self, timeout_s: float | None) -> float:
+        if timeout_s is None:
+            return self.settings.command_timeout
+        return check_timeout(timeout_s, "timeout_s")
+
+    async def _job(self, command: str, call_id: str | None, timeout_s: float | None) -> str:
+        """Run one API command as a background job; ``-ERR`` answers become typed errors."""
+        answer = await self._link.bgapi(command, self._timeout(timeout_s))
+        return commands.check_answer(answer, command.split(" ", 1)[0], call_id)
+
+    async def hold(
+        self, call_id: str, *, moh_class: str = "default", timeout_s: float | None = None
+    ) -> None:
+        uid = commands.call_uuid(call_id)
+        commands.word("moh_class", moh_class)
+        s = self.settings
+        # One job after the other: FreeSWITCH runs bgapi jobs on their own threads, so two sent
+        # together could transfer before the variable is set.
+        await self._job(commands.setvar(uid, "CC_MOH_CLASS", moh_class), uid, timeout_s)
+        await self._job(
+            commands.transfer(uid, s.hold_context, s.hold_exten, s.dialplan), uid, timeout_s
+        )
+
+    async def connect_agent(
+        self,
+        call_id: str,
+        endpoint: str,
+        *,
+        ring_timeout: float,
+        caller_id: str | None = None,
+        timeout_s: float | None = None,
+    ) -> None:
+        uid = commands.call_uuid(call_id)
+        check_endpoint(endpoint)
+        variables = {
+            "CC_AGENT_ENDPOINT": commands.text("endpoint", endpoint, forbidden=";"),
+            "CC_RING_TIMEOUT": commands.ring_seconds(ring_timeout),
+            # Always set, so a caller id from an earlier attempt does not stick.
+            "CC_CALLER_ID": commands.text("caller_id", caller_id or "", forbidden=";"),
+        }
+        s = self.settings
+        await self._job(commands.setvar_multi(uid, variables), uid, timeout_s)
+        self._mapper.connects[uid] = endpoint
+        try:
+            await self._job(
+                commands.transfer(uid, s.connect_context, s.connect_exten, s.dialplan),
+                uid,
+                timeout_s,
+            )
+        except BaseException:
+            self._mapper.connects.pop(uid, None)
+            raise
+
+    async def redirect(
+        self,
+        call_id: str,
+        context: str,
+        exten: str,
+        priority: int = 1,
+        *,
+        timeout_s: float | None = None,
+    ) -> None:
+        command = commands.transfer(call_id, context, exten, self.settings.dialplan, priority)
+        await self._job(command, call_id, timeout_s)
+
+    async def hangup(
+        self, call_id: str, *, cause: int = 16, timeout_s: float | None = None
+    ) -> None:
+        await self._job(commands.kill(call_id, cause), call_id, timeout_s)
+
+    async def originate(
+        self,
+        endpoint: str,
+        context: str,
+        exten: str,
+        priority: int = 1,
+        *,
+        caller_id: str | None = None,
+        variables: Mapping[str, str] | None = None,
+        ring_timeout: float = 30.0,
+        timeout_s: float | None = None,
+    ) -> str:
+        line, call_id = commands.originate(
+            endpoint=endpoint,
+            context=context,
+            exten=exten,
+            dialplan=self.settings.dialplan,
+            priority=priority,
+            ring_timeout=ring_timeout,
+            caller_id=caller_id,
+            variables=variables,
+        )
+        await self._originate(line, call_id, timeout_s)
+        return call_id
+
+    async def _originate(self, line: str, call_id: str, timeout_s: float | None) -> None:
+        # originate blocks until answered, so only FreeSWITCH's acceptance is awaited; a later
+        # failure arrives as the job's BACKGROUND_JOB (the mapper turns it into CallHungUp).
+        job_uuid = str(uuid.uuid4())
+        self._mapper.originates[job_uuid] = call_id
+        try:
+            answer = await self._link.bgapi(
+                line, self._timeout(timeout_s), wait=False, job_uuid=job_uuid
+            )
+            commands.check_answer(answer, "originate")
+        except BaseException:
+            self._mapper.originates.pop(job_uuid, None)
+            raise
+
+    async def spy(
+        self,
+        supervisor_endpoint: str,
+        target_call_id: str,
+        mode: SpyMode,
+        *,
+        timeout_s: float | None = None,
+    ) -> str:
+        if not isinstance(mode, SpyMode):
+            raise InvalidArgument("mode", mode, "a SpyMode (listen, whisper, barge)")
+        target = commands.call_uuid(target_call_id)
+        known = self._table.get(target)
+        if (
+            mode is not SpyMode.LISTEN
+            and known is not None
+            and known.application == "park"
+            and known.bridged_with is None
+        ):
+            # Whisper audio is mixed into what the target sends; a parked call sends nothing.
+            raise PbxError(f"cannot {mode.value} to {target}: the call is parked, not bridged")
+        s = self.settings
+        line, spy_id = commands.originate(
+            endpoint=supervisor_endpoint,
+            context=s.spy_context,
+            exten=s.spy_exten,
+            dialplan=s.dialplan,
+            ring_timeout=30.0,
+            variables={
+                "CC_SPY_TARGET": target,
+                "CC_SPY_MODE": mode.value,
+                **commands.SPY_VARIABLES[mode],
+            },
+        )
+        self._mapper.spy_modes[spy_id] = mode
+        try:
+            await self._originate(line, spy_id, timeout_s)
+        except BaseException:
+            self._mapper.spy_modes.pop(spy_id, None)
+            raise
+        return spy_id
+
+    async def start_recording(
+        self, call_id: str, filename: str, *, timeout_s: float | None = None
+    ) -> None:
+        await self._job(commands.record_start(call_id, filename), call_id, timeout_s)
+
+    async def stop_recording(self, call_id: str, *, timeout_s: float | None = None) -> None:
+        await self._job(commands.record_stop(call_id), call_id, timeout_s)
+
+    async def set_variable(
+        self, call_id: str, name: str, value: str, *, timeout_s: float | None = None
+    ) -> None:
+        await self._job(commands.setvar(call_id, name, value), call_id, timeout_s)
+
+    async def get_variable(
+        self, call_id: str, name: str, *, timeout_s: float | None = None
+    ) -> str | None:
+        """FreeSWITCH answers ``_undef_`` for an unset variable; that reads as ``None``."""
+        answer = await self._job(commands.getvar(call_id, name), call_id, timeout_s)
+        return None if answer in ("", commands.UNSET) else answer
+
+    async def list_live_calls(self, *, timeout_s: float | None = None) -> list[LiveCall]:
+        calls, _ = await self._collect(self._timeout(timeout_s))
+        return calls

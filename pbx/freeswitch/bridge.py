@@ -1,0 +1,99 @@
+"""A dedicated thread running its own gevent hub, so greenswitch lives beside asyncio.
+
+Nothing is monkey-patched: greenswitch's sockets are gevent's own, and only this thread ever
+touches them. Work crosses into the thread with ``hub.loop.run_callback_threadsafe`` (the one
+thread-safe entry into a gevent loop) and results come back as ``concurrent.futures.Future``s,
+which asyncio awaits through ``asyncio.wrap_future``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import gevent
+import gevent.event
+import gevent.hub
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class GeventThread:
+    """One OS thread, one gevent hub; ``submit`` runs a function in a new greenlet there."""
+
+    def __init__(self, name: str = "freeswitch-esl") -> None:
+        self.name = name
+        self._thread: threading.Thread | None = None
+        self._hub: gevent.hub.Hub | None = None
+        self._ready = threading.Event()
+        self._stop: gevent.event.Event | None = None
+        self._stopped = False
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive() and not self._stopped
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+        self._thread.start()
+        if not self._ready.wait(5.0):
+            raise RuntimeError(f"{self.name}: the gevent thread did not start")
+
+    def _run(self) -> None:
+        hub = gevent.get_hub()
+        self._hub = hub
+        self._stop = gevent.event.Event()
+        self._ready.set()
+        try:
+            # A timed wait keeps a timer armed, so the hub never sees an empty loop (LoopExit)
+            # while no socket is open.
+            while not self._stop.wait(timeout=1.0):
+                pass
+        finally:
+            hub.destroy(destroy_loop=True)
+
+    def submit(self, fn: Callable[[], T]) -> concurrent.futures.Future[T]:
+        """Run ``fn()`` in a new greenlet of the thread; its result or exception lands in the
+        returned future."""
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+        def job() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                future.set_result(fn())
+            except BaseException as exc:  # every outcome, even a kill, goes to the caller
+                if isinstance(exc, gevent.GreenletExit):
+                    future.set_exception(RuntimeError(f"{self.name}: job killed"))
+                else:
+                    future.set_exception(exc)
+
+        self.call(lambda: gevent.spawn(job))
+        return future
+
+    def call(self, fn: Callable[[], Any]) -> None:
+        """Schedule ``fn()`` on the hub (it must not block; spawn a greenlet for that)."""
+        hub = self._hub
+        if hub is None or self._stopped:
+            raise RuntimeError(f"{self.name}: the gevent thread is not running")
+        hub.loop.run_callback_threadsafe(fn)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """End the thread (blocking; from asyncio run it with ``asyncio.to_thread``). Greenlets
+        still alive are killed with the hub."""
+        if self._thread is None or self._stopped:
+            return
+        stop = self._stop
+        assert stop is not None
+        self.call(stop.set)
+        self._stopped = True
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            log.warning("%s: the gevent thread did not end within %g s", self.name, timeout)

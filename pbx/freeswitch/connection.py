@@ -1,0 +1,419 @@
+"""The inbound event socket: one greenswitch connection at a time, supervised.
+
+Everything here except :class:`EslLink`'s coroutines runs in the gevent thread
+(:mod:`pbx.freeswitch.bridge`). greenswitch brings the socket, the line reader and the reply
+queue; :class:`EslClient` fills what it leaves out for a long-lived link: body reads that stop at
+end of stream, events parsed in full (plain and JSON, with their own body), replies and
+BACKGROUND_JOB results with deadlines, every pending command failed when the link drops.
+:class:`EslLink` reconnects with backoff and re-subscribes after every connect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import gevent
+import gevent.event
+import gevent.lock
+import gevent.socket
+from greenswitch.esl import InboundESL
+
+from pbx.freeswitch.bridge import GeventThread
+from pbx.freeswitch.protocol import (
+    EVENT_TYPES,
+    REPLY_TYPES,
+    EslEvent,
+    EslReply,
+    MalformedFrame,
+    content_length,
+    parse_event,
+)
+from pbx.freeswitch.settings import FreeSwitchSettings
+from pbx.port import CommandTimeout, NotConnected, PbxError
+
+log = logging.getLogger(__name__)
+
+
+class AuthenticationFailed(PbxError):
+    """FreeSWITCH refused the event socket password."""
+
+
+class EslClient(InboundESL):
+    """One inbound ESL connection (gevent thread only)."""
+
+    def __init__(self, settings: FreeSwitchSettings, on_event: Callable[[EslEvent], None]) -> None:
+        super().__init__(settings.host, settings.port, settings.password, settings.connect_timeout)
+        self.on_event = on_event
+        self.jobs: dict[str, gevent.event.AsyncResult] = {}
+        self.last_rx = time.monotonic()
+        self.closed_reason = ""
+        self.malformed = 0
+        self._send_lock = gevent.lock.Semaphore()
+
+    # Connection --------------------------------------------------------------------------
+
+    def connect(self) -> None:
+        """Connect and authenticate (greenswitch's own ``connect`` waits for the auth request
+        with no deadline, which ends the hub with LoopExit when the socket closes first)."""
+        try:
+            self.sock = gevent.socket.create_connection((self.host, self.port), self.timeout)
+        except OSError as exc:
+            raise NotConnected(f"cannot reach {self.host}:{self.port}: {exc}") from None
+        self.sock.settimeout(None)
+        self.sock_file = self.sock.makefile("rb")
+        self.connected = True
+        self.last_rx = time.monotonic()
+        self.start_event_handlers()
+        if not self._auth_request_event.wait(timeout=self.timeout):
+            raise NotConnected(f"{self.host}:{self.port} sent no auth/request")
+        if not self.connected:
+            raise NotConnected(f"{self.host}:{self.port} closed the connection before auth")
+        reply = self.request(f"auth {self.password}", self.timeout)
+        if reply.text != "+OK accepted":
+            raise AuthenticationFailed(
+                f"{self.host}:{self.port} refused the event socket password: {reply.text}"
+            )
+
+    def subscribe(self, events: tuple[str, ...], timeout: float) -> None:
+        reply = self.request("event plain " + " ".join(events), timeout)
+        if not reply.text.startswith("+OK"):
+            raise NotConnected(f"event subscription refused: {reply.text}")
+
+    @property
+    def alive(self) -> bool:
+        greenlet = self._receive_events_greenlet
+        return self.connected and greenlet is not None and not greenlet.dead
+
+    def shutdown(self, reason: str) -> None:
+        """Close the socket, end the reader greenlets, fail every pending command."""
+        self.closed_reason = self.closed_reason or reason
+        self.connected = False
+        self._run = False
+        sock = getattr(self, "sock", None)
+        if sock is not None:
+            try:
+                sock.close()
+            except OSError:
+                pass
+        greenlets = [g for g in (self._receive_events_greenlet, self._process_events_greenlet) if g]
+        gevent.killall(greenlets, block=True, timeout=1.0)
+        self.fail_pending(NotConnected(f"event socket link lost: {self.closed_reason}"))
+
+    def fail_pending(self, error: Exception) -> None:
+        pending, self._commands_sent = self._commands_sent, []
+        jobs, self.jobs = self.jobs, {}
+        for result in [*pending, *jobs.values()]:
+            if not result.ready():
+                result.set_exception(error)
+
+    # Reading (called by greenswitch's reader greenlet, one frame at a time) -----------------
+
+    def _read_exact(self, length: int) -> str:
+        chunks: list[bytes] = []
+        remaining = length
+        while remaining:
+            data = self.sock_file.read(remaining)
+            if not data:
+                raise EOFError(f"stream ended {remaining} bytes into a {length}-byte body")
+            chunks.append(data)
+            remaining -= len(data)
+        return b"".join(chunks).decode("utf-8", "replace")
+
+    def handle_event(self, event: Any) -> None:  # greenswitch's hook; ``event`` = outer frame
+        self.last_rx = time.monotonic()
+        headers: dict[str, str] = event.headers
+        if not headers:
+            return  # a stray blank line between frames
+        ctype = headers.get("Content-Type", "")
+        try:
+            body = self._read_exact(content_length(headers))
+        except (EOFError, OSError, MalformedFrame) as exc:
+            log.warning("ESL: %s; dropping the link", exc)
+            self.closed_reason = str(exc)
+            self.connected = False
+            self._run = False
+            return
+        if ctype == "auth/request":
+            self._auth_request_event.set()
+        elif ctype in REPLY_TYPES:
+            self._reply(EslReply(headers, body))
+        elif ctype in EVENT_TYPES:
+            self._event(ctype, body)
+        elif ctype in ("text/disconnect-notice", "text/rude-rejection"):
+            self.closed_reason = f"{ctype}: {body.strip() or 'no reason given'}"
+            self.connected = False
+            self._auth_request_event.set()
+        else:
+            log.debug("ESL: ignored %s frame", ctype or "untyped")
+
+    def _reply(self, reply: EslReply) -> None:
+        if not self._commands_sent:
+            log.warning("ESL: a reply matched no command: %r", reply.text[:120])
+            return
+        result = self._commands_sent.pop(0)
+        if not result.ready():  # a command that timed out still owns its place in line
+            result.set(reply)
+
+    def _event(self, ctype: str, body: str) -> None:
+        try:
+            event = parse_event(ctype, body)
+        except MalformedFrame as exc:
+            self.malformed += 1
+            log.warning("ESL: ignored malformed event (%s)", exc)
+            return
+        if event.name == "BACKGROUND_JOB":
+            job = self.jobs.pop(event.get("Job-UUID"), None)
+            if job is not None and not job.ready():
+                job.set(event.body)
+        self.on_event(event)
+
+    # Commands ------------------------------------------------------------------------------
+
+    def request(self, command: str, timeout: float) -> EslReply:
+        """Send one command and wait for its reply (replies come back in order)."""
+        if not self.connected:
+            raise NotConnected(f"event socket not connected ({self.closed_reason or 'down'})")
+        result = gevent.event.AsyncResult()
+        with self._send_lock:  # the reply queue's order must be the bytes' order
+            self._commands_sent.append(result)
+            try:
+                self.sock.sendall((command + "\n\n").encode())
+            except OSError as exc:
+                raise NotConnected(f"event socket write failed: {exc}") from None
+        try:
+            return result.get(timeout=timeout)
+        except gevent.Timeout:
+            raise CommandTimeout(_verb(command), timeout) from None
+
+    def bgapi(self, command: str, timeout: float, *, wait: bool, job_uuid: str = "") -> str:
+        """``bgapi`` with our own Job-UUID. With ``wait``, the job's result (BACKGROUND_JOB body);
+        otherwise the acceptance text once FreeSWITCH queued the job."""
+        job_uuid = job_uuid or str(uuid.uuid4())
+        deadline = time.monotonic() + timeout
+        result = gevent.event.AsyncResult()
+        if wait:
+            self.jobs[job_uuid] = result
+        try:
+            reply = self.request(f"bgapi {command}\nJob-UUID: {job_uuid}", timeout)
+            if not reply.text.startswith("+OK"):
+                return reply.text
+            if not wait:
+                return reply.text
+            try:
+                return str(result.get(timeout=max(0.0, deadline - time.monotonic())))
+            except gevent.Timeout:
+                raise CommandTimeout(_verb(command), timeout) from None
+        finally:
+            self.jobs.pop(job_uuid, None)
+
+
+def _verb(command: str) -> str:
+    words = command.split("\n", 1)[0].split()
+    if words and words[0] in ("api", "bgapi") and len(words) > 1:
+        return f"{words[0]} {words[1]}"
+    return words[0] if words else command
+
+
+def backoff(attempt: int, initial: float, maximum: float) -> float:
+    """Delay before reconnect attempt ``attempt`` (0-based): doubling, capped, +-20 % jitter."""
+    base = min(maximum, initial * (2 ** min(attempt, 30)))
+    return base * random.uniform(0.8, 1.2)
+
+
+class EslLink:
+    """The supervised link, driven from asyncio. Callbacks run on the asyncio loop."""
+
+    def __init__(
+        self,
+        settings: FreeSwitchSettings,
+        *,
+        on_event: Callable[[EslEvent], None],
+        on_up: Callable[[], None],
+        on_down: Callable[[str], None],
+    ) -> None:
+        self.settings = settings
+        self._on_event = on_event
+        self._on_up = on_up
+        self._on_down = on_down
+        self._thread = GeventThread()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._client: EslClient | None = None
+        self._supervisor: gevent.Greenlet | None = None
+        self._wake: gevent.event.Event | None = None
+        self._closing = False
+        self._drop_reason = ""
+        self.refused: AuthenticationFailed | None = None
+        self.last_error = ""
+        self.connects = 0
+        self.events_received = 0
+        self.malformed_events = 0
+
+    @property
+    def connected(self) -> bool:
+        client = self._client
+        return client is not None and client.alive
+
+    # asyncio side ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._supervisor is not None or self._closing:
+            return
+        self._loop = asyncio.get_running_loop()
+        self._thread.start()
+        started = self._thread.submit(self._spawn_supervisor)
+        started.result(5.0)
+
+    def _spawn_supervisor(self) -> None:
+        self._wake = gevent.event.Event()
+        self._supervisor = gevent.spawn(self._supervise)
+
+    async def request(self, command: str, timeout_s: float) -> EslReply:
+        """Send one command (``api ...``, ``exit``) and return FreeSWITCH's reply."""
+        return await self._run(
+            lambda client: client.request(command, timeout_s), _verb(command), timeout_s
+        )
+
+    async def bgapi(
+        self, command: str, timeout_s: float, *, wait: bool = True, job_uuid: str = ""
+    ) -> str:
+        """Run an API command as a background job (see :meth:`EslClient.bgapi`)."""
+        return await self._run(
+            lambda client: client.bgapi(command, timeout_s, wait=wait, job_uuid=job_uuid),
+            f"bgapi {command.split(' ', 1)[0]}",
+            timeout_s,
+        )
+
+    async def _run(self, job: Callable[[EslClient], Any], name: str, timeout_s: float) -> Any:
+        client = self._client
+        if client is None or not client.alive or not self._thread.running:
+            raise NotConnected(f"no event socket link to {self._address} ({self.last_error})")
+        future = self._thread.submit(lambda: job(client))
+        # The gevent side has its own deadline; this one only guards against a stalled thread.
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(future), timeout_s + 1.0)
+        except TimeoutError:
+            raise CommandTimeout(name, timeout_s) from None
+
+    def drop(self, reason: str = "dropped on request") -> None:
+        """Close the current connection as if it had failed; the link reconnects."""
+        if self._thread.running:
+            self._thread.call(lambda: self._drop(reason))
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._thread.running:
+            done = self._thread.submit(self._shutdown)
+            try:
+                await asyncio.wait_for(asyncio.wrap_future(done), 5.0)
+            except (TimeoutError, RuntimeError) as exc:
+                log.warning("ESL: shutdown incomplete: %r", exc)
+        await asyncio.to_thread(self._thread.stop)
+
+    @property
+    def _address(self) -> str:
+        return f"{self.settings.host}:{self.settings.port}"
+
+    def _post(self, fn: Callable[..., None], *args: Any) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            loop.call_soon_threadsafe(fn, *args)
+        except RuntimeError:
+            pass  # the loop closed between the check and the call
+
+    # gevent side -----------------------------------------------------------------------------
+
+    def _drop(self, reason: str) -> None:
+        client = self._client
+        if client is not None:
+            self._drop_reason = reason
+            client.closed_reason = reason
+            gevent.spawn(client.shutdown, reason)
+
+    def _shutdown(self) -> None:
+        client = self._client
+        if client is not None and client.alive:
+            try:
+                client.request("exit", 1.0)
+            except PbxError:
+                pass
+        if self._wake is not None:
+            self._wake.set()
+        if client is not None:
+            client.shutdown("closed")
+        supervisor = self._supervisor
+        if supervisor is not None:
+            supervisor.join(timeout=3.0)
+            if not supervisor.dead:
+                supervisor.kill(block=True, timeout=1.0)
+
+    def _supervise(self) -> None:
+        attempt = 0
+        while not self._closing:
+            client = EslClient(self.settings, self._forward)
+            try:
+                client.connect()
+                client.subscribe(self.settings.events, self.settings.command_timeout)
+            except AuthenticationFailed as exc:
+                self.refused = exc
+                self.last_error = str(exc)
+                client.shutdown(str(exc))
+            except (PbxError, OSError) as exc:
+                self.last_error = str(exc)
+                client.shutdown(str(exc))
+            else:
+                self.refused = None
+                self.connects += 1
+                attempt = 0
+                self._client = client
+                self._drop_reason = ""
+                self._post(self._on_up)
+                reason = self._watch(client)
+                self._client = None
+                client.shutdown(reason)
+                self.malformed_events += client.malformed
+                self.last_error = reason
+                if not self._closing:
+                    self._post(self._on_down, reason)
+                    # A short pause first, so a FreeSWITCH that restarts is not hammered.
+                    if self._wake is not None:
+                        self._wake.wait(timeout=self.settings.reconnect_initial)
+                continue
+            if self._closing:
+                break
+            delay = backoff(attempt, self.settings.reconnect_initial, self.settings.reconnect_max)
+            attempt += 1
+            log.info(
+                "ESL: %s unreachable (%s); retrying in %.2f s",
+                self._address,
+                self.last_error,
+                delay,
+            )
+            if self._wake is not None:
+                self._wake.wait(timeout=delay)
+
+    def _watch(self, client: EslClient) -> str:
+        """Wait (timed, never a bare wait) until the connection ends; return why it did."""
+        greenlet = client._receive_events_greenlet
+        assert greenlet is not None
+        while True:
+            greenlet.join(timeout=0.25)
+            if self._closing:
+                return "closed"
+            if self._drop_reason:
+                return self._drop_reason
+            if greenlet.dead or not client.connected:
+                return client.closed_reason or "FreeSWITCH closed the event socket"
+            if time.monotonic() - client.last_rx > self.settings.idle_timeout:
+                return f"nothing from FreeSWITCH for {self.settings.idle_timeout:g} s"
+
+    def _forward(self, event: EslEvent) -> None:
+        self.events_received += 1
+        self._post(self._on_event, event)
