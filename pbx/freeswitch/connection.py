@@ -70,7 +70,13 @@ class EslClient(InboundESL):
         self.connected = True
         self.last_rx = time.monotonic()
         self.start_event_handlers()
-        if not self._auth_request_event.wait(timeout=self.timeout):
+        # Whichever comes first: the auth request, or the reader ending on a closed socket.
+        gevent.wait(
+            [self._auth_request_event, self._receive_events_greenlet], count=1, timeout=self.timeout
+        )
+        if not self.connected or self._receive_events_greenlet.dead:
+            raise NotConnected(f"{self.host}:{self.port} closed the connection before auth")
+        if not self._auth_request_event.is_set():
             raise NotConnected(f"{self.host}:{self.port} sent no auth/request")
         if not self.connected:
             raise NotConnected(f"{self.host}:{self.port} closed the connection before auth")
