@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from cc_core.acd.lifecycle import FROM_STORE, CallRecord, Stage
-from cc_core.acd.offers import answered
+from cc_core.acd.offers import answered, missed, ring
 from cc_core.acd.wrapup import ADOPTED_CALL, caller_left
 from cc_core.domain import AgentState
 from cc_core.logs import log_event
@@ -35,13 +35,13 @@ async def adopt(acd: AcdService, live_calls: Sequence[LiveCall]) -> None:
     by_call = {call.call_id: call for call in live_calls}
     by_tag = {call.variables[TAG]: call for call in live_calls if call.variables.get(TAG)}
     # Calls we track whose channel the PBX no longer lists: gone while we could not see.
-    for record in list(acd.calls):
-        call = by_call.get(record.call_id)
-        if call is None and record.stage is not Stage.WRAP_UP:
-            await caller_left(acd, record, cause="vanished")
-        elif call is not None and call.bridged_with and record.stage is Stage.OFFERED:
-            # Answered while the link was down: the DialEnd was lost, the bridge is not.
-            await answered(acd, record, acd.now(), seen_in="resync")
+    await _reconcile(acd, by_call)
+    if acd.resyncs > 1:
+        # After a link loss only the calls in memory can have changed: the store holds
+        # nothing open that this node does not track (it closed the rest at start).
+        await _adopt_untagged_calls(acd, live_calls)
+        return
+    await acd.journal.drain()  # the store must know everything recorded so far
     async with acd.store.transaction(readonly=True) as repos:
         rows = await repos.interactions.list_open()
     adopted = closed = 0
@@ -56,17 +56,44 @@ async def adopt(acd: AcdService, live_calls: Sequence[LiveCall]) -> None:
         else:
             await _take_back(acd, row, call)
             adopted += 1
-    untagged = 0
-    for call in live_calls:
-        if acd.calls.by_call(call.call_id) is None and not call.variables.get(TAG) \
-                and call.variables.get(DNIS) and await _adopt_untagged(acd, call):
-            untagged += 1
+    untagged = await _adopt_untagged_calls(acd, live_calls)
     stale = [t for t in by_tag if t not in open_ids and acd.calls.get(t) is None]
     if stale:
         log_event(log, "acd.tagged_calls_without_interaction", logging.WARNING,
                   interactions=",".join(sorted(stale)))
     log_event(log, "acd.adopted", calls=adopted, closed=closed, untagged=untagged,
               live=len(live_calls))
+
+
+async def _reconcile(acd: AcdService, by_call: dict[str, LiveCall]) -> None:
+    """Calls in memory against what the PBX lists: what happened while we could not see."""
+    for record in list(acd.calls):
+        call = by_call.get(record.call_id)
+        if call is None:
+            if record.stage is not Stage.WRAP_UP:
+                await caller_left(acd, record, cause="vanished")
+            continue
+        if record.stage is not Stage.OFFERED or record.offer_id is None:
+            continue
+        if call.bridged_with:
+            # Answered while the link was down: the DialEnd was lost, the bridge is not.
+            await answered(acd, record, acd.now(), seen_in="resync")
+        elif record.connect_failed:
+            await ring(acd, record)
+        elif call.application.lower() != "dial":
+            # Not ringing any more and not bridged: the ring ended unanswered meanwhile.
+            # Whether the agent let it ring out is unknown: do not count it against them.
+            await missed(acd, record, acd.now(), "ended while the PBX link was down",
+                         counts_against_agent=False)
+
+
+async def _adopt_untagged_calls(acd: AcdService, live_calls: Sequence[LiveCall]) -> int:
+    untagged = 0
+    for call in live_calls:
+        if acd.calls.by_call(call.call_id) is None and not call.variables.get(TAG) \
+                and call.variables.get(DNIS) and await _adopt_untagged(acd, call):
+            untagged += 1
+    return untagged
 
 
 async def _adopt_untagged(acd: AcdService, call: LiveCall) -> bool:

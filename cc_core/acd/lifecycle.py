@@ -91,6 +91,8 @@ class CallRecord:
     caller_num: str = ""
     # Adopted after a restart while already talking: the engine never saw this pairing.
     outside_engine: bool = False
+    # The PBX could not be told to ring the agent (link down): ring again once it is back.
+    connect_failed: bool = False
 
     def move(self, new: Stage) -> Stage:
         """Change stage (checked); returns the previous one."""

@@ -59,19 +59,28 @@ async def place(acd: AcdService, offer: Offer) -> None:
     acd.live_sync.queue_changed(record.queue)
     acd.live_sync.agent_changed(agent_id)
     await acd.live_sync.count(record.queue, "offered")
+    await ring(acd, record)
+
+
+async def ring(acd: AcdService, record: CallRecord) -> None:
+    """Tell the PBX to ring the reserved agent for ``record``."""
+    agent_id = record.agent_id or ""
     endpoint = acd.centre.endpoints[agent_id]
-    ring = acd.centre.queue_info[record.queue].ring_timeout
+    ring_timeout = acd.centre.queue_info[record.queue].ring_timeout
     try:
         await acd.port.connect_agent(
-            record.call_id, endpoint, ring_timeout=ring, caller_id=record.caller_num or None
+            record.call_id, endpoint, ring_timeout=ring_timeout,
+            caller_id=record.caller_num or None,
         )
+        record.connect_failed = False
     except NoSuchCall:
         from cc_core.acd.wrapup import caller_left
 
         await caller_left(acd, record, cause="call gone before ringing")
     except PbxError as exc:
-        # Not connected or no answer in time: the engine's offer timer (ring time plus a
-        # grace) expires the offer and the call is re-routed then.
+        # Link down or no answer in time: ring again after the next resync; the engine's
+        # offer timer (ring time plus a grace) re-routes the call if that never comes.
+        record.connect_failed = True
         log_event(log, "offer.connect_failed", logging.WARNING, call=record.call_id,
                   agent=agent_id, error=str(exc))
 
@@ -84,17 +93,27 @@ async def dial_ended(acd: AcdService, event: DialEnded) -> None:
     if expected.lower() != event.endpoint.lower():
         return  # a dial we did not ask for (e.g. a transfer inside the PBX)
     now = acd.now()
-    offer_id = record.offer_id
     if event.status is DialStatus.ANSWER:
         await answered(acd, record, now)
         return
     if event.status is DialStatus.CANCEL:
         return  # the caller hung up or was moved; that event tells the rest
-    if event.status is DialStatus.BUSY:
-        outcomes = acd.engine.reject(offer_id, now)
+    # Busy is the phone's answer, not the agent missing a call: it does not count.
+    counts = event.status is not DialStatus.BUSY
+    await missed(acd, record, now, event.status.value, counts_against_agent=counts)
+
+
+async def missed(
+    acd: AcdService, record: CallRecord, now: float, reason: str, *, counts_against_agent: bool
+) -> None:
+    """The ring ended without an answer: re-route; the engine's no-answer rule applies when
+    the agent is to blame."""
+    assert record.offer_id is not None
+    if not counts_against_agent:
+        outcomes = acd.engine.reject(record.offer_id, now)
     else:
-        outcomes = acd.engine.no_answer(offer_id, now)
-    await back_to_queue(acd, record, now, reason=event.status.value)
+        outcomes = acd.engine.no_answer(record.offer_id, now)
+    await back_to_queue(acd, record, now, reason=reason)
     await acd.apply(outcomes)
     await _hold_if_waiting(acd, record)
 
@@ -123,6 +142,7 @@ async def expired(acd: AcdService, outcome: OfferExpired) -> None:
 async def back_to_queue(acd: AcdService, record: CallRecord, at: float, *, reason: str) -> None:
     agent_id = record.agent_id
     record.offer_id = None
+    record.connect_failed = False
     old = record.move(Stage.QUEUED)
     await acd.journal.moved(record, old, at, reason=reason, missed_agent=agent_id)
     record.agent_id = None

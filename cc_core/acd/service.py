@@ -51,6 +51,16 @@ from pbx.port import (
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+_HANDLED = (
+    DialEnded,
+    CallHungUp,
+    Resynced,
+    EndpointRegistered,
+    EndpointUnregistered,
+    ConnectionLost,
+    ConnectionRestored,
+)
+
 # Where an interaction that waited too long leaves to (dialplan context, exten = exit kind).
 EXIT_CONTEXT = "cc-exit"
 
@@ -104,6 +114,7 @@ class AcdService:
             self.engine.add_agent(agent, now)
         await self.live_sync.restore_agents()
         await self.live_sync.restore_queues()
+        self.journal.start()
         self._subscription = self.port.events()
         self._tasks.append(asyncio.create_task(self._run_jobs(), name="acd-jobs"))
         self._tasks.append(asyncio.create_task(self._pump(self._subscription), name="acd-pbx"))
@@ -129,6 +140,7 @@ class AcdService:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        await self.journal.close()
         self.started = False
 
     # ------------------------------------------------------------------ the serial loop
@@ -164,6 +176,8 @@ class AcdService:
 
     async def _pump(self, subscription: EventSubscription) -> None:
         async for event in subscription:
+            if not isinstance(event, _HANDLED):
+                continue  # ringing, answer, bridge and DTMF events change nothing here
             try:
                 await self.serial(lambda e=event: self.on_pbx_event(e))
             except Exception:
@@ -265,16 +279,18 @@ class AcdService:
     ) -> str:
         """A caller reached the built-in flow: create the interaction (arrived, then ivr)."""
 
+        info = self.centre.queue_info[queue]
+        at = self.now()
+        # Written outside the job loop: the id is needed now, and other jobs need not wait.
+        interaction_id = await self.journal.created(
+            call_id=call_id,
+            queue=queue,
+            priority=info.priority,
+            attributes={"dialled": dialled, "caller": caller_num},
+            at=at,
+        )
+
         async def job() -> str:
-            info = self.centre.queue_info[queue]
-            at = self.now()
-            interaction_id = await self.journal.created(
-                call_id=call_id,
-                queue=queue,
-                priority=info.priority,
-                attributes={"dialled": dialled, "caller": caller_num},
-                at=at,
-            )
             record = CallRecord(interaction_id, call_id, queue, at, caller_num=caller_num)
             self.calls.add(record)
             old = record.move(Stage.IVR)

@@ -102,6 +102,8 @@ async def health(request: web.Request) -> web.Response:
         "pbx_connected": acd.port.connected,
         "resyncs": acd.resyncs,
         "calls": len(acd.calls),
+        "journal_backlog": acd.journal.backlog,
+        "journal_failed": acd.journal.failed,
     }
     return web.json_response(body, status=200 if ok else 503)
 

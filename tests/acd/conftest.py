@@ -173,13 +173,20 @@ class Centre:
     def hang_up(self, chan: Channel) -> None:
         self.sim.pbx.queue_hangup(chan, 16)
 
+    async def settled(self) -> None:
+        """Everything the ACD recorded so far is in the store."""
+        assert self.node.service is not None
+        await self.node.service.journal.drain()
+
     async def interactions(self) -> list[Any]:
         assert self.node.store is not None
+        await self.settled()
         async with self.node.store.transaction(readonly=True) as repos:
             return list(await repos.interactions.list_open())
 
     async def events_of(self, interaction_id: str) -> list[str]:
         assert self.node.store is not None
+        await self.settled()
         async with self.node.store.transaction(readonly=True) as repos:
             return [e.event for e in await repos.events.for_interaction(interaction_id)]
 

@@ -27,6 +27,7 @@ async def test_login_state_changes_and_logout(centre: Centre) -> None:
         "ann": "logged_out", "ben": "logged_out",
     }
     assert centre.node.store is not None
+    await centre.settled()
     async with centre.node.store.transaction(readonly=True) as repos:
         from datetime import UTC, datetime
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.acd.conftest import SUPPORT_NUMBER, Centre, wait_for
 
 
@@ -18,9 +20,12 @@ async def test_call_is_served_and_every_stage_is_logged(centre: Centre) -> None:
         return chan.bridge is not None
 
     await wait_for(connected, what="caller bridged to an agent")
-    rows = await centre.interactions()
-    assert len(rows) == 1
-    row = rows[0]
+
+    async def recorded_connected() -> list[Any]:
+        rows = await centre.interactions()
+        return rows if [r.state for r in rows] == ["connected"] else []
+
+    (row,) = await wait_for(recorded_connected, what="connected in the store")
     assert (row.state, row.agent_id, row.queue) == ("connected", "ann", "sales")
     assert row.pbx_call_id == chan.uniqueid
     status, agent = await centre.request("GET", "/api/agents/ann")
