@@ -88,7 +88,9 @@ class StreamScorer:
         self._speech = np.zeros(self._size, dtype=bool)
         self._tone = np.zeros(self._size, dtype=bool)
         self._clipped = np.zeros(self._size, dtype=np.int64)
-        self._frames = 0  # frames analysed since the start
+        self._pending_power = np.zeros(0)
+        self._pending_clipped = np.zeros(0, dtype=np.intp)
+        self._frames = 0  # frames decided since the start
         self._listeners: list[BlockListener] = []
 
     @property
@@ -103,7 +105,11 @@ class StreamScorer:
         self._listeners.append(listener)
 
     def push(self, data: bytes | bytearray | memoryview) -> int:
-        """Feed audio of any length; returns how many frames were analysed now."""
+        """Feed audio of any length; returns how many frames were decided now.
+
+        Frames are decided a block at a time and ``ToneSettings.min_ms`` (less one frame)
+        after they arrive, the time it takes to know whether a steady tone began.
+        """
         self._framer.push(data)
         done = 0
         while self._framer.pending_frames >= self._block:
@@ -115,16 +121,25 @@ class StreamScorer:
         return self._analyse(self._framer.take()) if self._framer.pending_frames else 0
 
     def _analyse(self, frames: npt.NDArray[np.int16]) -> int:
-        n = frames.shape[0]
-        power = levels.frame_power(frames)
-        speech, tone = self._voice.detect(frames)
+        new_power = levels.frame_power(frames)
+        speech, tone = self._voice.detect(frames, new_power)
+        # The voice detector decides frames with a short lag; their levels wait with them.
+        power = np.concatenate((self._pending_power, new_power))
+        clipped = np.concatenate(
+            (self._pending_clipped, levels.clipped_counts(frames, self.format.peak))
+        )
+        n = len(speech)
+        self._pending_power, self._pending_clipped = power[n:], clipped[n:]
+        if n == 0:
+            return 0
         keep = min(n, self._size)  # a block longer than the window keeps its tail
-        at = (np.arange(self._frames + n - keep, self._frames + n)) % self._size
-        self._power[at] = power[-keep:]
-        self._level[at] = levels.power_to_dbfs(power[-keep:])
-        self._speech[at] = speech[-keep:]
-        self._tone[at] = tone[-keep:]
-        self._clipped[at] = levels.clipped_counts(frames[-keep:], self.format.peak)
+        at = np.arange(self._frames + n - keep, self._frames + n) % self._size
+        power = power[n - keep : n]
+        self._power[at] = power
+        self._level[at] = levels.power_to_dbfs(power)
+        self._speech[at] = speech[n - keep :]
+        self._tone[at] = tone[n - keep :]
+        self._clipped[at] = clipped[n - keep : n]
         self._frames += n
         for listener in self._listeners:
             listener(speech, tone)

@@ -1,10 +1,15 @@
 """Voice activity per frame: webrtcvad, with steady tones kept out of "speech".
 
 webrtcvad calls ringback, dial tone and DTMF speech, and keeps saying so for a 100-200 ms
-hangover after they stop. ``ToneDetector`` flags frames whose energy sits in one or two narrow
-spectral peaks that hold still for several frames (speech pitch and formants move, and
-voiced speech spreads its energy over many harmonics). ``VoiceDetector`` combines both: a tone
-frame is never speech, and neither is the VAD's hangover right after a tone.
+hangover after they stop. ``ToneDetector`` marks frames whose energy sits in one or two narrow
+spectral peaks (``tonal``) and counts how long the same peaks have held still; a run of
+``min_ms`` or more is a tone (speech pitch and formants move, and voiced speech spreads its
+energy over many harmonics). ``VoiceDetector`` combines both: a tone frame is never speech,
+and neither is the VAD's quiet hangover right after a tone.
+
+So that a tone's first frames are flagged too, decisions lag the input by ``min_ms`` plus one
+frame: a frame is decided once it is known whether its run grows long enough. The lag does
+not depend on how the stream is cut into blocks, so neither do the flags.
 """
 
 from __future__ import annotations
@@ -15,22 +20,25 @@ import numpy as np
 import numpy.typing as npt
 import webrtcvad
 
+from cc_core.quality import levels
 from cc_core.quality.frames import AudioFormat
 
 BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.intp]
 
 VAD_MODES = (0, 1, 2, 3)
 
 
 @dataclass(frozen=True)
 class ToneSettings:
-    """Thresholds of the tone detector (defaults tuned on sox tones and espeak-ng speech)."""
+    """Thresholds of the tone detector (tuned on sox tones and six espeak-ng voices)."""
 
-    concentration: float = 0.85  # share of frame energy in the two strongest peaks
+    concentration: float = 0.95  # share of frame energy in the two strongest peaks
     second_peak: float = 0.1  # a second peak weaker than this (vs the first) is ignored
-    min_ms: int = 60  # a tone must hold still this long
-    hangover_ms: int = 300  # how long after a tone the VAD's "speech" is not believed
-    lowest_hz: float = 200.0  # call-progress and DTMF tones are all above this
+    min_ms: int = 60  # a tone must hold still this long (DTMF digits last 40-100 ms)
+    hangover_ms: int = 300  # after a tone, quieter "speech" this long is the VAD's hangover
+    hangover_drop_db: float = 10.0  # ... quieter by this much than the tone
+    lowest_hz: float = 300.0  # call-progress and DTMF tones are all above (from 350 Hz)
 
     def __post_init__(self) -> None:
         if not 0.0 < self.concentration <= 1.0:
@@ -40,27 +48,37 @@ class ToneSettings:
         if not 0.0 <= self.lowest_hz < 4000.0:
             raise ValueError(f"lowest_hz: expected 0 <= x < 4000, got {self.lowest_hz!r}")
         if self.min_ms < 0 or self.hangover_ms < 0:
-            raise ValueError("min_ms, hangover_ms: expected non-negative milliseconds")
+            raise ValueError(
+                f"min_ms, hangover_ms: expected milliseconds >= 0, got {self.min_ms!r}, "
+                f"{self.hangover_ms!r}"
+            )
 
 
 class ToneDetector:
-    """Stateful, block-vectorized detector of steady one- or two-frequency tones."""
+    """Causal, block-vectorized measure of steady one- or two-frequency tones."""
 
     def __init__(self, fmt: AudioFormat, settings: ToneSettings | None = None) -> None:
         self.settings = settings or ToneSettings()
-        n = fmt.samples_per_frame
+        # 10 ms frames are measured with the previous frame too: 100 Hz bins are too coarse
+        # for two close tones, and their beating empties single 10 ms frames.
+        self._span = 2 if fmt.frame_ms < 20 else 1
+        n = fmt.samples_per_frame * self._span
         self._window = np.hanning(n)
         self._bins = np.arange(n // 2 + 1)
-        self._lowest = int(self.settings.lowest_hz * fmt.frame_ms // 1000)  # bins are 1/frame
-        self._min_frames = max(1, -(-self.settings.min_ms // fmt.frame_ms))
-        # Carried across blocks: was the last frame tonal, its peaks, and its run length.
+        span_ms = fmt.frame_ms * self._span
+        self._lowest = int(self.settings.lowest_hz * span_ms // 1000)  # bins are 1/span
+        self._prev_frame = np.zeros(fmt.samples_per_frame, dtype=np.int16)
+        self.min_frames = max(1, -(-self.settings.min_ms // fmt.frame_ms))
+        # Carried across blocks: was the last frame tonal, its peaks, its place in its run.
         self._prev_tonal = False
         self._prev_peaks = (-10, -10)
         self._run = 0
 
-    def _peaks(
-        self, frames: npt.NDArray[np.int16]
-    ) -> tuple[BoolArray, npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    def _peaks(self, frames: npt.NDArray[np.int16]) -> tuple[BoolArray, IntArray, IntArray]:
+        if self._span == 2:
+            previous = np.concatenate((self._prev_frame[None, :], frames[:-1]))
+            self._prev_frame = frames[-1].copy()
+            frames = np.hstack((previous, frames))
         spec = np.fft.rfft(frames * self._window, axis=1)
         power = spec.real**2 + spec.imag**2
         total = power.sum(axis=1) + 1e-9
@@ -76,34 +94,49 @@ class ToneDetector:
         k2 = np.where(e2 >= self.settings.second_peak * e1, k2, -10)
         return tonal, k1, k2
 
-    def detect(self, frames: npt.NDArray[np.int16]) -> BoolArray:
-        """Flag the tone frames of a block (consecutive to the previous block)."""
+    def measure(
+        self, frames: npt.NDArray[np.int16]
+    ) -> tuple[BoolArray, IntArray, IntArray, IntArray]:
+        """(tonal, position, peak1, peak2) of each frame of a block after the previous block.
+
+        ``position`` is the frame's place (1, 2, ...) in its run of tonal frames with the same
+        peaks, counting frames of earlier blocks; meaningless where ``tonal`` is false.
+        ``peak2`` is -10 where there is no second peak.
+        """
         n = frames.shape[0]
-        if n == 0:
-            return np.zeros(0, dtype=bool)
         tonal, k1, k2 = self._peaks(frames)
         p1 = np.concatenate(([self._prev_peaks[0]], k1))
         p2 = np.concatenate(([self._prev_peaks[1]], k2))
         t = np.concatenate(([self._prev_tonal], tonal))
-        # The strongest peak must hold still; a second peak only counts where both frames
-        # have one (the two tones of a beating pair trade places in the weaker frames).
-        no_second = (p2[1:] < 0) | (p2[:-1] < 0)
-        same = (np.abs(p1[1:] - p1[:-1]) <= 1) & (no_second | (np.abs(p2[1:] - p2[:-1]) <= 1))
-        link = t[1:] & t[:-1] & same  # frame continues the previous frame's tone
-        run_id = np.cumsum(~link)  # id 0: frames continuing the run carried from before
-        lengths = np.bincount(run_id, minlength=1)
-        lengths[0] += self._run
-        run_len = lengths[run_id]
-        tone = tonal & (run_len >= self._min_frames)
-        last = run_id[-1]
-        self._run = int(lengths[last]) if tonal[-1] else 0
+        link = t[1:] & t[:-1] & same_peaks(p1[1:], p2[1:], p1[:-1], p2[:-1])
+        idx = np.arange(n)
+        start = np.maximum.accumulate(np.where(link, -1, idx))
+        position = np.where(start >= 0, idx - start + 1, idx + 1 + self._run)
+        self._run = int(position[-1]) if tonal[-1] else 0
         self._prev_tonal = bool(tonal[-1])
         self._prev_peaks = (int(k1[-1]), int(k2[-1]))
-        return tone
+        return tonal, position, k1, k2
+
+
+def same_peaks(a1: IntArray, a2: IntArray, b1: IntArray, b2: IntArray) -> BoolArray:
+    """Whether frames a and b show the same tone, peak by peak within a bin.
+
+    A second peak only counts where both frames have one, and the two peaks may trade
+    places (the tones of a dual-tone pair are nearly as strong as each other).
+    """
+    near = lambda x, y: np.abs(x - y) <= 1  # noqa: E731
+    no_second = (a2 < 0) | (b2 < 0)
+    straight = near(a1, b1) & (no_second | near(a2, b2))
+    crossed = ~no_second & near(a1, b2) & near(a2, b1)
+    return straight | crossed
 
 
 class VoiceDetector:
-    """One stateful webrtcvad per stream plus the tone detector and the tone hangover."""
+    """One stateful webrtcvad per stream, the tone detector and the tone hangover.
+
+    ``detect`` takes each new block and returns the flags of the frames decided so far, in
+    order: ``delay`` frames fewer than given in total, the rest come with later blocks.
+    """
 
     def __init__(
         self,
@@ -114,15 +147,23 @@ class VoiceDetector:
     ) -> None:
         if mode not in VAD_MODES:
             raise ValueError(f"vad_mode: expected one of {VAD_MODES}, got {mode!r}")
+        if not 0.0 <= emphasis < 1.0:
+            raise ValueError(f"emphasis: expected 0 <= x < 1, got {emphasis!r}")
         self.format = fmt
         self._vad = webrtcvad.Vad(mode)
         self._tones = ToneDetector(fmt, tones)
-        self._hangover = -(-self._tones.settings.hangover_ms // fmt.frame_ms)
+        settings = self._tones.settings
+        # One frame more than the tone's length, to see the frame a tone starts in.
+        self.delay = self._tones.min_frames
+        self._hangover = -(-settings.hangover_ms // fmt.frame_ms)
+        self._hangover_drop = 10.0 ** (-settings.hangover_drop_db / 10.0)
         self._emphasis = emphasis
         self._prev_sample = 0.0
-        self._frame = 0  # absolute index of the next frame
+        self._pending = _Pending.empty()  # frames measured but not yet decided
+        self._edge = (False, -10, -10)  # the last decided frame: (tone run, peak1, peak2)
+        self._decided = 0  # absolute index of the next frame to decide
         self._last_tone = -(10**9)
-        self._last_quiet = -(10**9)  # last frame the VAD called non-speech
+        self._tone_power = 0.0
 
     def _emphasise(self, frames: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
         # y[n] = x[n] - a*x[n-1]: the VAD hears less DC, hum and rumble (which it otherwise
@@ -134,29 +175,87 @@ class VoiceDetector:
         self._prev_sample = float(x[-1])
         return np.clip(y, -32768, 32767).astype("<i2")
 
-    def detect(self, frames: npt.NDArray[np.int16]) -> tuple[BoolArray, BoolArray]:
-        """(speech, tone) flags for each frame of the block."""
+    def _run_vad(self, frames: npt.NDArray[np.int16]) -> BoolArray:
         n = frames.shape[0]
-        if n == 0:
-            empty = np.zeros(0, dtype=bool)
-            return empty, empty
         pcm = memoryview(self._emphasise(frames).tobytes())
         step = frames.shape[1] * 2  # bytes of one 16-bit frame
         rate = self.format.sample_rate
         is_speech = self._vad.is_speech
-        vad = np.fromiter(
+        return np.fromiter(
             (is_speech(pcm[i : i + step], rate) for i in range(0, n * step, step)),
             dtype=bool,
             count=n,
         )
-        tone = self._tones.detect(frames)
-        idx = np.arange(self._frame, self._frame + n)
+
+    def detect(
+        self, frames: npt.NDArray[np.int16], power: npt.NDArray[np.float64] | None = None
+    ) -> tuple[BoolArray, BoolArray]:
+        """(speech, tone) of the frames decided by this block (see the class docstring).
+
+        ``power`` is ``levels.frame_power(frames)`` when the caller has it already.
+        """
+        if frames.shape[0] == 0:
+            empty = np.zeros(0, dtype=bool)
+            return empty, empty
+        if power is None:
+            power = levels.frame_power(frames)
+        tonal, position, k1, k2 = self._tones.measure(frames)
+        p = self._pending
+        vad = np.concatenate((p.vad, self._run_vad(frames)))
+        tonal = np.concatenate((p.tonal, tonal))
+        position = np.concatenate((p.position, position))
+        k1 = np.concatenate((p.k1, k1))
+        k2 = np.concatenate((p.k2, k2))
+        power = np.concatenate((p.power, power))
+        need = self._tones.min_frames
+        m = max(0, len(vad) - self.delay)
+        # A tonal frame is a tone if its run is, or will be within the lookahead, long enough;
+        # known for one frame beyond those decided now.
+        c = max(0, len(vad) - need + 1)
+        ahead = np.arange(c) + np.maximum(0, need - position[:c])
+        core = tonal[:c] & (position[ahead] >= need)
+        # The frames a tone starts and stops in are part tone, part not: not tonal enough,
+        # but with the same peaks. Count them as tone too (else the VAD calls them speech).
+        before = np.zeros(m, dtype=bool)
+        after = np.zeros(m, dtype=bool)
+        if m:
+            nxt = slice(1, m + 1)
+            before = core[nxt] & same_peaks(k1[:m], k2[:m], k1[nxt], k2[nxt])
+            prev_core = np.concatenate(([self._edge[0]], core[: m - 1]))
+            prev_k1 = np.concatenate(([self._edge[1]], k1[: m - 1]))
+            prev_k2 = np.concatenate(([self._edge[2]], k2[: m - 1]))
+            after = prev_core & same_peaks(k1[:m], k2[:m], prev_k1, prev_k2)
+            self._edge = (bool(core[m - 1]), int(k1[m - 1]), int(k2[m - 1]))
+        tone = core[:m] | before | after
+        idx = np.arange(self._decided, self._decided + m)
         last_tone = np.maximum.accumulate(np.where(tone, idx, self._last_tone))
-        last_quiet = np.maximum.accumulate(np.where(vad, self._last_quiet, idx))
-        # The VAD's speech right after a tone, before it has once said "quiet", is hangover.
-        after_tone = (idx - last_tone <= self._hangover) & (last_quiet < last_tone)
-        speech = vad & ~tone & ~after_tone
-        self._frame += n
-        self._last_tone = int(last_tone[-1])
-        self._last_quiet = int(last_quiet[-1])
+        # Power of the most recent full tone frame (not an edge), carried forward.
+        tone_at = np.maximum.accumulate(np.where(core[:m], np.arange(m), -1))
+        tone_power = np.where(tone_at >= 0, power[np.maximum(tone_at, 0)], self._tone_power)
+        hangover = (idx - last_tone <= self._hangover) & (
+            power[:m] < tone_power * self._hangover_drop
+        )
+        speech = vad[:m] & ~tone & ~hangover
+        if m:
+            self._last_tone = int(last_tone[-1])
+            self._tone_power = float(tone_power[-1])
+        self._decided += m
+        self._pending = _Pending(vad[m:], tonal[m:], position[m:], k1[m:], k2[m:], power[m:])
         return speech, tone
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """Per-frame measures of the frames not decided yet."""
+
+    vad: BoolArray
+    tonal: BoolArray
+    position: IntArray
+    k1: IntArray
+    k2: IntArray
+    power: npt.NDArray[np.float64]
+
+    @classmethod
+    def empty(cls) -> _Pending:
+        none = np.zeros(0, dtype=np.intp)
+        return cls(none.astype(bool), none.astype(bool), none, none, none, none.astype(float))
