@@ -18,6 +18,7 @@ from pydantic import (
     BeforeValidator,
     Discriminator,
     Field,
+    PlainValidator,
     Tag,
     model_validator,
 )
@@ -41,7 +42,6 @@ Digit = Annotated[str, AfterValidator(pattern(r"[0-9*#]", "one key: 0-9, * or #"
 Timeout = Annotated[float, AfterValidator(in_range(0.5, 60, "a number of seconds"))]
 Retries = Annotated[int, AfterValidator(in_range(0, 9, "a number of retries"))]
 DigitCount = Annotated[int, AfterValidator(in_range(1, 32, "a number of digits"))]
-Priority = Annotated[int, AfterValidator(in_range(0, 100, "a priority"))]
 Level = Annotated[int, AfterValidator(in_range(1, 5, "a proficiency"))]
 SoundName = Annotated[str, AfterValidator(pattern(
     r"[A-Za-z0-9_][A-Za-z0-9_/-]*", "a sound name without extension, e.g. 'custom/welcome'"))]
@@ -70,7 +70,7 @@ def template_fields(text: str) -> list[str]:
     return fields
 
 
-def _check_template(value: str) -> str:
+def check_template(value: str) -> str:
     try:
         template_fields(value)
     except ValueError as exc:
@@ -87,7 +87,7 @@ def _check_regex(value: str) -> str:
     return value
 
 
-Template = Annotated[str, AfterValidator(_check_template)]
+Template = Annotated[str, AfterValidator(check_template)]
 Regex = Annotated[str, AfterValidator(_check_regex)]
 
 
@@ -300,6 +300,15 @@ class LookupNode(_Node):
     fallback: NodeId
 
 
+def _priority(value: Any) -> int | str:
+    # One validator for both forms, so a mistake gets one message, not one per union arm.
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 100:
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\{[a-z][a-z0-9_]*\}", value):
+        return value
+    raise _invalid(value, "a number 0-100 or one placeholder such as '{priority}'")
+
+
 class QueueNode(_Node):
     """Enter a queue. ``priority`` may be a number or one ``{attr}`` placeholder."""
 
@@ -307,8 +316,7 @@ class QueueNode(_Node):
     queue: Identifier
     prompts: list[PromptId] = []
     skills: dict[Identifier, Level] = {}
-    priority: Priority | Annotated[str, AfterValidator(pattern(
-        r"\{[a-z][a-z0-9_]*\}", "a number 0-100 or one placeholder such as '{priority}'"))] = 0
+    priority: Annotated[int | str, PlainValidator(_priority)] = 0
     attributes: list[AttrName] | None = None  # None: every attribute goes along
 
 
@@ -344,17 +352,18 @@ class GotoNode(_Node):
 
 def _node_type(value: Any) -> str | None:
     kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
-    return kind if kind in NODE_TYPES else None
+    # The tag shows up in error locations; "type=queue" cannot be mistaken for a field name.
+    return f"type={kind}" if kind in NODE_TYPES else None
 
 
 Node = Annotated[
-    Annotated[PlayNode, Tag("play")] | Annotated[MenuNode, Tag("menu")]
-    | Annotated[CollectNode, Tag("collect")] | Annotated[SetNode, Tag("set")]
-    | Annotated[BranchNode, Tag("branch")] | Annotated[HoursNode, Tag("hours")]
-    | Annotated[LookupNode, Tag("lookup")] | Annotated[QueueNode, Tag("queue")]
-    | Annotated[TransferNode, Tag("transfer")] | Annotated[CallbackNode, Tag("callback")]
-    | Annotated[VoicemailNode, Tag("voicemail")] | Annotated[HangupNode, Tag("hangup")]
-    | Annotated[GotoNode, Tag("goto")],
+    Annotated[PlayNode, Tag("type=play")] | Annotated[MenuNode, Tag("type=menu")]
+    | Annotated[CollectNode, Tag("type=collect")] | Annotated[SetNode, Tag("type=set")]
+    | Annotated[BranchNode, Tag("type=branch")] | Annotated[HoursNode, Tag("type=hours")]
+    | Annotated[LookupNode, Tag("type=lookup")] | Annotated[QueueNode, Tag("type=queue")]
+    | Annotated[TransferNode, Tag("type=transfer")] | Annotated[CallbackNode, Tag("type=callback")]
+    | Annotated[VoicemailNode, Tag("type=voicemail")] | Annotated[HangupNode, Tag("type=hangup")]
+    | Annotated[GotoNode, Tag("type=goto")],
     Discriminator(
         _node_type, custom_error_type="invalid",
         custom_error_message="expected a mapping with 'type' one of " + ", ".join(NODE_TYPES)),

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, PlainValidator
+from pydantic_core import PydanticCustomError
 
 from cc_core.config.value_types import ConfigModel, Identifier, LanguageCode, in_range, pattern
-from cc_core.ivr.model import SoundName, Template
+from cc_core.ivr.model import SoundName, check_template
 from cc_core.ivr.templates import render, split
 
 SOUND_PREFIX = "ccplane"
@@ -29,11 +30,25 @@ class Audio(ConfigModel):
     audio: SoundName
 
 
+def _prompt_value(value: Any) -> str | Audio:
+    # One validator for both forms, so a mistake gets one message, not one per union arm.
+    if isinstance(value, dict):
+        return Audio.model_validate(value)
+    if isinstance(value, str) and value.strip():
+        return check_template(value)
+    raise PydanticCustomError(
+        "invalid", "got {value} (expected text, or {{audio: name}} for a recording)",
+        {"value": repr(value) if isinstance(value, str) else str(value)})
+
+
+PromptValue = Annotated[str | Audio, PlainValidator(_prompt_value)]
+
+
 class PromptSet(ConfigModel):
     language: LanguageCode
     voice: Voice  # espeak-ng voice for the text prompts
     speed: Speed = 150
-    prompts: dict[Identifier, Template | Audio]
+    prompts: dict[Identifier, PromptValue]
 
 
 @dataclass(frozen=True)

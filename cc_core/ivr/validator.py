@@ -100,7 +100,8 @@ def _unreachable(doc: Document, start: Any, nodes: Mapping[str, Any],
                  written: list[str]) -> list[Problem]:
     if not isinstance(start, str) or start not in written:
         return []
-    graph = _graph(nodes)
+    # Targets that failed validation are followed too (they have no known successors).
+    graph = {n: [t for _, t in successors(node) if t in written] for n, node in nodes.items()}
     seen, stack = {start}, [start]
     while stack:
         for nxt in graph.get(stack.pop(), []):

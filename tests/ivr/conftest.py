@@ -77,7 +77,7 @@ class Crm:
 @pytest.fixture
 async def crm() -> AsyncIterator[Crm]:
     seen: list[Mapping[str, str]] = []
-    state = Crm("", seen, 3.0)
+    state = Crm("", seen, 2.0)
 
     async def customers(request: web.Request) -> web.StreamResponse:
         query = dict(request.query)
@@ -96,8 +96,12 @@ async def crm() -> AsyncIterator[Crm]:
             return web.json_response({"error": "not found"}, status=404)
         return web.json_response({"customer": found})
 
+    async def echo(request: web.Request) -> web.StreamResponse:
+        return web.json_response({"got": await request.json()})
+
     app = web.Application()
     app.router.add_get("/customers", customers)
+    app.router.add_post("/echo", echo)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
