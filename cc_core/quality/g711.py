@@ -78,7 +78,7 @@ def encode_ulaw(samples: npt.NDArray[np.int16]) -> npt.NDArray[np.uint8]:
     """Encode 16-bit linear samples to mu-law bytes (G.711 on 14-bit PCM, vectorized)."""
     x = _to_bits(samples, 14)
     sign = np.where(x < 0, 0x80, 0)
-    magnitude = np.minimum(np.abs(x), 8159) + 33  # 8159 + 33: the top of the last segment
+    magnitude = np.minimum(np.abs(x), 8158) + 33  # 8158 + 33 = 8191: the last segment's top
     exponent = _segment(magnitude, 0x40)
     mantissa = (magnitude >> (exponent + 1)) & 0x0F
     return (~(sign | (exponent << 4) | mantissa) & 0xFF).astype(np.uint8)

@@ -34,6 +34,7 @@ class ScorerConfig:
     noise_percentile: float = 50.0  # of the levels of non-speech frames (the median)
     fallback_percentile: float = 10.0  # of all frames, when too few are non-speech
     min_noise_frames: int = 10  # fewer non-speech frames than this: use the fallback
+    min_speech_s: float = 0.5  # less speech than this in the window: no SNR (VAD slips)
     tone_flag_ratio: float = 0.3  # flag the stream as "tone" above this share of frames
     tones: ToneSettings = field(default_factory=ToneSettings)
 
@@ -166,7 +167,7 @@ class StreamScorer:
             noise_floor = _percentile(level, cfg.fallback_percentile)
         speech_level: float | None = None
         snr: float | None = None
-        if speech_frames:
+        if speech_frames * self.format.frame_seconds >= cfg.min_speech_s:
             speech_power = float(power[speech].mean())
             speech_level = float(levels.power_to_dbfs(speech_power))
             noise_power = levels.dbfs_to_power(noise_floor)

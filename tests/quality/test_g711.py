@@ -64,6 +64,9 @@ def test_quantisation_error_is_at_most_half_a_step() -> None:
         # Relative error stays in the companding law's few percent above the first segments.
         big = np.abs(x[inside].astype(np.float64)) > 1024
         assert (err[big] / np.abs(x[inside][big])).max() < 0.035
+        # Beyond the loudest code, samples saturate at it (they do not wrap around).
+        peak = int(table.max())
+        assert (decoded[x > peak] == peak).all() and (decoded[x < -peak] == -peak).all()
 
 
 @pytest.mark.parametrize(("encoding", "decode", "encode"), [
