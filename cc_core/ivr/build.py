@@ -61,9 +61,33 @@ def _run(args: list[str], what: str) -> None:
                          + (f": {detail[-1]}" if detail else ""))
 
 
+def voices(espeak: str) -> set[str]:
+    """Every name espeak-ng accepts for ``-v``: language, voice name, voice file."""
+    try:
+        listing = subprocess.run([espeak, "--voices"], capture_output=True, text=True,
+                                 timeout=COMMAND_TIMEOUT, check=True).stdout
+    except (subprocess.SubprocessError, OSError) as exc:
+        raise BuildError(f"espeak-ng --voices failed: {exc}") from None
+    names: set[str] = set()
+    for line in listing.splitlines()[1:]:
+        columns = line.split()
+        if len(columns) >= 5:
+            language, name, file = columns[1], columns[3], columns[4]
+            names |= {language.lower(), name.lower(), file.lower(),
+                      file.rsplit("/", 1)[-1].lower()}
+    return names
+
+
 def build_prompts(catalog: PromptCatalog, out: Path, *, force: bool = False) -> BuildReport:
     """Render every text piece of ``catalog`` below ``out``; returns what was built/skipped."""
     espeak, sox = _tool("espeak-ng"), _tool("sox")
+    known = voices(espeak)
+    for language, prompt_set in sorted(catalog.sets.items()):
+        # espeak-ng quietly falls back to its default voice for an unknown name.
+        base = prompt_set.voice.split("+", 1)[0].lower()
+        if base not in known:
+            raise BuildError(f"prompts/{language}.yaml: voice '{prompt_set.voice}' is not an "
+                             "espeak-ng voice (expected a name from `espeak-ng --voices`)")
     out.mkdir(parents=True, exist_ok=True)
     manifest_path = out / MANIFEST
     try:

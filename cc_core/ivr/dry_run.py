@@ -73,7 +73,9 @@ def summary(outcome: IvrOutcome) -> str:
     elif kind is OutcomeKind.VOICEMAIL:
         text = f"voicemail for {outcome.mailbox}"
     else:
-        text = kind.value.replace("_", " ") + (f": {outcome.reason}" if outcome.reason else "")
+        text = kind.value.replace("_", " ")
+        if kind is OutcomeKind.FAILED:
+            text += f": {outcome.reason}"
     if outcome.csat_score is not None:
         text += f"; CSAT score {outcome.csat_score}"
     return text
