@@ -326,7 +326,7 @@ async def uuid_getvar(sw: FsSwitch, arg: str) -> ApiResult:
     ch = _channel(sw, words[0])
     if ch is None:
         return ok(NO_SUCH_CHANNEL)
-    return ok(ch.variables.get(words[1], "_undef_"))
+    return ok(ch.lookup(words[1]) or "_undef_")
 
 
 def dump_headers(sw: FsSwitch, ch: FsChannel) -> list[tuple[str, str]]:

@@ -186,8 +186,7 @@ async def play_and_get_digits(sw: FsSwitch, ch: FsChannel, data: str) -> str:
     if var:
         ch.set_var(var, result or None)
     ch.set_var("read_result", "success" if result else "failure")
-    ch.set_var("current_application_response", "FILE PLAYED")
-    return "FILE PLAYED"
+    return "_none_"
 
 
 @app("transfer")

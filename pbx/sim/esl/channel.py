@@ -45,6 +45,22 @@ PROFILE_FIELDS = (
 _ALWAYS = frozenset(f for f in PROFILE_FIELDS if f.endswith(("Time", "Hold", "Accum")))
 
 
+_PROFILE_VARIABLES = {
+    "destination_number": "Destination-Number",
+    "caller_id_name": "Caller-ID-Name",
+    "caller_id_number": "Caller-ID-Number",
+    "callee_id_name": "Callee-ID-Name",
+    "callee_id_number": "Callee-ID-Number",
+    "ani": "ANI",
+    "context": "Context",
+    "dialplan": "Dialplan",
+    "rdnis": "RDNIS",
+    "source": "Source",
+    "chan_name": "Channel-Name",
+    "transfer_source": "Transfer-Source",
+}
+
+
 @dataclass
 class FsChannel:
     uuid: str
@@ -89,6 +105,14 @@ class FsChannel:
 
     def get_var(self, name: str) -> str:
         return self.variables.get(name, "")
+
+    def lookup(self, name: str) -> str:
+        """A variable, else the caller-profile field of that name, as
+        switch_channel_get_variable falls back to the profile."""
+        if name in self.variables:
+            return self.variables[name]
+        field_ = _PROFILE_VARIABLES.get(name)
+        return self.profile.get(field_, "") if field_ else ""
 
     def profile_headers(self, prefix: str, with_index: bool = True) -> Headers:
         out: Headers = []

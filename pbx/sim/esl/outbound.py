@@ -61,6 +61,8 @@ class OutboundSession(EslSession):
         return super().wants(ev)
 
     def on_event(self, ev: Event) -> None:
+        if self._ended and self.my_uuid:
+            return  # the session let go of the channel at CHANNEL_HANGUP_COMPLETE
         super().on_event(ev)
         if ev.get("Unique-ID") != self.ch.uuid or self._ended:
             return
@@ -115,7 +117,7 @@ class OutboundSession(EslSession):
         self.send(codec.event_plain_body(headers))
 
     async def cmd_getvar(self, rest: str, cmd: codec.Command) -> None:
-        self.reply(self.ch.get_var(rest.strip()))
+        self.reply(self.ch.lookup(rest.strip()))
 
     async def cmd_resume(self, rest: str, cmd: codec.Command) -> None:
         self.reply("+OK")
