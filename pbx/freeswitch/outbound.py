@@ -405,14 +405,19 @@ class OutboundServer:
         )
         self.port = self._server.sockets[0].getsockname()[1]
 
-    async def close(self) -> None:
+    async def close(self, grace_s: float = 2.0) -> None:
+        """Stop accepting; sessions get ``grace_s`` seconds to end on their own (a session
+        saying goodbye to FreeSWITCH), then are cancelled."""
         if self._server is not None:
             self._server.close()
+        sessions = set(self._sessions)
+        if sessions:
+            _, running = await asyncio.wait(sessions, timeout=grace_s)
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+        if self._server is not None:
             await self._server.wait_closed()
-        for task in list(self._sessions):
-            task.cancel()
-        if self._sessions:
-            await asyncio.gather(*self._sessions, return_exceptions=True)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
