@@ -23,7 +23,8 @@ def feed(target: StreamFeed, data: bytes) -> None:
 
 
 def test_cadence_when_steady_then_early_on_change(corpus: Corpus) -> None:
-    quiet = audio.to_int16(audio.scale_to(corpus.noise["pinknoise", 8000], -65.0))[: 8 * 8000]
+    # 8.1 s: the change falls between two cadence ticks.
+    quiet = audio.to_int16(audio.scale_to(corpus.noise["pinknoise", 8000], -65.0))[:64800]
     loud = corpus.clipped[: 3 * 8000]  # speech through sox "gain 20": heavy clipping
     got: list[StreamSnapshot] = []
     stream = StreamFeed(
