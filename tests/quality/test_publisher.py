@@ -38,10 +38,11 @@ def test_cadence_when_steady_then_early_on_change(corpus: Corpus) -> None:
     assert len(steady) >= 7 and np.allclose(gaps, 1.0, atol=1e-6), steady
     before = len(got)
     feed(stream, loud.tobytes())
-    change = got[before]
-    # The clipping is published before the next cadence tick, with a lower score.
-    assert change.t - steady[-1] < 1.0 - 1e-6
-    assert change.score < got[before - 1].score - 0.05
+    k = next(i for i in range(before, len(got)) if got[i].score < got[before - 1].score - 0.05)
+    # The clipping is published within a check interval (0.2 s) plus the decision lag of its
+    # start at 8.1 s, before the next cadence tick.
+    assert got[k].t - 8.1 <= 0.2 + 0.1
+    assert got[k].t - got[k - 1].t < 1.0 - 1e-6
     assert all(b.t > a.t for a, b in itertools.pairwise(got))
 
 
