@@ -7,6 +7,7 @@ all end as an outcome, never as an exception escaping to the FastAGI server.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import re
@@ -48,6 +49,7 @@ Clock = Callable[[], dt.datetime]
 LANGUAGE = "language"
 BUILTINS = ("caller", "called", "call_id")
 _NUMBER = re.compile(r"\+?[0-9]{3,15}")
+PROBE_TIMEOUT = 2.0
 
 
 def utc_now() -> dt.datetime:
@@ -147,7 +149,10 @@ class _Run:
         except CallerHungUp:
             result = self.outcome(OutcomeKind.CALLER_HUNG_UP, reason="caller hung up")
         except PbxError as exc:
-            result = self.outcome(OutcomeKind.FAILED, reason=f"PBX: {exc}")
+            if await self.caller_gone():
+                result = self.outcome(OutcomeKind.CALLER_HUNG_UP, reason="caller hung up")
+            else:
+                result = self.outcome(OutcomeKind.FAILED, reason=f"PBX: {exc}")
         except Exception as exc:  # a bug must not drop the caller: the ACD routes by fallback
             log.exception("IVR script %s failed at node %s", self.script.name, self.node_id)
             result = self.outcome(OutcomeKind.FAILED, reason=f"{type(exc).__name__}: {exc}")
@@ -155,6 +160,21 @@ class _Run:
                   **({"queue": result.queue} if result.queue else {}),
                   **({"csat": result.csat_score} if result.csat_score is not None else {}))
         return result
+
+    async def caller_gone(self) -> bool:
+        """After a refused command: was it refused because the caller had just hung up?
+
+        Asterisk answers a playback cut short by a hang-up with -1 and only then says HANGUP,
+        so the next command is what tells the two apart.
+        """
+        try:
+            async with asyncio.timeout(PROBE_TIMEOUT):
+                await self.session.get_variable("CHANNEL(state)")
+        except CallerHungUp:
+            return True
+        except (PbxError, TimeoutError):
+            return False
+        return False
 
     async def step(self, node: object) -> str:
         match node:

@@ -102,6 +102,21 @@ async def test_a_pbx_refusal_is_a_failed_outcome_not_an_exception() -> None:
     assert events[-1].detail["outcome"] == "failed"
 
 
+class CutOffSession(ScriptedSession):
+    """Asterisk answers a playback cut short by a hang-up with -1 and says HANGUP after."""
+
+    async def play(self, prompts: Sequence[str], *, interrupt_digits: str = "") -> str:
+        self.caller_left = True
+        raise PbxError("AGI STREAM FILE 'ccplane/en/hi': the prompt could not be played")
+
+
+async def test_a_refusal_because_the_caller_left_is_a_hang_up() -> None:
+    s = script({"a": {"type": "play", "prompts": ["hi"], "next": "b"},
+                "b": {"type": "hangup"}})
+    outcome, _, _ = await run(s, session=CutOffSession([]))
+    assert (outcome.kind, outcome.reason) == (OutcomeKind.CALLER_HUNG_UP, "caller hung up")
+
+
 async def test_a_failing_event_sink_does_not_stop_the_caller(
         caplog: pytest.LogCaptureFixture) -> None:
     def sink(event: IvrEvent) -> None:
