@@ -43,9 +43,12 @@ ensure_python() {
   stamp="$VENV/.stamp-install"
   want="$extras $(cat "$ROOT/setup.cfg" "$ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1)"
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-    log "installing the project into $VENV (.[$extras])"
-    "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
-    "$VENV/bin/python" -m pip install -q -e "$ROOT[$extras]"
+    log "installing the project into $VENV (.[$extras]); pip's output goes to $VENV/pip.log"
+    # pip's output only matters when it fails; then its tail says why.
+    if ! { "$VENV/bin/python" -m pip install -q --upgrade pip \
+           && "$VENV/bin/python" -m pip install -q -e "$ROOT[$extras]"; } >"$VENV/pip.log" 2>&1; then
+      tail -n 30 "$VENV/pip.log" >&2; log "pip install failed"; return 1
+    fi
     echo "$want" > "$stamp"
   fi
 }
