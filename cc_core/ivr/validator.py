@@ -70,7 +70,9 @@ def check_script(doc: Document, script: Script, prompts: Mapping[str, PromptSet]
     data = doc.data if isinstance(doc.data, dict) else {}
     raw_nodes = data.get("nodes") if isinstance(data.get("nodes"), dict) else {}
     written = [n for n in raw_nodes if isinstance(n, str)]
-    nodes = {k: v for k, v in (script.nodes or {}).items() if v is not None}
+    # A partial model lacks the fields that failed validation (or holds None for them).
+    raw = getattr(script, "nodes", None)
+    nodes = {k: v for k, v in raw.items() if v is not None} if isinstance(raw, dict) else {}
     problems: list[Problem] = []
 
     def target(loc: tuple[str | int, ...], name: str) -> None:
@@ -188,11 +190,12 @@ def _cycles(graph: Mapping[str, list[str]]) -> list[list[str]]:
 
 def _languages(doc: Document, script: Script, nodes: Mapping[str, Any],
                prompts: Mapping[str, PromptSet] | None) -> list[Problem]:
-    languages = script.languages if isinstance(script.languages, list) else []
-    languages = [lang for lang in languages if lang is not None]
+    raw = getattr(script, "languages", None)
+    languages = [lang for lang in raw if isinstance(lang, str)] if isinstance(raw, list) else []
+    default = getattr(script, "language", None)
     problems = []
-    if isinstance(script.language, str) and languages and script.language not in languages:
-        problems.append(doc.problem(("language",), f"default language '{script.language}' is "
+    if isinstance(default, str) and languages and default not in languages:
+        problems.append(doc.problem(("language",), f"default language '{default}' is "
                                     f"not in languages ({', '.join(languages)})"))
     for node_id, node in nodes.items():
         if isinstance(node, SetNode):
@@ -224,9 +227,8 @@ def _languages(doc: Document, script: Script, nodes: Mapping[str, Any],
 def _references(doc: Document, script: Script, nodes: Mapping[str, Any],
                 queue_ids: Iterable[str] | None) -> list[Problem]:
     problems = []
-    calendars = list((script.calendars or {}).keys())
     raw = doc.data.get("calendars") if isinstance(doc.data, dict) else None
-    written = list(raw) if isinstance(raw, dict) else calendars
+    written = [str(name) for name in raw] if isinstance(raw, dict) else []
     queues = sorted(queue_ids) if queue_ids is not None else None
     for node_id, node in nodes.items():
         if isinstance(node, HoursNode) and node.calendar not in written:
@@ -248,8 +250,17 @@ def check_scripts(docs: Iterable[Document], queue_ids: Iterable[str] | None,
                   prompt_folder: Path) -> tuple[dict[str, Script], list[Problem]]:
     """Valid scripts by name and every problem of the scripts and the prompt sets."""
     prompts, problems = load_prompt_sets(prompt_folder)
+    scripts, found = check_documents(docs, queue_ids, prompts)
+    return scripts, sorted_problems([*problems, *found])
+
+
+def check_documents(docs: Iterable[Document], queue_ids: Iterable[str] | None,
+                    prompts: Mapping[str, PromptSet] | None
+                    ) -> tuple[dict[str, Script], list[Problem]]:
+    """Valid scripts by name and every problem of the scripts, against loaded prompt sets."""
     ids = list(queue_ids) if queue_ids is not None else None
     scripts: dict[str, Script] = {}
+    problems: list[Problem] = []
     for doc in docs:
         model, partial, found = validate_script(doc)
         found += check_script(doc, partial, prompts, ids)
