@@ -380,6 +380,19 @@ class FreeSwitchPort(PbxPort):
         answer = await self._job(commands.getvar(call_id, name), call_id, timeout_s)
         return None if answer in ("", commands.UNSET) else answer
 
+    async def bridge(
+        self, call_id: str, other_call_id: str, *, timeout_s: float | None = None
+    ) -> None:
+        """Bridge two calls already up (``uuid_bridge``); FreeSWITCH only, not in the port."""
+        await self._job(commands.bridge(call_id, other_call_id), call_id, timeout_s)
+
+    async def broadcast(
+        self, call_id: str, path: str, *, leg: str = "aleg", timeout_s: float | None = None
+    ) -> None:
+        """Play a file to a call wherever it is (``uuid_broadcast``), e.g. a position
+        announcement to a held caller; FreeSWITCH only, not in the port."""
+        await self._job(commands.broadcast(call_id, path, leg), call_id, timeout_s)
+
     async def list_live_calls(self, *, timeout_s: float | None = None) -> list[LiveCall]:
         calls, _ = await self._collect(self._timeout(timeout_s))
         return calls

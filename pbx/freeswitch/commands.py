@@ -29,11 +29,12 @@ _CALLER_ID = re.compile(r'^\s*(?:"(?P<qname>[^"]*)"|(?P<name>[^<]*?))\s*<(?P<num
 _GONE = ("no such channel", "cannot locate session", "does not exist")
 UNSET = "_undef_"  # uuid_getvar's answer for a variable that is not set
 
-# eavesdrop: whom the supervisor is heard by (FreeSWITCH mixes the spy's audio into that leg).
+# eavesdrop's channel variables (mod_dptools): a "whisper" flag sends the supervisor's audio to
+# that leg only, "bridge" flags make a full three-way; the target's own leg is the "aleg".
 SPY_VARIABLES: dict[SpyMode, dict[str, str]] = {
     SpyMode.LISTEN: {"eavesdrop_whisper_aleg": "false", "eavesdrop_whisper_bleg": "false"},
     SpyMode.WHISPER: {"eavesdrop_whisper_aleg": "true", "eavesdrop_whisper_bleg": "false"},
-    SpyMode.BARGE: {"eavesdrop_whisper_aleg": "true", "eavesdrop_whisper_bleg": "true"},
+    SpyMode.BARGE: {"eavesdrop_bridge_aleg": "true", "eavesdrop_bridge_bleg": "true"},
 }
 
 
@@ -154,6 +155,16 @@ def originate(
     spec = ",".join(f"{k}={variable_value(k, v)}" for k, v in channel_vars.items())
     line = f"originate {{{spec}}}{endpoint} {exten} {word('dialplan', dialplan)} {context}"
     return line, uid
+
+
+def bridge(uid: str, other: str) -> str:
+    return f"uuid_bridge {call_uuid(uid)} {call_uuid(other)}"
+
+
+def broadcast(uid: str, path: str, leg: str) -> str:
+    if leg not in ("aleg", "bleg", "both"):
+        raise InvalidArgument("leg", leg, "aleg, bleg or both")
+    return f"uuid_broadcast {call_uuid(uid)} {word('path', path)} {leg}"
 
 
 def show_channels() -> str:

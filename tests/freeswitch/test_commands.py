@@ -27,7 +27,7 @@ from pbx.port import (
     SpyStopped,
 )
 
-from .conftest import collect_until, settings_for
+from .conftest import collect_until, eventually, settings_for
 from .fake_esl import FakeChannel, FakeFreeSwitch
 
 CALLER = "11111111-0000-4000-8000-000000000001"
@@ -126,14 +126,17 @@ async def test_originate_failure_arrives_as_hangup(
 async def test_spy_originates_the_supervisor_with_eavesdrop_variables(
     fake: FakeFreeSwitch, port: FreeSwitchPort
 ) -> None:
-    fake.add(FakeChannel(AGENT_LEG, "sofia/internal/1001@pbx", application="bridge"))
-    spy_id = await port.spy("user/2001", AGENT_LEG, SpyMode.WHISPER)
-    (line,) = lines(fake, "bgapi originate")
-    assert line == (
-        f"bgapi originate {{origination_uuid={spy_id},originate_timeout=30,"
+    fake.add(FakeChannel(AGENT_LEG, "sofia/internal/1001@pbx"), announce=False)
+    whisper = await port.spy("user/2001", AGENT_LEG, SpyMode.WHISPER)
+    barge = await port.spy("user/2002", AGENT_LEG, SpyMode.BARGE)
+    assert lines(fake, "bgapi originate") == [
+        f"bgapi originate {{origination_uuid={whisper},originate_timeout=30,"
         f"CC_SPY_TARGET={AGENT_LEG},CC_SPY_MODE=whisper,eavesdrop_whisper_aleg=true,"
-        "eavesdrop_whisper_bleg=false}user/2001 s XML cc-spy"
-    )
+        "eavesdrop_whisper_bleg=false}user/2001 s XML cc-spy",
+        f"bgapi originate {{origination_uuid={barge},originate_timeout=30,"
+        f"CC_SPY_TARGET={AGENT_LEG},CC_SPY_MODE=barge,eavesdrop_bridge_aleg=true,"
+        "eavesdrop_bridge_bleg=true}user/2002 s XML cc-spy",
+    ]
 
 
 async def test_whisper_to_a_parked_call_is_refused(
@@ -142,6 +145,8 @@ async def test_whisper_to_a_parked_call_is_refused(
     sub = port.events()
     fake.add(FakeChannel(CALLER, "sofia/internal/caller@pbx"))  # parked in cc-inbound
     await collect_until(sub, lambda ev: any(isinstance(e, CallArrived) for e in ev))
+    # CHANNEL_PARK has no port event of its own: wait until the adapter has read it.
+    await eventually(lambda: getattr(port._table.get(CALLER), "application", "") == "park")
     with pytest.raises(PbxError, match="parked"):
         await port.spy("user/2001", CALLER, SpyMode.BARGE)
     assert await port.spy("user/2001", CALLER, SpyMode.LISTEN)
