@@ -136,6 +136,12 @@ async def playback(sw: FsSwitch, ch: FsChannel, data: str) -> str:
     return response
 
 
+@app("endless_playback")
+async def endless_playback(sw: FsSwitch, ch: FsChannel, data: str) -> str:
+    await idle(sw, ch)
+    return "_none_"
+
+
 @app("echo")
 async def echo(sw: FsSwitch, ch: FsChannel, data: str) -> str:
     await sw.wait(ch, None)
@@ -229,7 +235,12 @@ async def bridge(sw: FsSwitch, ch: FsChannel, data: str) -> str:
     ch.set_var("DIALSTATUS", "SUCCESS")
     sw.answer(ch)
     await bridge_legs(sw, ch, leg)
-    if ch.up and ch.get_var("hangup_after_bridge") == "true":
+    after = ch.get_var("transfer_after_bridge")
+    if ch.up and after and not ch.transfer_to:
+        # exten[:dialplan[:context]], applied only after a bridge that took place.
+        parts = after.split(":")
+        sw.transfer(ch, parts[0], parts[2] if len(parts) > 2 else ch.profile.get("Context", ""))
+    elif ch.up and ch.get_var("hangup_after_bridge") == "true":
         await sw.hangup(ch, "NORMAL_CLEARING")
     return "_none_"
 
@@ -238,7 +249,7 @@ async def bridge_legs(sw: FsSwitch, a: FsChannel, b: FsChannel) -> None:
     """A running bridge: CHANNEL_BRIDGE from `a`; ends when either side hangs up."""
     from pbx.sim.esl.switch import Bridge
 
-    br = Bridge(a, b)
+    br = Bridge(a, b, by_app=True)
     sw.bridges[a.uuid] = br
     sw.bridges[b.uuid] = br
     a.other, a.other_type = b, "originatee"
@@ -253,7 +264,13 @@ async def bridge_legs(sw: FsSwitch, a: FsChannel, b: FsChannel) -> None:
     sw.chan_event("CHANNEL_BRIDGE", a, prefix=sw.bridge_ids(br))
 
     async def b_life(ch: FsChannel) -> None:
-        await br.done.wait()
+        # The called leg only sits in the bridge until either side leaves.
+        waits = {asyncio.ensure_future(br.done.wait()), asyncio.ensure_future(ch.interrupt.wait())}
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
 
     sw.adopt(b, b_life)
     await asyncio.wait(

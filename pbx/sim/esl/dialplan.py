@@ -48,6 +48,8 @@ class Extension:
 class XmlDialplan:
     contexts: dict[str, list[Extension]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # X-PRE-PROCESS set: substituted as $${name} while loading, as FreeSWITCH does.
+    preprocess: dict[str, str] = field(default_factory=dict)
 
     def hunt(self, context: str, fields: dict[str, str]) -> list[tuple[Action, tuple[str, ...]]]:
         """Actions to run, each with the captures of the condition that matched it."""
@@ -74,10 +76,14 @@ class XmlDialplan:
 _KNOWN_PREPROCESS = {"include", "set"}
 
 
-def load(path: Path | str) -> XmlDialplan:
-    dp = XmlDialplan()
+def load(path: Path | str, dp: XmlDialplan | None = None) -> XmlDialplan:
+    """Load one file (and what it includes) into `dp` (a new dialplan when None)."""
+    dp = dp if dp is not None else XmlDialplan()
     _load_file(Path(path), dp, set())
     return dp
+
+
+_PRE_VAR = re.compile(r"\$\$\{([^}]+)\}")
 
 
 def _load_file(path: Path, dp: XmlDialplan, seen: set[Path]) -> None:
@@ -104,9 +110,16 @@ def _load_file(path: Path, dp: XmlDialplan, seen: set[Path]) -> None:
 
     def start(tag: str, attrs: dict[str, str]) -> None:
         stack.append(tag)
+        attrs = {
+            k: _PRE_VAR.sub(lambda m: dp.preprocess.get(m.group(1), ""), v)
+            for k, v in attrs.items()
+        }
         if tag == "X-PRE-PROCESS":
             cmd = attrs.get("cmd", "")
-            if cmd == "include":
+            if cmd == "set":
+                name, _, value = attrs.get("data", "").partition("=")
+                dp.preprocess[name.strip()] = value.strip()
+            elif cmd == "include":
                 for inc in sorted(path.parent.glob(attrs.get("data", ""))):
                     _load_file(inc, dp, seen)
             elif cmd not in _KNOWN_PREPROCESS:

@@ -28,6 +28,7 @@ class OutboundSession(EslSession):
         self.full = False
         self._parked = False
         self._ended = False
+        self._released = False
 
     def bound_uuid(self) -> str:
         return self.ch.uuid
@@ -48,6 +49,9 @@ class OutboundSession(EslSession):
         # The call stays in the socket application (parked) until it hangs up or is
         # transferred; messages queued by sendmsg run meanwhile.
         await idle(sw, ch)
+        self._released = True  # from here on, closing the socket leaves the call alone
+        if ch.up and not ch.transfer_to:
+            ch.interrupt.clear()  # socket_resume: the dialplan carries on
         if self._parked:
             self._parked = ch.parked = False
             sw.chan_event("CHANNEL_UNPARK", ch)
@@ -92,9 +96,13 @@ class OutboundSession(EslSession):
 
     async def close(self) -> None:
         await super().close()
-        # The controlling socket went away: a call still in the socket app is hung up.
-        if self.ch.up and not self.ch.transfer_to:
-            await self.sw.hangup(self.ch, "NORMAL_CLEARING")
+        # The controlling socket went away: a call still in the socket app is hung up,
+        # unless socket_resume=true lets it carry on with the next dialplan action.
+        if self.ch.up and not self._released and not self.ch.transfer_to:
+            if self.ch.get_var("socket_resume") == "true":
+                self.ch.interrupt.set()
+            else:
+                await self.sw.hangup(self.ch, "NORMAL_CLEARING")
 
     # -- commands -------------------------------------------------------------------------
     async def cmd_connect(self, rest: str, cmd: codec.Command) -> None:

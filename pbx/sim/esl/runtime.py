@@ -30,10 +30,7 @@ class FsSimulator:
         self.config = config
         plan = xml_dialplan.XmlDialplan()
         for p in config.dialplan_paths:
-            loaded = xml_dialplan.load(p)
-            for name, exts in loaded.contexts.items():
-                plan.contexts.setdefault(name, []).extend(exts)
-            plan.warnings += loaded.warnings
+            xml_dialplan.load(p, plan)
         self.switch = FsSwitch(
             plan, SwitchConfig(config.time_scale, config.domain, config.hostname)
         )

@@ -69,6 +69,9 @@ class Bridge:
     a: FsChannel
     b: FsChannel
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    # Made by the `bridge` application: when the called leg leaves, the caller goes on with
+    # its dialplan (hangup_after_bridge, transfer_after_bridge) instead of being hung up.
+    by_app: bool = False
 
 
 class FsSwitch:
@@ -373,7 +376,7 @@ class FsSwitch:
         if bridge is not None:
             other = bridge.b if bridge.a is ch else bridge.a
             self.bridges.pop(other.uuid, None)
-            if other.up:
+            if other.up and not (bridge.by_app and ch is bridge.b):
                 await self.hangup(other, "NORMAL_CLEARING")
             if bridge.a is ch:
                 self.chan_event("CHANNEL_UNBRIDGE", ch, prefix=self.bridge_ids(bridge))
@@ -628,6 +631,34 @@ class FsSwitch:
 
         self.spawn(phone())
         await self._await_answer(ch, ring_seconds)
+        return ch
+
+    def inbound_call(
+        self,
+        destination: str,
+        caller: str,
+        context: str = "public",
+        caller_name: str = "",
+        trunk: str = "external",
+    ) -> FsChannel:
+        """A call arriving from a SIP trunk (sofia/<trunk>/<caller>), running the dialplan."""
+        ch = self.new_channel(
+            f"sofia/{trunk}/{caller}@{self.config.domain}",
+            "inbound",
+            cid_name=caller_name,
+            cid_number=caller,
+            destination=destination,
+            context=context,
+            source="mod_sofia",
+        )
+        ch.set_var("direction", "inbound")
+        ch.set_var("uuid", ch.uuid)
+        ch.set_var("session_id", str(ch.session_id))
+        ch.set_var("channel_name", ch.name)
+        ch.set_var("sip_from_user", caller)
+        ch.set_var("sip_to_user", destination)
+        self.init(ch)
+        ch.task = self.spawn(self._life(ch, self.run_dialplan))  # type: ignore[assignment]
         return ch
 
     async def _life(self, ch: FsChannel, body: Callable[[FsChannel], Awaitable[None]]) -> None:
