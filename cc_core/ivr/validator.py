@@ -82,8 +82,8 @@ def check_script(doc: Document, script: Script, prompts: Mapping[str, PromptSet]
             problems.append(doc.problem(loc, f"unknown node '{name}'{hint}"))
 
     start = data.get("start")
-    if isinstance(start, str):
-        target(("start",), start)
+    if isinstance(start, str) and isinstance(data.get("nodes"), dict):
+        target(("start",), start)  # without nodes, "nodes is missing" says it all
     for node_id, node in nodes.items():
         for loc, name in successors(node):
             target(("nodes", node_id, *loc), name)
