@@ -87,6 +87,7 @@ class Framer:
 
     def __init__(self, fmt: AudioFormat) -> None:
         self.format = fmt
+        self._frame_bytes = fmt.bytes_per_frame  # read on every push: keep it an int
         self._buf = bytearray()
 
     def push(self, data: bytes | bytearray | memoryview) -> None:
@@ -95,13 +96,18 @@ class Framer:
         self._buf += data
 
     @property
+    def buffered(self) -> int:
+        """Bytes waiting, whole frames and a partial one."""
+        return len(self._buf)
+
+    @property
     def pending_frames(self) -> int:
-        return len(self._buf) // self.format.bytes_per_frame
+        return len(self._buf) // self._frame_bytes
 
     def take(self, max_frames: int | None = None) -> Int16Frames:
         """Remove up to ``max_frames`` whole frames; shape (frames, samples_per_frame)."""
         n = self.pending_frames if max_frames is None else min(max_frames, self.pending_frames)
-        size = n * self.format.bytes_per_frame
+        size = n * self._frame_bytes
         chunk = bytes(self._buf[:size])
         del self._buf[:size]
         pcm = to_pcm16(chunk, self.format.encoding)

@@ -62,12 +62,13 @@ class Publisher(Generic[S]):
 class StreamFeed:
     """A stream scorer whose snapshots go through a publisher as audio arrives.
 
-    A snapshot is taken every ``check_s`` of audio (at most once per analysed block), so
-    on-change emissions lag a change by at most that much.
+    A snapshot is taken every ``check_s`` of audio (at most once per analysed block, so
+    ``ScorerConfig.analysis_ms`` bounds it too): on-change emissions lag a change by about
+    that much.
     """
 
     def __init__(
-        self, scorer: StreamScorer, publisher: Publisher[StreamSnapshot], check_s: float = 0.2
+        self, scorer: StreamScorer, publisher: Publisher[StreamSnapshot], check_s: float = 0.5
     ) -> None:
         if not check_s > 0:
             raise ValueError(f"check_s: expected seconds > 0, got {check_s!r}")
@@ -86,7 +87,7 @@ class CallFeed:
     """A call scorer whose snapshots go through a publisher as either side's audio arrives."""
 
     def __init__(
-        self, scorer: CallScorer, publisher: Publisher[CallSnapshot], check_s: float = 0.2
+        self, scorer: CallScorer, publisher: Publisher[CallSnapshot], check_s: float = 0.5
     ) -> None:
         if not check_s > 0:
             raise ValueError(f"check_s: expected seconds > 0, got {check_s!r}")

@@ -1,6 +1,6 @@
 """The streaming scorer of one audio stream: feed bytes, read snapshots.
 
-Bytes are buffered and analysed a block at a time (``analysis_ms``, 200 ms by default) so the
+Bytes are buffered and analysed a block at a time (``analysis_ms``, 500 ms by default) so the
 numpy work is vectorized over many frames; the VAD sees every frame in order. Every figure in a
 snapshot covers the last ``window_s`` seconds of audio, kept in fixed-size per-frame rings.
 Time is audio time (frames analysed), never the wall clock, so results are reproducible.
@@ -30,7 +30,7 @@ BlockListener = Callable[[BoolArray, BoolArray], None]
 class ScorerConfig:
     vad_mode: int = 2  # webrtcvad aggressiveness 0..3
     window_s: float = 10.0  # snapshots describe this much recent audio
-    analysis_ms: int = 200  # analyse this much audio at once (a multiple of the frame)
+    analysis_ms: int = 500  # analyse this much audio at once (numpy works per block)
     noise_percentile: float = 50.0  # of the levels of non-speech frames (the median)
     fallback_percentile: float = 10.0  # of all frames, when too few are non-speech
     min_noise_frames: int = 10  # fewer non-speech frames than this: use the fallback
@@ -83,6 +83,7 @@ class StreamScorer:
         self._framer = Framer(fmt)
         self._voice = VoiceDetector(fmt, self.config.vad_mode, self.config.tones)
         self._block = max(1, self.config.analysis_ms // fmt.frame_ms)
+        self._block_bytes = self._block * fmt.bytes_per_frame
         self._size = max(1, round(self.config.window_s * 1000 / fmt.frame_ms))
         self._power = np.zeros(self._size)
         self._level = np.zeros(self._size)
@@ -112,6 +113,8 @@ class StreamScorer:
         after they arrive, the time it takes to know whether a steady tone began.
         """
         self._framer.push(data)
+        if self._framer.buffered < self._block_bytes:  # the common case: one packet more
+            return 0
         done = 0
         while self._framer.pending_frames >= self._block:
             done += self._analyse(self._framer.take(self._block))

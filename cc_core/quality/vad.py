@@ -64,7 +64,7 @@ class ToneDetector:
         self._span = 2 if fmt.frame_ms < 20 else 1
         n = fmt.samples_per_frame * self._span
         self._window = np.hanning(n)
-        self._bins = np.arange(n // 2 + 1)
+        self._around = np.arange(-2, 3)  # the first peak's main lobe, hidden to find a second
         span_ms = fmt.frame_ms * self._span
         self._lowest = int(self.settings.lowest_hz * span_ms // 1000)  # bins are 1/span
         self._prev_frame = np.zeros(fmt.samples_per_frame, dtype=np.int16)
@@ -80,15 +80,18 @@ class ToneDetector:
             self._prev_frame = frames[-1].copy()
             frames = np.hstack((previous, frames))
         spec = np.fft.rfft(frames * self._window, axis=1)
-        power = spec.real**2 + spec.imag**2
+        power = np.square(spec.real) + np.square(spec.imag)
         total = power.sum(axis=1) + 1e-9
-        # Signalling tones live in the voice band; DC, hum and rumble are not tones.
-        k1 = power[:, self._lowest :].argmax(axis=1) + self._lowest
-        near1 = np.abs(self._bins[None, :] - k1[:, None])
-        e1 = np.where(near1 <= 1, power, 0.0).sum(axis=1)
-        rest = np.where(near1 <= 2, 0.0, power)[:, self._lowest :]
-        k2 = rest.argmax(axis=1) + self._lowest
-        e2 = np.where(np.abs(self._bins[None, :] - k2[:, None]) <= 1, power, 0.0).sum(axis=1)
+        # Energy within one bin of each bin j+1: where a tone's main lobe sits.
+        lobe = power[:, :-2] + power[:, 1:-1] + power[:, 2:]
+        rows = np.arange(len(power))
+        # Signalling tones live in the voice band (DC, hum and rumble are not tones); the
+        # top bin is left out so that every peak has a neighbour on either side.
+        k1 = power[:, self._lowest : -1].argmax(axis=1) + self._lowest
+        e1 = lobe[rows, k1 - 1]
+        power[rows[:, None], np.minimum(k1[:, None] + self._around, power.shape[1] - 1)] = 0.0
+        k2 = power[:, self._lowest : -1].argmax(axis=1) + self._lowest
+        e2 = lobe[rows, k2 - 1]
         tonal = (e1 + e2) >= self.settings.concentration * total
         # A weak second peak is noise around a single tone; -10 never matches a real bin.
         k2 = np.where(e2 >= self.settings.second_peak * e1, k2, -10)
@@ -105,16 +108,21 @@ class ToneDetector:
         """
         n = frames.shape[0]
         tonal, k1, k2 = self._peaks(frames)
-        p1 = np.concatenate(([self._prev_peaks[0]], k1))
-        p2 = np.concatenate(([self._prev_peaks[1]], k2))
-        t = np.concatenate(([self._prev_tonal], tonal))
-        link = t[1:] & t[:-1] & same_peaks(p1[1:], p2[1:], p1[:-1], p2[:-1])
+        before = self._prev_peaks
+        self._prev_peaks = (int(k1[-1]), int(k2[-1]))
+        if not self._prev_tonal and not tonal.any():  # the usual block: speech or noise
+            return tonal, np.ones(n, dtype=np.intp), k1, k2
+        p1 = np.empty(n + 1, dtype=np.intp)
+        p2 = np.empty(n + 1, dtype=np.intp)
+        t = np.empty(n + 1, dtype=bool)
+        p1[0], p2[0], t[0] = before[0], before[1], self._prev_tonal
+        p1[1:], p2[1:], t[1:] = k1, k2, tonal
+        link = t[1:] & t[:-1] & same_peaks(k1, k2, p1[:-1], p2[:-1])
         idx = np.arange(n)
         start = np.maximum.accumulate(np.where(link, -1, idx))
         position = np.where(start >= 0, idx - start + 1, idx + 1 + self._run)
         self._run = int(position[-1]) if tonal[-1] else 0
         self._prev_tonal = bool(tonal[-1])
-        self._prev_peaks = (int(k1[-1]), int(k2[-1]))
         return tonal, position, k1, k2
 
 
@@ -124,10 +132,9 @@ def same_peaks(a1: IntArray, a2: IntArray, b1: IntArray, b2: IntArray) -> BoolAr
     A second peak only counts where both frames have one, and the two peaks may trade
     places (the tones of a dual-tone pair are nearly as strong as each other).
     """
-    near = lambda x, y: np.abs(x - y) <= 1  # noqa: E731
     no_second = (a2 < 0) | (b2 < 0)
-    straight = near(a1, b1) & (no_second | near(a2, b2))
-    crossed = ~no_second & near(a1, b2) & near(a2, b1)
+    straight = (np.abs(a1 - b1) <= 1) & (no_second | (np.abs(a2 - b2) <= 1))
+    crossed = (np.abs(a1 - b2) <= 1) & (np.abs(a2 - b1) <= 1) & ~no_second
     return straight | crossed
 
 
@@ -209,6 +216,12 @@ class VoiceDetector:
         power = np.concatenate((p.power, power))
         need = self._tones.min_frames
         m = max(0, len(vad) - self.delay)
+        quiet_tone = self._decided - self._last_tone > self._hangover
+        if quiet_tone and not self._edge[0] and not tonal.any():
+            # No tone anywhere near: the VAD's word stands (most blocks take this path).
+            self._decided += m
+            self._pending = _Pending(vad[m:], tonal[m:], position[m:], k1[m:], k2[m:], power[m:])
+            return vad[:m], np.zeros(m, dtype=bool)
         # A tonal frame is a tone if its run is, or will be within the lookahead, long enough;
         # known for one frame beyond those decided now.
         c = max(0, len(vad) - need + 1)
