@@ -14,6 +14,7 @@ import click
 
 from pbx.sim.dialplan.errors import DialplanError
 from pbx.sim.endpoints import Behaviour, Endpoint
+from pbx.sim.esl.dialplan import XmlDialplanError
 from pbx.sim.runtime import SimConfig, Simulator, tune_gc
 from pbx.sim.scenario import Scenario, ScenarioError, load
 from pbx.sim.traffic import KeyPress, NumberTraffic, TrafficGenerator
@@ -100,12 +101,26 @@ async def run(
 @click.argument(
     "scenario", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_SCENARIO
 )
+@click.option(
+    "--pbx",
+    type=click.Choice(["asterisk", "freeswitch"]),
+    default="asterisk",
+    show_default=True,
+    help="Which PBX to be: Asterisk (AMI, extensions.conf) or FreeSWITCH (event socket, XML).",
+)
 @click.option("--ami-port", type=int, default=None, help="AMI port (0: pick a free one).")
+@click.option("--esl-port", type=int, default=None, help="Event socket port (0: pick a free one).")
 @click.option("--time-scale", type=float, default=None, help="Real seconds per simulated second.")
 @click.option("--no-traffic", is_flag=True, help="Do not generate calls.")
 @click.option("--log-level", default="INFO", show_default=True)
 def main(
-    scenario: Path, ami_port: int | None, time_scale: float | None, no_traffic: bool, log_level: str
+    scenario: Path,
+    pbx: str,
+    ami_port: int | None,
+    esl_port: int | None,
+    time_scale: float | None,
+    no_traffic: bool,
+    log_level: str,
 ) -> None:
     """Run the simulated PBX described by SCENARIO (a YAML file)."""
     logging.basicConfig(
@@ -117,8 +132,13 @@ def main(
         click.echo(f"cc-sim: {exc}", err=True)
         sys.exit(2)
     try:
-        asyncio.run(run(sc, scenario.parent, ami_port, time_scale, not no_traffic))
-    except DialplanError as exc:
+        if pbx == "freeswitch":
+            from pbx.sim.esl import cli as esl_cli
+
+            asyncio.run(esl_cli.run(sc, scenario.parent, esl_port, time_scale, not no_traffic))
+        else:
+            asyncio.run(run(sc, scenario.parent, ami_port, time_scale, not no_traffic))
+    except (DialplanError, XmlDialplanError) as exc:
         click.echo(f"cc-sim: {exc}", err=True)
         sys.exit(2)
     except OSError as exc:

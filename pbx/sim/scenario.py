@@ -26,6 +26,23 @@ class AmiSettings(_Strict):
     accounts: dict[str, str] = Field(default_factory=lambda: {"acd": "acdsecret"})
 
 
+class FreeswitchSettings(_Strict):
+    """`cc-sim --pbx freeswitch`: the event socket and the XML dialplan it runs."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8021, ge=0, le=65535)
+    password: str = Field("cc-change-me", min_length=1)
+    # Relative to the scenario file; the shipped ccplane dialplan by default.
+    dialplan: list[str] = Field(
+        default_factory=lambda: [
+            "../../dialplan/freeswitch/vars_cc.xml",
+            "../../dialplan/freeswitch/dialplan/ccplane.xml",
+        ]
+    )
+    context: str = "ccplane"  # where generated calls enter
+    preprocess: dict[str, str] = Field(default_factory=dict)  # e.g. cc_ivr_socket
+
+
 class AgentPhone(_Strict):
     endpoint: str
     context: str = "agents"
@@ -65,6 +82,7 @@ class Scenario(_Strict):
     ami: AmiSettings = Field(default_factory=AmiSettings)
     agents: list[AgentPhone] = Field(default_factory=list)
     traffic: Traffic = Field(default_factory=Traffic)
+    freeswitch: FreeswitchSettings = Field(default_factory=FreeswitchSettings)
 
     def dialplan_path(self, base: Path) -> Path:
         p = Path(self.dialplan)

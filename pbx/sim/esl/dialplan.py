@@ -50,6 +50,8 @@ class XmlDialplan:
     warnings: list[str] = field(default_factory=list)
     # X-PRE-PROCESS set: substituted as $${name} while loading, as FreeSWITCH does.
     preprocess: dict[str, str] = field(default_factory=dict)
+    # Values that win over the files' own `set` (the scenario points cc_ivr_socket elsewhere).
+    overrides: dict[str, str] = field(default_factory=dict)
 
     def hunt(self, context: str, fields: dict[str, str]) -> list[tuple[Action, tuple[str, ...]]]:
         """Actions to run, each with the captures of the condition that matched it."""
@@ -118,7 +120,8 @@ def _load_file(path: Path, dp: XmlDialplan, seen: set[Path]) -> None:
             cmd = attrs.get("cmd", "")
             if cmd == "set":
                 name, _, value = attrs.get("data", "").partition("=")
-                dp.preprocess[name.strip()] = value.strip()
+                name = name.strip()
+                dp.preprocess[name] = dp.overrides.get(name, value.strip())
             elif cmd == "include":
                 for inc in sorted(path.parent.glob(attrs.get("data", ""))):
                     _load_file(inc, dp, seen)

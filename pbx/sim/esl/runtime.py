@@ -23,12 +23,13 @@ class FsSimConfig:
     domain: str = "127.0.0.1"
     hostname: str = "sim"
     globals: dict[str, str] = field(default_factory=dict)
+    preprocess: dict[str, str] = field(default_factory=dict)  # overrides X-PRE-PROCESS set
 
 
 class FsSimulator:
     def __init__(self, config: FsSimConfig) -> None:
         self.config = config
-        plan = xml_dialplan.XmlDialplan()
+        plan = xml_dialplan.XmlDialplan(overrides=dict(config.preprocess))
         for p in config.dialplan_paths:
             xml_dialplan.load(p, plan)
         self.switch = FsSwitch(

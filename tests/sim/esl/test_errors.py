@@ -1,0 +1,148 @@
+"""Malformed client input gets FreeSWITCH's -ERR replies and never takes the server down."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from pbx.sim.esl import codec
+from pbx.sim.esl.dialplan import XmlDialplanError, load
+from pbx.sim.esl.runtime import FsSimulator
+from tests.sim.esl.esl_client import EslClient
+
+
+async def _still_serves(fs: FsSimulator) -> None:
+    c = await EslClient.connect(fs.port)
+    assert (await c.api("version")).startswith("FreeSWITCH Version 1.10.12")
+    await c.close()
+
+
+async def test_commands_before_auth_are_refused(fs: FsSimulator) -> None:
+    c = await EslClient.connect(fs.port, password=None)
+    for line in ("api status", "event plain ALL", "\x01\x02garbage\xff"):
+        r, _ = await c.command(line)
+        assert r == {"Content-Type": "command/reply", "Reply-Text": "-ERR invalid"}
+    r, _ = await c.command("auth ClueCon")
+    assert r["Reply-Text"] == "+OK accepted"
+    await c.close()
+
+
+async def test_wrong_password_closes_with_notice(fs: FsSimulator) -> None:
+    c = await EslClient.connect(fs.port, password=None)
+    r, _ = await c.command("auth nope")
+    assert r["Reply-Text"] == "-ERR invalid"
+    await asyncio.wait_for(c._task, 5)
+    assert c.notices and c.notices[0]["Content-Type"] == "text/disconnect-notice"
+    await _still_serves(fs)
+
+
+async def test_unknown_and_malformed_commands(fs: FsSimulator) -> None:
+    c = await EslClient.connect(fs.port)
+    assert (await c.command("frobnicate now"))[0]["Reply-Text"] == "-ERR command not found"
+    assert await c.api("no_such_command") == "-ERR no_such_command Command not found!\n"
+    assert (await c.command("filter"))[0]["Reply-Text"] == "-ERR invalid syntax"
+    assert (await c.command("filter Unique-ID"))[0]["Reply-Text"] == "-ERR invalid syntax"
+    r, _ = await c.command("sendmsg 00000000-0000-0000-0000-000000000000")
+    assert r["Reply-Text"] == "-ERR invalid session id [00000000-0000-0000-0000-000000000000]"
+    assert await c.api("uuid_kill") == "-USAGE: <uuid> [cause]\n"
+    assert await c.api("uuid_kill not-a-channel") == "-ERR No such channel!\n"
+    assert await c.api("originate") == (
+        "-ERR originate <call url> <exten>|&<application_name>(<app_args>)\n"
+    )
+    assert await c.api("originate {unterminated loopback/9999") == (
+        "-ERR unterminated '{' in dial string\n"
+    )
+    assert await c.api("originate nosuch/thing &park()") == "-ERR CHAN_NOT_IMPLEMENTED\n"
+    assert await c.api("originate user/4242 &park()") == "-ERR SUBSCRIBER_ABSENT\n"
+    # The connection is still usable after all of that.
+    assert (await c.api("version")).startswith("FreeSWITCH")
+    await c.close()
+
+
+async def test_huge_line_is_refused_and_server_survives(fs: FsSimulator) -> None:
+    c = await EslClient.connect(fs.port)
+    c.writer.write(b"api " + b"x" * (codec.MAX_COMMAND + 10))
+    await c.writer.drain()
+    r, _ = await c.reply()
+    assert r["Reply-Text"] == "-ERR command too long"
+    await asyncio.wait_for(c._task, 5)  # the server hung up on it
+    await _still_serves(fs)
+
+
+async def test_bad_content_length_is_refused(fs: FsSimulator) -> None:
+    c = await EslClient.connect(fs.port)
+    c.writer.write(b"sendmsg\nContent-Length: -5\n\n")
+    r, _ = await c.reply()
+    assert r["Reply-Text"] == "-ERR command too long"
+    await _still_serves(fs)
+
+
+async def test_half_frame_then_disconnect(fs: FsSimulator) -> None:
+    _, w = await asyncio.open_connection("127.0.0.1", fs.port)
+    w.write(b"auth ClueCon\n\napi stat")
+    await w.drain()
+    w.close()
+    await _still_serves(fs)
+
+
+async def test_frame_split_across_writes_is_reassembled(fs: FsSimulator) -> None:
+    c = await EslClient.connect(fs.port)
+    for part in (b"ap", b"i vers", b"ion\n", b"\n"):
+        c.writer.write(part)
+        await c.writer.drain()
+        await asyncio.sleep(0.01)
+    r, body = await c.reply()
+    assert r["Content-Type"] == "api/response" and body.startswith("FreeSWITCH Version")
+    await c.close()
+
+
+def test_decoder_handles_crlf_and_bodies() -> None:
+    dec = codec.CommandDecoder()
+    cmds = dec.feed(b"api status\r\n\r\nsendmsg x\ncall-command: execute\nContent-Length: 3\n\nabc")
+    assert [c.line for c in cmds] == ["api status", "sendmsg x"]
+    assert cmds[1].get("call-command") == "execute" and cmds[1].body == "abc"
+    assert not dec.pending
+
+
+def test_url_encoding_matches_freeswitch() -> None:
+    # Values copied from the captures' headers.
+    assert (
+        codec.url_encode("Sat, 21 Nov 2026 19:17:44 GMT")
+        == "Sat,%2021%20Nov%202026%2019%3A17%3A44%20GMT"
+    )
+    assert codec.url_encode("tone_stream://%(300,200,440);loops=3") == (
+        "tone_stream%3A//%25(300,200,440)%3Bloops%3D3"
+    )
+    assert codec.url_encode("fd00::2") == "fd00%3A%3A2"
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "needle"),
+    [
+        ("<include>\n<context name='x'>\n<extension>\n</context>", 4, "not well-formed"),
+        ("<include>\n<extension name='e'/>\n</include>", 2, "outside a <context>"),
+        (
+            "<include><context name='x'>\n<extension name='e'>\n"
+            "<condition field='destination_number' expression='^(1'>\n",
+            3,
+            "not a valid regex",
+        ),
+        (
+            "<include><context name='x'><extension name='e'>\n<condition field='d' expression='1'>"
+            "\n<action data='x'/>\n</condition></extension></context></include>",
+            3,
+            "'application'",
+        ),
+    ],
+)
+def test_dialplan_errors_name_file_and_line(
+    tmp_path: Path, text: str, line: int, needle: str
+) -> None:
+    f = tmp_path / "bad.xml"
+    f.write_text(text)
+    with pytest.raises(XmlDialplanError) as err:
+        load(f)
+    assert err.value.line == line, str(err.value)
+    assert str(err.value).startswith(f"{f}:{line}: ") and needle in str(err.value)
