@@ -17,6 +17,7 @@ from cc_core.config.yaml_source import Document, load_document
 from cc_core.ivr.model import (
     INPUT_NODES,
     CallbackNode,
+    CollectNode,
     HoursNode,
     QueueNode,
     Script,
@@ -91,7 +92,19 @@ def check_script(doc: Document, script: Script, prompts: Mapping[str, PromptSet]
     problems += _loops(doc, nodes)
     problems += _languages(doc, script, nodes, prompts)
     problems += _references(doc, script, nodes, queue_ids)
+    problems += _survey(doc, script, nodes)
     return problems
+
+
+def _survey(doc: Document, script: Script, nodes: Mapping[str, Any]) -> list[Problem]:
+    survey = getattr(script, "survey", None)
+    if survey is None or not nodes:
+        return []
+    if any(isinstance(n, CollectNode) and n.into == survey.score for n in nodes.values()):
+        return []
+    return [doc.problem(("survey", "score"), f"no collect node stores into '{survey.score}' "
+                        "(expected one with into: " + survey.score + "): the survey never "
+                        "has a score", severity=WARNING)]
 
 
 def _graph(nodes: Mapping[str, Any]) -> dict[str, list[str]]:

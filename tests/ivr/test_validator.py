@@ -157,3 +157,21 @@ def test_a_script_may_not_hide_an_unreadable_queues_file(broken: Path) -> None:
     # Queue ids cannot be checked, but every other script problem is still reported.
     assert not [p for p in found if p.field == "nodes.q.queue"]
     assert [p for p in found if p.field == "start" and "helo" in p.message]
+
+
+def test_a_survey_whose_score_is_never_collected(tmp_path: Path) -> None:
+    shutil.copytree(CORPUS / "prompts", tmp_path / "prompts")
+    (tmp_path / "ivr").mkdir()
+    (tmp_path / "ivr" / "s.yaml").write_text(
+        "name: s\nlanguages: [en]\nlanguage: en\nstart: end\n"
+        "survey: {score: rating}\n"
+        "nodes:\n  end: {type: hangup, prompts: [bye]}\n")
+    from cc_core.ivr.library import script_documents
+    from cc_core.ivr.validator import check_scripts
+
+    docs, _ = script_documents(tmp_path)
+    scripts, found = check_scripts(docs, None, tmp_path / "prompts")
+    ours = [p for p in found if Path(p.file).name == "s.yaml"]
+    assert [(p.line, p.col, p.field, p.severity) for p in ours] == [(5, 17, "survey.score", W)]
+    assert "no collect node stores into 'rating'" in ours[0].message
+    assert "s" in scripts  # a warning does not stop the script from loading
