@@ -245,13 +245,15 @@ class FreeSwitchPort(PbxPort):
         uid = commands.call_uuid(call_id)
         check_endpoint(endpoint)
         variables = {
-            "CC_AGENT_ENDPOINT": commands.text("endpoint", endpoint, forbidden=";"),
+            "CC_AGENT_ENDPOINT": endpoint,
             "CC_RING_TIMEOUT": commands.ring_seconds(ring_timeout),
             # Always set, so a caller id from an earlier attempt does not stick.
-            "CC_CALLER_ID": commands.text("caller_id", caller_id or "", forbidden=";"),
+            "CC_CALLER_ID": caller_id or "",
         }
+        setvars = [commands.setvar(uid, name, value) for name, value in variables.items()]
         s = self.settings
-        await self._job(commands.setvar_multi(uid, variables), uid, timeout_s)
+        # The variables may be set in any order, but all before the transfer reads them.
+        await asyncio.gather(*(self._job(line, uid, timeout_s) for line in setvars))
         self._mapper.connects[uid] = endpoint
         try:
             await self._job(

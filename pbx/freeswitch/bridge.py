@@ -26,8 +26,11 @@ T = TypeVar("T")
 class GeventThread:
     """One OS thread, one gevent hub; ``submit`` runs a function in a new greenlet there."""
 
-    def __init__(self, name: str = "freeswitch-esl") -> None:
+    def __init__(
+        self, name: str = "freeswitch-esl", on_exit: Callable[[], None] | None = None
+    ) -> None:
         self.name = name
+        self._on_exit = on_exit
         self._thread: threading.Thread | None = None
         self._hub: gevent.hub.Hub | None = None
         self._ready = threading.Event()
@@ -58,6 +61,8 @@ class GeventThread:
                 pass
         finally:
             hub.destroy(destroy_loop=True)
+            if self._on_exit is not None:
+                self._on_exit()
 
     def submit(self, fn: Callable[[], T]) -> concurrent.futures.Future[T]:
         """Run ``fn()`` in a new greenlet of the thread; its result or exception lands in the
@@ -85,15 +90,23 @@ class GeventThread:
             raise RuntimeError(f"{self.name}: the gevent thread is not running")
         hub.loop.run_callback_threadsafe(fn)
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """End the thread (blocking; from asyncio run it with ``asyncio.to_thread``). Greenlets
-        still alive are killed with the hub."""
+    def request_stop(self) -> None:
+        """Ask the thread to end (returns at once); greenlets still alive die with the hub."""
         if self._thread is None or self._stopped:
             return
         stop = self._stop
         assert stop is not None
         self.call(stop.set)
         self._stopped = True
-        self._thread.join(timeout)
-        if self._thread.is_alive():
-            log.warning("%s: the gevent thread did not end within %g s", self.name, timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """End the thread and wait for it (blocking)."""
+        self.request_stop()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.warning("%s: the gevent thread did not end within %g s", self.name, timeout)

@@ -94,14 +94,6 @@ def setvar(uid: str, name: str, value: str) -> str:
     return f"uuid_setvar {call_uuid(uid)} {name} {text(name, value)}"
 
 
-def setvar_multi(uid: str, values: Mapping[str, str]) -> str:
-    items = []
-    for name, value in values.items():
-        check_variable_name(name)
-        items.append(f"{name}={text(name, value, forbidden=';')}")
-    return f"uuid_setvar_multi {call_uuid(uid)} {';'.join(items)}"
-
-
 def getvar(uid: str, name: str) -> str:
     return f"uuid_getvar {call_uuid(uid)} {check_variable_name(name)}"
 

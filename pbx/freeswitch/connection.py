@@ -247,7 +247,8 @@ class EslLink:
         self._on_event = on_event
         self._on_up = on_up
         self._on_down = on_down
-        self._thread = GeventThread()
+        self._thread = GeventThread(on_exit=self._thread_exited)
+        self._thread_done: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: EslClient | None = None
         self._supervisor: gevent.Greenlet | None = None
@@ -271,6 +272,7 @@ class EslLink:
         if self._supervisor is not None or self._closing:
             return
         self._loop = asyncio.get_running_loop()
+        self._thread_done = asyncio.Event()
         self._thread.start()
         started = self._thread.submit(self._spawn_supervisor)
         started.result(5.0)
@@ -319,7 +321,17 @@ class EslLink:
                 await asyncio.wait_for(asyncio.wrap_future(done), 5.0)
             except (TimeoutError, RuntimeError) as exc:
                 log.warning("ESL: shutdown incomplete: %r", exc)
-        await asyncio.to_thread(self._thread.stop)
+        # Waited for through an event, not a worker thread (asyncio's default executor would
+        # keep one alive after us).
+        self._thread.request_stop()
+        if self._thread_done is not None:
+            try:
+                await asyncio.wait_for(self._thread_done.wait(), 5.0)
+            except TimeoutError:
+                log.warning("ESL: the gevent thread did not end within 5 s")
+                return
+        # The thread has only its return left: this join is immediate.
+        self._thread.stop(timeout=1.0)
 
     @property
     def _address(self) -> str:
@@ -419,6 +431,11 @@ class EslLink:
                 return client.closed_reason or "FreeSWITCH closed the event socket"
             if time.monotonic() - client.last_rx > self.settings.idle_timeout:
                 return f"nothing from FreeSWITCH for {self.settings.idle_timeout:g} s"
+
+    def _thread_exited(self) -> None:
+        done = self._thread_done
+        if done is not None:
+            self._post(done.set)
 
     def _forward(self, event: EslEvent) -> None:
         self.events_received += 1

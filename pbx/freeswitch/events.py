@@ -187,7 +187,8 @@ class EventMapper:
         for job_uuid, call_id in list(self.originates.items()):
             if call_id == channel.uuid:
                 del self.originates[job_uuid]  # it exists: its own hang-up will tell the end
-        return self._arrival(channel)
+        # A leg a bridge creates names its caller: the agent's phone starts ringing.
+        return self._arrival(channel) + self._ringing(event, channel)
 
     def _answer(self, event: EslEvent) -> list[PbxEvent]:
         channel = self._channel(event)
@@ -239,7 +240,9 @@ class EventMapper:
         return []
 
     def _originate(self, event: EslEvent) -> list[PbxEvent]:
-        channel = self._channel(event)
+        return self._ringing(event, self._channel(event))
+
+    def _ringing(self, event: EslEvent, channel: Channel) -> list[PbxEvent]:
         caller = event.get("Other-Leg-Unique-ID")
         dial = self._dials.get(caller)
         if dial is None or dial.rung:

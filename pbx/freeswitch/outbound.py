@@ -155,7 +155,8 @@ class OutboundSession:
 
     async def open(self) -> None:
         """``connect`` (the channel's data comes back), ``linger`` (events after a hang-up
-        still arrive) and ``myevents`` (this call's events only)."""
+        still arrive), ``myevents`` (this call's events only) and ``resume`` (when we close the
+        socket the dialplan carries on, instead of FreeSWITCH hanging the call up)."""
         self._reader_task = asyncio.get_running_loop().create_task(self._read_loop())
         reply = await self._command("connect")
         self.channel_data = {k: _decode(v) for k, v in reply.headers.items()}
@@ -163,6 +164,7 @@ class OutboundSession:
             raise OutboundProtocolError("connect answered without the channel's Unique-ID")
         await self._command("linger")
         await self._command("myevents")
+        await self._command("resume")
 
     async def close(self) -> None:
         """End the session. A live call goes on in the dialplan after the ``socket`` app; after a

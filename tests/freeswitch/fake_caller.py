@@ -61,6 +61,8 @@ class FakeCaller:
             writer.write(reply("+OK will linger"))
         elif first == "myevents":
             writer.write(reply("+OK Events Enabled"))
+        elif first == "resume":
+            writer.write(reply("+OK"))
         elif first.startswith("getvar "):
             writer.write(reply(self.variables.get(first[7:], "_undef_")))
         elif first == "exit":

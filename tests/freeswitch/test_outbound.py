@@ -63,7 +63,7 @@ async def test_06_recorded_outbound_session() -> None:
         "cause": HangupCause(16, "Normal Clearing"),
     }
     keys = [c.split("\n")[0] for c in replay.received]
-    assert keys[:3] == ["connect", "linger", "myevents"]
+    assert keys[:4] == ["connect", "linger", "myevents", "resume"]
     assert keys[-1] == "exit"
     (playback,) = replay.commands("sendmsg:playback")
     assert "execute-app-arg: tone_stream://%(300,100,440);loops=2\n" in playback
