@@ -53,7 +53,7 @@ def describe(event: IvrEvent) -> str:
         case "hours":
             return f"{d['state']} ({d['why']}) -> {d['target']}"
         case "lookup":
-            if d["ok"] == "True":
+            if d["ok"] == "true":
                 return f"found {d['found']} -> {d['target']}"
             return f"failed: {d['why']} -> {d['target']}"
     return ", ".join(f"{k}={v}" for k, v in d.items())

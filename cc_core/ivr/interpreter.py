@@ -52,6 +52,12 @@ _NUMBER = re.compile(r"\+?[0-9]{3,15}")
 PROBE_TIMEOUT = 2.0
 
 
+def _text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -103,7 +109,7 @@ class _Run:
         if self.ctx.sink is None:
             return
         event = IvrEvent(self.session.call_id, self.script.name, self.seq, self.node_id, kind,
-                         {k: str(v) for k, v in detail.items()})
+                         {k: _text(v) for k, v in detail.items()})
         try:
             self.ctx.sink(event)
         except Exception:  # the event log must never take the caller down with it

@@ -20,7 +20,7 @@ async def test_answer_becomes_attributes(library: IvrLibrary, lookup: Rebased,
     attrs = done.outcome.attributes
     assert (attrs["customer_id"], attrs["tier"], attrs["balance"]) == ("c-1", "gold", "0")
     (event,) = done.kinds("lookup")
-    assert (event.detail["ok"], event.detail["found"]) == ("True", "customer_id,tier,balance")
+    assert (event.detail["ok"], event.detail["found"]) == ("true", "customer_id,tier,balance")
 
 
 @pytest.mark.parametrize(("account", "why"), [
@@ -33,7 +33,7 @@ async def test_failures_take_the_fallback(account: str, why: str, library: IvrLi
                                           lookup: Rebased) -> None:
     done = await walk(library, "main_menu", f"1,{account},3", lookup=lookup)
     (event,) = done.kinds("lookup")
-    assert event.detail["ok"] == "False"
+    assert event.detail["ok"] == "false"
     assert why in event.detail["why"]
     assert event.detail["target"] == "main_options"
     assert done.outcome.queue == "sales"
