@@ -10,11 +10,13 @@ from pbx.sim.esl.events import CALLSTATE_NUMBERS, STATE_NUMBERS, Headers
 PROFILE_FIELDS = (
     "Direction",
     "Logical-Direction",
+    "Username",
     "Dialplan",
     "Caller-ID-Name",
     "Caller-ID-Number",
     "Orig-Caller-ID-Name",
     "Orig-Caller-ID-Number",
+    "Network-Addr",
     "Callee-ID-Name",
     "Callee-ID-Number",
     "ANI",
@@ -75,6 +77,8 @@ class FsChannel:
     hit_dialplan: bool = False
     hangup_cause: str = ""
     codec: bool = True
+    sip: bool = False  # a sofia channel: early media before answer
+    presence_id: str = ""
     other_type: str = ""  # originator | originatee when bridged
     other: FsChannel | None = None
     loopback_peer: FsChannel | None = None
@@ -136,6 +140,12 @@ class FsChannel:
             ("Call-Direction", self.direction),
             ("Presence-Call-Direction", self.direction),
             ("Channel-HIT-Dialplan", "true" if self.hit_dialplan else "false"),
+        ]
+        # A brand-new session (CS_NEW) has no presence and no caller profile yet.
+        new = self.state == "CS_NEW"
+        if self.presence_id and not new:
+            h.append(("Channel-Presence-ID", self.presence_id))
+        h += [
             ("Channel-Call-UUID", self.variables.get("call_uuid", self.uuid)),
             ("Answer-State", self.answer_state),
         ]
@@ -150,7 +160,8 @@ class FsChannel:
                 ("Channel-Write-Codec-Rate", "8000"),
                 ("Channel-Write-Codec-Bit-Rate", "128000"),
             ]
-        h += self.profile_headers("Caller")
+        if not new:
+            h += self.profile_headers("Caller")
         if self.other is not None and self.other_type:
             h.append(("Other-Type", self.other_type))
             h += self.other.profile_headers("Other-Leg", with_index=False)

@@ -345,6 +345,11 @@ class FsSwitch:
         self._mark_answered(ch)
 
     def _mark_answered(self, ch: FsChannel) -> None:
+        if ch.sip and ch.direction == "inbound" and ch.callstate != "EARLY":
+            # SIP negotiates media first: codecs appear and the call is EARLY, then answered.
+            ch.codec = True
+            ch.answer_state = "early"
+            self.set_callstate(ch, "EARLY")
         now = str(self.identity.now_us())
         ch.answered_us = int(now)
         ch.profile["Channel-Answered-Time"] = now
@@ -639,24 +644,42 @@ class FsSwitch:
         caller: str,
         context: str = "public",
         caller_name: str = "",
-        trunk: str = "external",
+        profile: str = "external",
+        host: str = "",
     ) -> FsChannel:
-        """A call arriving from a SIP trunk (sofia/<trunk>/<caller>), running the dialplan."""
+        """A SIP call arriving on a sofia profile (sofia/<profile>/<caller>@<host>), shaped
+        like flow 09: CS_NEW first, early media when answered, then the dialplan."""
+        host = host or self.config.domain
+        ip = host.split(":")[0]
         ch = self.new_channel(
-            f"sofia/{trunk}/{caller}@{self.config.domain}",
+            f"sofia/{profile}/{caller}@{host}",
             "inbound",
-            cid_name=caller_name,
+            cid_name=caller_name or caller,
             cid_number=caller,
             destination=destination,
             context=context,
             source="mod_sofia",
         )
-        ch.set_var("direction", "inbound")
-        ch.set_var("uuid", ch.uuid)
-        ch.set_var("session_id", str(ch.session_id))
-        ch.set_var("channel_name", ch.name)
-        ch.set_var("sip_from_user", caller)
-        ch.set_var("sip_to_user", destination)
+        ch.sip, ch.codec, ch.hit_dialplan = True, False, True
+        ch.presence_id = f"{caller}@{ip}"
+        ch.profile["Username"] = caller
+        ch.profile["Network-Addr"] = ip
+        self.set_state(ch, "CS_NEW")
+        for k, v in (
+            ("direction", "inbound"),
+            ("uuid", ch.uuid),
+            ("call_uuid", ch.uuid),
+            ("session_id", str(ch.session_id)),
+            ("sip_from_user", caller),
+            ("sip_from_host", ip),
+            ("channel_name", ch.name),
+            ("sip_network_ip", ip),
+            ("sofia_profile_name", profile),
+            ("sip_to_user", destination),
+            ("sip_req_user", destination),
+            ("presence_id", ch.presence_id),
+        ):
+            ch.set_var(k, v)
         self.init(ch)
         ch.task = self.spawn(self._life(ch, self.run_dialplan))  # type: ignore[assignment]
         return ch

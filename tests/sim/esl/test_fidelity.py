@@ -35,3 +35,44 @@ async def test_inbound_flow_matches_capture(fs: FsSimulator, flow: str) -> None:
         sent, replay.replies(recv), replay.replies(got), cap_labels, sim_labels
     )
     assert not problems, "\n".join(problems)
+
+
+async def test_sip_call_into_park_matches_capture_09(fs: FsSimulator) -> None:
+    """Flow 09: sipp calls 6000 (answer + park) and hangs up after 3 s. There is no SIP here:
+    the call is injected as the sofia channel sipp's INVITE created, once the client listens,
+    and the far end hangs up once it is parked."""
+    recv = replay.frames(replay.capture_path("09", ".recv.raw").read_bytes())
+    created = next(
+        dict(f.event()[0])
+        for f in recv
+        if f.is_event and dict(f.event()[0])["Event-Name"] == "CHANNEL_CREATE"
+    )
+    user, _, host = created["Channel-Name"].removeprefix("sofia/internal/").partition("@")
+    reader, writer = await asyncio.open_connection("127.0.0.1", fs.port)
+    client = replay.Client(reader, writer)
+
+    async def sipp() -> None:
+        await client.until(replay.is_reply, 3)  # auth/request, auth, event plain ALL
+        ch = fs.switch.inbound_call(
+            created["Caller-Destination-Number"], user, context="default", profile="internal",
+            host=host,
+        )  # fmt: skip
+        await client.until(
+            lambda f: f.is_event and dict(f.event()[0]).get("Event-Name") == "CHANNEL_PARK", 1
+        )
+        await fs.switch.hangup(ch, "NORMAL_CLEARING")
+
+    call = asyncio.create_task(sipp())
+    try:
+        await replay.drive(
+            client, replay.commands_raw(replay.capture_path("09", ".sent.raw")), recv
+        )
+        await call
+    finally:
+        await client.close()
+    problems = replay.compare_events(recv, client.frames)
+    key = created["Channel-Name"] + "#1"
+    got_streams, _ = replay.event_streams(client.frames)
+    cap_streams, _ = replay.event_streams(recv)
+    assert len(got_streams[key]) == len(cap_streams[key]) > 20  # the whole call was compared
+    assert not problems, "\n".join(problems)
