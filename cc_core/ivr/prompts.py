@@ -104,14 +104,12 @@ class PromptCatalog:
         sounds: list[str] = []
         piece = 0
         for text, name in parts:
-            if name is None:
-                if text.strip():
-                    piece += 1
-                    sounds.append(sound_name(language, prompt_id, piece))
-                else:
-                    piece += 1  # whitespace between two values is not rendered but counted
-            else:
+            if name is not None:
                 sounds += spoken_value(attributes.get(name, ""))
+                continue
+            piece += 1  # numbered as pieces() numbers them; blank ones are not rendered
+            if text.strip():
+                sounds.append(sound_name(language, prompt_id, piece))
         return sounds
 
     def text(self, prompt_id: str, language: str, attributes: Mapping[str, str]) -> str:

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from cc_core.cli.admin import cli
+from cc_core.ivr import load_library
 from cc_core.ivr.build import BuildError, build_prompts
 from cc_core.ivr.prompts import PromptCatalog, PromptSet
 
@@ -99,3 +100,19 @@ def test_cli_builds_the_shipped_prompts(tmp_path: Path) -> None:
     result = runner.invoke(cli, ["prompts", "build", "--out", str(out), "--configs",
                                  str(SHIPPED)])
     assert f"0 built, {len(built)} up to date" in result.output
+    # Every sound the interpreter plays for a text prompt is a file the build made.
+    prompts = load_library(SHIPPED).prompts
+    played = {sound for language, prompt_set in prompts.sets.items()
+              for prompt_id in prompt_set.prompts
+              for sound in prompts.sounds(prompt_id, language, {"balance": "12"})
+              if sound.startswith("ccplane/")}
+    assert played == {"ccplane/" + str(p.relative_to(out).with_suffix("")) for p in built}
+
+
+def test_pieces_and_sounds_agree_around_blank_text(tmp_path: Path) -> None:
+    prompts = PromptCatalog({"en": PromptSet.model_validate({
+        "language": "en", "voice": "en-us", "prompts": {"x": "{a} {b} euros"}})})
+    build_prompts(prompts, tmp_path)
+    assert [str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*.wav")] == ["en/x/2.wav"]
+    assert prompts.sounds("x", "en", {"a": "1", "b": "2"}) == ["digits/1", "digits/2",
+                                                                 "ccplane/en/x/2"]
