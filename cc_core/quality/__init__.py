@@ -3,6 +3,7 @@
 Pure computation: feed bytes, read snapshots. See docs/quality.md for the definitions.
 """
 
+from cc_core.quality.bank import ScorerBank
 from cc_core.quality.call import CallScorer, CallSnapshot
 from cc_core.quality.frames import AudioFormat, Encoding, Framer
 from cc_core.quality.publisher import CallFeed, Publisher, StreamFeed
@@ -20,6 +21,7 @@ __all__ = [
     "Encoding",
     "Framer",
     "Publisher",
+    "ScorerBank",
     "ScorerConfig",
     "StreamFeed",
     "StreamScorer",

@@ -17,7 +17,7 @@ import numpy.typing as npt
 from cc_core.quality import levels
 from cc_core.quality.frames import AudioFormat, Framer
 from cc_core.quality.score import stream_score
-from cc_core.quality.vad import BoolArray, ToneSettings, VoiceDetector
+from cc_core.quality.vad import BoolArray, Peaks, ToneDetector, ToneSettings, VoiceDetector
 
 SNR_CEILING_DB = 60.0  # clean synthetic audio over digital silence would be "infinite"
 SNR_FLOOR_DB = -10.0
@@ -103,6 +103,23 @@ class StreamScorer:
     def seconds(self) -> float:
         return self._frames * self.format.frame_seconds
 
+    @property
+    def tones(self) -> ToneDetector:
+        return self._voice.tones
+
+    @property
+    def block_ready(self) -> bool:
+        """Whether a whole analysis block is buffered."""
+        return self._framer.buffered >= self._block_bytes
+
+    def buffer(self, data: bytes | bytearray | memoryview) -> None:
+        """Buffer audio without analysing it (``ScorerBank`` analyses many streams at once)."""
+        self._framer.push(data)
+
+    def take_block(self) -> npt.NDArray[np.int16]:
+        """Remove one analysis block of frames from the buffer (check ``block_ready``)."""
+        return self._framer.take(self._block)
+
     def add_listener(self, listener: BlockListener) -> None:
         self._listeners.append(listener)
 
@@ -117,21 +134,29 @@ class StreamScorer:
             return 0
         done = 0
         while self._framer.pending_frames >= self._block:
-            done += self._analyse(self._framer.take(self._block))
+            done += self.analyse(self._framer.take(self._block))
         return done
 
     def flush(self) -> int:
         """Analyse every whole frame still buffered (a trailing partial frame waits)."""
-        return self._analyse(self._framer.take()) if self._framer.pending_frames else 0
+        return self.analyse(self._framer.take()) if self._framer.pending_frames else 0
 
-    def _analyse(self, frames: npt.NDArray[np.int16]) -> int:
-        new_power = levels.frame_power(frames)
-        speech, tone = self._voice.detect(frames, new_power)
+    def analyse(
+        self,
+        frames: npt.NDArray[np.int16],
+        new_power: npt.NDArray[np.float64] | None = None,
+        new_clipped: npt.NDArray[np.intp] | None = None,
+        peaks: Peaks | None = None,
+    ) -> int:
+        """Analyse whole frames; the frame-local measures may come computed for many streams."""
+        if new_power is None:
+            new_power = levels.frame_power(frames)
+        if new_clipped is None:
+            new_clipped = levels.clipped_counts(frames, self.format.peak)
+        speech, tone = self._voice.detect(frames, new_power, peaks)
         # The voice detector decides frames with a short lag; their levels wait with them.
         power = np.concatenate((self._pending_power, new_power))
-        clipped = np.concatenate(
-            (self._pending_clipped, levels.clipped_counts(frames, self.format.peak))
-        )
+        clipped = np.concatenate((self._pending_clipped, new_clipped))
         n = len(speech)
         self._pending_power, self._pending_clipped = power[n:], clipped[n:]
         if n == 0:

@@ -25,6 +25,7 @@ from cc_core.quality.frames import AudioFormat
 
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.intp]
+Peaks = tuple[BoolArray, IntArray, IntArray]
 
 VAD_MODES = (0, 1, 2, 3)
 
@@ -74,12 +75,17 @@ class ToneDetector:
         self._prev_peaks = (-10, -10)
         self._run = 0
 
-    def _peaks(self, frames: npt.NDArray[np.int16]) -> tuple[BoolArray, IntArray, IntArray]:
-        if self._span == 2:
-            previous = np.concatenate((self._prev_frame[None, :], frames[:-1]))
-            self._prev_frame = frames[-1].copy()
-            frames = np.hstack((previous, frames))
-        spec = np.fft.rfft(frames * self._window, axis=1)
+    def windows(self, frames: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
+        """The analysis window of each frame (10 ms frames: with their previous frame)."""
+        if self._span == 1:
+            return frames
+        previous = np.concatenate((self._prev_frame[None, :], frames[:-1]))
+        self._prev_frame = frames[-1].copy()
+        return np.hstack((previous, frames))
+
+    def peaks(self, windows: npt.NDArray[np.int16]) -> Peaks:
+        """(tonal, peak1, peak2) of each window; stateless, so many streams can share a call."""
+        spec = np.fft.rfft(windows * self._window, axis=1)
         power = np.square(spec.real) + np.square(spec.imag)
         total = power.sum(axis=1) + 1e-9
         # Energy within one bin of each bin j+1: where a tone's main lobe sits.
@@ -98,16 +104,17 @@ class ToneDetector:
         return tonal, k1, k2
 
     def measure(
-        self, frames: npt.NDArray[np.int16]
+        self, frames: npt.NDArray[np.int16], peaks: Peaks | None = None
     ) -> tuple[BoolArray, IntArray, IntArray, IntArray]:
         """(tonal, position, peak1, peak2) of each frame of a block after the previous block.
 
         ``position`` is the frame's place (1, 2, ...) in its run of tonal frames with the same
         peaks, counting frames of earlier blocks; meaningless where ``tonal`` is false.
-        ``peak2`` is -10 where there is no second peak.
+        ``peak2`` is -10 where there is no second peak. ``peaks``: ``peaks(windows(frames))``
+        when the caller computed it already (for many streams at once).
         """
         n = frames.shape[0]
-        tonal, k1, k2 = self._peaks(frames)
+        tonal, k1, k2 = peaks if peaks is not None else self.peaks(self.windows(frames))
         before = self._prev_peaks
         self._prev_peaks = (int(k1[-1]), int(k2[-1]))
         if not self._prev_tonal and not tonal.any():  # the usual block: speech or noise
@@ -158,10 +165,10 @@ class VoiceDetector:
             raise ValueError(f"emphasis: expected 0 <= x < 1, got {emphasis!r}")
         self.format = fmt
         self._vad = webrtcvad.Vad(mode)
-        self._tones = ToneDetector(fmt, tones)
-        settings = self._tones.settings
+        self.tones = ToneDetector(fmt, tones)
+        settings = self.tones.settings
         # One frame more than the tone's length, to see the frame a tone starts in.
-        self.delay = self._tones.min_frames
+        self.delay = self.tones.min_frames
         self._hangover = -(-settings.hangover_ms // fmt.frame_ms)
         self._hangover_drop = 10.0 ** (-settings.hangover_drop_db / 10.0)
         self._emphasis = emphasis
@@ -195,18 +202,22 @@ class VoiceDetector:
         )
 
     def detect(
-        self, frames: npt.NDArray[np.int16], power: npt.NDArray[np.float64] | None = None
+        self,
+        frames: npt.NDArray[np.int16],
+        power: npt.NDArray[np.float64] | None = None,
+        peaks: Peaks | None = None,
     ) -> tuple[BoolArray, BoolArray]:
         """(speech, tone) of the frames decided by this block (see the class docstring).
 
-        ``power`` is ``levels.frame_power(frames)`` when the caller has it already.
+        ``power`` (``levels.frame_power(frames)``) and ``peaks`` (``ToneDetector.peaks``) may
+        come precomputed, for many streams at once.
         """
         if frames.shape[0] == 0:
             empty = np.zeros(0, dtype=bool)
             return empty, empty
         if power is None:
             power = levels.frame_power(frames)
-        tonal, position, k1, k2 = self._tones.measure(frames)
+        tonal, position, k1, k2 = self.tones.measure(frames, peaks)
         p = self._pending
         vad = np.concatenate((p.vad, self._run_vad(frames)))
         tonal = np.concatenate((p.tonal, tonal))
@@ -214,7 +225,7 @@ class VoiceDetector:
         k1 = np.concatenate((p.k1, k1))
         k2 = np.concatenate((p.k2, k2))
         power = np.concatenate((p.power, power))
-        need = self._tones.min_frames
+        need = self.tones.min_frames
         m = max(0, len(vad) - self.delay)
         quiet_tone = self._decided - self._last_tone > self._hangover
         if quiet_tone and not self._edge[0] and not tonal.any():

@@ -1,0 +1,46 @@
+"""A bank of streams gives each stream exactly what its own StreamScorer gives."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cc_core.quality.bank import ScorerBank
+from cc_core.quality.frames import AudioFormat
+from cc_core.quality.scorer import StreamScorer, StreamSnapshot
+from tests.quality import audio
+from tests.quality.conftest import Corpus
+
+
+@pytest.mark.parametrize("frame_ms", [10, 20])
+def test_bank_matches_single_scorers(corpus: Corpus, frame_ms: int) -> None:
+    fmt = AudioFormat(8000, frame_ms=frame_ms)
+    speech = corpus.speech[8000][: 6 * 8000]
+    mix, _ = audio.mix_at_snr(speech, corpus.noise["pinknoise", 8000], 8000, 10)
+    clips = [
+        speech,
+        mix,
+        np.concatenate([corpus.dtmf, speech])[: len(speech)],
+        audio.fit(corpus.ringback_us, len(speech)),
+        corpus.clipped[: len(speech)],
+    ]
+    got: dict[int, list[StreamSnapshot]] = {}
+    bank = ScorerBank(fmt, on_snapshot=lambda sid, snap: got.setdefault(sid, []).append(snap))
+    ids = [bank.open() for _ in clips]
+    step = fmt.bytes_per_frame
+    lag = [0, 0, 0, 0, 3 * step]  # streams start out of step: the last one 3 packets late
+    data = [c.tobytes() for c in clips]
+    for at in range(0, len(data[0]), step):
+        for sid, d in zip(ids, data, strict=True):
+            start = at - lag[sid]
+            bank.push(sid, d[start : start + step] if start >= 0 else b"")
+        bank.tick()
+    for sid in ids:
+        alone = StreamScorer(fmt)
+        alone.push(data[sid][: len(data[sid]) - lag[sid]])
+        assert bank.scorer(sid).snapshot() == alone.snapshot(), sid
+        assert len(got[sid]) >= 10  # a snapshot every 0.5 s of audio
+    assert bank.close(ids[0]).speech_ratio > 0.8
+    assert len(bank) == len(clips) - 1
+    with pytest.raises(KeyError, match="stream 0: not open in this bank"):
+        bank.push(ids[0], b"")
