@@ -21,12 +21,15 @@ class IvrScript(ConfigModel):
     start: NonEmpty
 
 
-def ivr_problems(docs: Sequence[Document], queues: Document | None, root: Path) -> list[Problem]:
-    """Every problem of the scripts and of ``prompts/*.yaml`` in config directory ``root``."""
+def ivr_problems(docs: Sequence[Document], queues: Document | None, root: Path,
+                 agents: Document | None = None) -> list[Problem]:
+    """Every problem of the scripts and of ``prompts/*.yaml`` in config directory ``root``;
+    queue and skill ids are checked against queues.yaml and agents.yaml when readable."""
     # Imported here: cc_core.ivr builds on cc_core.config, not the other way round.
     from cc_core.config.sources import raw_ids
     from cc_core.ivr.validator import PROMPTS_DIR, check_scripts
 
     queue_ids = list(raw_ids(queues, "queues")) if queues is not None else None
-    _, problems = check_scripts(docs, queue_ids, root / PROMPTS_DIR)
+    skill_ids = list(raw_ids(agents, "skills")) if agents is not None else None
+    _, problems = check_scripts(docs, queue_ids, root / PROMPTS_DIR, skill_ids)
     return problems

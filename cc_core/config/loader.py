@@ -78,7 +78,8 @@ def collect(directory: Path | str, environ: Mapping[str, str] | None = None) -> 
     found.problems += cross_references(src)
     found.problems += port_clashes(src)
     found.problems += ivr_problems([p.doc for p in src.ivr],
-                                   src.queues.doc if src.queues else None, root)
+                                   src.queues.doc if src.queues else None, root,
+                                   src.agents.doc if src.agents else None)
     found.problems += _environment_problems(os.environ if environ is None else environ)
     found.problems = sorted_problems(found.problems)
     return found

@@ -343,7 +343,7 @@ class _Run:
                 if node.attributes is not None:
                     attrs = {k: v for k, v in attrs.items() if k in node.attributes}
                 outcome = self.outcome(OutcomeKind.QUEUE, queue=node.queue,
-                                       skills=dict(node.skills), priority=self.priority(node),
+                                       skills=self.skills(node), priority=self.priority(node),
                                        attributes=attrs)
             case TransferNode():
                 outcome = self.outcome(OutcomeKind.TRANSFER,
@@ -363,6 +363,17 @@ class _Run:
                 outcome = self.outcome(OutcomeKind.HANGUP)
                 await self.session.hangup()
         raise _End(outcome)
+
+    def skills(self, node: QueueNode) -> dict[str, int]:
+        levels: dict[str, int] = {}
+        for skill, level in node.skills.items():
+            raw = level if isinstance(level, int) else render(level, self.attrs)
+            try:
+                levels[skill] = max(1, min(5, int(raw)))
+            except ValueError:
+                # No level known: the skill is left out rather than guessed.
+                self.emit("invalid", skill=skill, level=raw, why="not a number; skill dropped")
+        return levels
 
     def priority(self, node: QueueNode) -> int:
         if isinstance(node.priority, int):

@@ -44,20 +44,23 @@ def script_documents(config_dir: Path) -> tuple[list[Document], list[Problem]]:
     return docs, problems
 
 
-def queue_ids(config_dir: Path) -> list[str] | None:
-    """Queue ids written in queues.yaml, or None when it cannot be read (not checked then)."""
-    path = config_dir / "queues.yaml"
+def written_ids(config_dir: Path, file: str, section: str) -> list[str] | None:
+    """Ids written in ``section`` of a config file (queues of queues.yaml, skills of
+    agents.yaml), or None when it cannot be read (they are not checked then)."""
+    path = config_dir / file
     if not path.exists():
         return None
     doc, _ = load_document(path, str(path))
-    return list(raw_ids(doc, "queues")) if doc is not None else None
+    return list(raw_ids(doc, section)) if doc is not None else None
 
 
 def load_library(config_dir: Path | str) -> IvrLibrary:
     """Scripts and prompts of a config directory; ConfigError listing every problem."""
     root = Path(config_dir)
     docs, problems = script_documents(root)
-    scripts, found = check_scripts(docs, queue_ids(root), root / PROMPTS_DIR)
+    scripts, found = check_scripts(docs, written_ids(root, "queues.yaml", "queues"),
+                                   root / PROMPTS_DIR,
+                                   written_ids(root, "agents.yaml", "skills"))
     problems += found
     if any(p.is_error for p in problems):
         raise ConfigError(problems)

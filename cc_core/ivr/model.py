@@ -42,7 +42,6 @@ Digit = Annotated[str, AfterValidator(pattern(r"[0-9*#]", "one key: 0-9, * or #"
 Timeout = Annotated[float, AfterValidator(in_range(0.5, 60, "a number of seconds"))]
 Retries = Annotated[int, AfterValidator(in_range(0, 9, "a number of retries"))]
 DigitCount = Annotated[int, AfterValidator(in_range(1, 32, "a number of digits"))]
-Level = Annotated[int, AfterValidator(in_range(1, 5, "a proficiency"))]
 SoundName = Annotated[str, AfterValidator(pattern(
     r"[A-Za-z0-9_][A-Za-z0-9_/-]*", "a sound name without extension, e.g. 'custom/welcome'"))]
 
@@ -300,6 +299,14 @@ class LookupNode(_Node):
     fallback: NodeId
 
 
+def _level(value: Any) -> int | str:
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 5:
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\{[a-z][a-z0-9_]*\}", value):
+        return value
+    raise _invalid(value, "a proficiency 1-5 or one placeholder such as '{level}'")
+
+
 def _priority(value: Any) -> int | str:
     # One validator for both forms, so a mistake gets one message, not one per union arm.
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 100:
@@ -315,7 +322,7 @@ class QueueNode(_Node):
     type: Literal["queue"]
     queue: Identifier
     prompts: list[PromptId] = []
-    skills: dict[Identifier, Level] = {}
+    skills: dict[Identifier, Annotated[int | str, PlainValidator(_level)]] = {}
     priority: Annotated[int | str, PlainValidator(_priority)] = 0
     attributes: list[AttrName] | None = None  # None: every attribute goes along
 

@@ -62,11 +62,13 @@ def validate_script(doc: Document) -> tuple[Script | None, Script, list[Problem]
 
 
 def check_script(doc: Document, script: Script, prompts: Mapping[str, PromptSet] | None,
-                 queue_ids: Iterable[str] | None) -> list[Problem]:
+                 queue_ids: Iterable[str] | None,
+                 skill_ids: Iterable[str] | None = None) -> list[Problem]:
     """Cross-node and cross-file problems of one (possibly partial) script.
 
     ``prompts`` None: the prompt folder could not be read, prompts are not checked;
-    ``queue_ids`` None: queues.yaml could not be read, queue ids are not checked.
+    ``queue_ids`` / ``skill_ids`` None: queues.yaml / agents.yaml could not be read, queue /
+    skill ids are not checked.
     """
     data = doc.data if isinstance(doc.data, dict) else {}
     raw_nodes = data.get("nodes") if isinstance(data.get("nodes"), dict) else {}
@@ -92,7 +94,24 @@ def check_script(doc: Document, script: Script, prompts: Mapping[str, PromptSet]
     problems += _loops(doc, nodes)
     problems += _languages(doc, script, nodes, prompts)
     problems += _references(doc, script, nodes, queue_ids)
+    problems += _skills(doc, nodes, skill_ids)
     problems += _survey(doc, script, nodes)
+    return problems
+
+
+def _skills(doc: Document, nodes: Mapping[str, Any],
+            skill_ids: Iterable[str] | None) -> list[Problem]:
+    if skill_ids is None:
+        return []
+    known = sorted(skill_ids)
+    problems = []
+    for node_id, node in nodes.items():
+        for skill in node.skills if isinstance(node, QueueNode) else {}:
+            if skill not in known:
+                hint = did_you_mean(skill, known) or (
+                    f" (expected a skill id in agents.yaml: {', '.join(known[:8])})")
+                problems.append(doc.problem(("nodes", node_id, "skills", skill),
+                                            f"unknown skill '{skill}'{hint}", key=True))
     return problems
 
 
@@ -260,23 +279,26 @@ def _references(doc: Document, script: Script, nodes: Mapping[str, Any],
 
 
 def check_scripts(docs: Iterable[Document], queue_ids: Iterable[str] | None,
-                  prompt_folder: Path) -> tuple[dict[str, Script], list[Problem]]:
+                  prompt_folder: Path, skill_ids: Iterable[str] | None = None
+                  ) -> tuple[dict[str, Script], list[Problem]]:
     """Valid scripts by name and every problem of the scripts and the prompt sets."""
     prompts, problems = load_prompt_sets(prompt_folder)
-    scripts, found = check_documents(docs, queue_ids, prompts)
+    scripts, found = check_documents(docs, queue_ids, prompts, skill_ids)
     return scripts, sorted_problems([*problems, *found])
 
 
 def check_documents(docs: Iterable[Document], queue_ids: Iterable[str] | None,
-                    prompts: Mapping[str, PromptSet] | None
+                    prompts: Mapping[str, PromptSet] | None,
+                    skill_ids: Iterable[str] | None = None
                     ) -> tuple[dict[str, Script], list[Problem]]:
     """Valid scripts by name and every problem of the scripts, against loaded prompt sets."""
     ids = list(queue_ids) if queue_ids is not None else None
+    skills = list(skill_ids) if skill_ids is not None else None
     scripts: dict[str, Script] = {}
     problems: list[Problem] = []
     for doc in docs:
         model, partial, found = validate_script(doc)
-        found += check_script(doc, partial, prompts, ids)
+        found += check_script(doc, partial, prompts, ids, skills)
         problems += found
         if model is not None and not any(p.is_error for p in found):
             scripts[model.name] = model

@@ -75,6 +75,15 @@ async def test_queue_carries_skills_priority_and_chosen_attributes() -> None:
     assert dict(outcome.attributes) == {"vip": "true", "n": "3"}
 
 
+async def test_skill_levels_from_attributes() -> None:
+    s = script({"q": {"type": "queue", "queue": "support",
+                      "skills": {"billing": "{need}", "vip": "{tier}", "tech": 2}}}, start="q")
+    outcome, _, events = await run(s, attributes={"need": "9", "tier": "gold"})
+    assert dict(outcome.skills) == {"billing": 5, "tech": 2}  # 9 capped at 5; "gold" dropped
+    assert [(e.detail["skill"], e.detail["why"]) for e in events if e.kind == "invalid"] == [
+        ("vip", "not a number; skill dropped")]
+
+
 async def test_a_runaway_script_stops_at_its_step_limit() -> None:
     s = script({"a": {"type": "menu", "prompts": ["menu"], "options": {"1": "a", "2": "b"},
                       "fallback": "b"},
