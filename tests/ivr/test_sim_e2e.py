@@ -21,7 +21,7 @@ from .conftest import GOLD, OPEN
 
 ROOT = Path(__file__).resolve().parents[2]
 EXTENSIONS = ROOT / "dialplan" / "asterisk" / "extensions.conf"
-TIME_SCALE = 0.05  # a 2 s prompt plays in 0.1 s, a 4 s menu timeout is 0.2 s
+TIME_SCALE = 0.1  # a 2 s prompt plays in 0.2 s, a 4 s menu timeout is 0.4 s
 
 
 @dataclass
