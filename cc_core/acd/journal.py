@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,9 +30,23 @@ log = logging.getLogger(__name__)
 
 INTERACTIONS_CHANNEL = "interactions"
 AGENTS_CHANNEL = "agents"
-MAX_BATCH = 200
+MAX_BATCH = 50
 
 Write = Callable[[Repositories], Awaitable[object]]
+
+
+@dataclass(slots=True)
+class _Item:
+    what: str
+    write: Write
+    on_commit: Callable[[], None] | None = None
+    future: asyncio.Future[Any] | None = None  # failed with the write's error
+
+
+def _resolve(created: list[tuple[asyncio.Future[str], str]]) -> None:
+    for future, row_id in created:
+        if not future.done():
+            future.set_result(row_id)
 
 
 def to_datetime(epoch: float) -> datetime:
@@ -42,7 +57,7 @@ class Journal:
     def __init__(self, store: Store, live: LiveState) -> None:
         self.store = store
         self.live = live
-        self._pending: list[tuple[str, Write]] = []
+        self._pending: list[_Item] = []
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -74,8 +89,15 @@ class Journal:
             await self._writer
         self._writer = None
 
-    def _record(self, what: str, write: Write) -> None:
-        self._pending.append((what, write))
+    def _record(
+        self,
+        what: str,
+        write: Write,
+        *,
+        on_commit: Callable[[], None] | None = None,
+        future: asyncio.Future[Any] | None = None,
+    ) -> None:
+        self._pending.append(_Item(what, write, on_commit, future))
         self._idle.clear()
         self._wake.set()
 
@@ -90,18 +112,24 @@ class Journal:
             if not self._pending:
                 self._idle.set()
 
-    async def _commit(self, batch: list[tuple[str, Write]]) -> None:
+    async def _commit(self, batch: list[_Item]) -> None:
         try:
             async with self.store.transaction() as repos:
-                for _what, write in batch:
-                    await write(repos)
+                for item in batch:
+                    await item.write(repos)
             self.written += len(batch)
+            for item in batch:
+                if item.on_commit is not None:
+                    item.on_commit()
             return
         except (StoreError, SQLAlchemyError, OSError) as exc:
             if len(batch) == 1:
                 self.failed += 1
-                log_event(log, "journal.write_failed", logging.ERROR, what=batch[0][0],
+                item = batch[0]
+                log_event(log, "journal.write_failed", logging.ERROR, what=item.what,
                           error=str(exc))
+                if item.future is not None and not item.future.done():
+                    item.future.set_exception(exc)
                 return
         # One bad write must not cost the others: retry them one at a time.
         for item in batch:
@@ -118,8 +146,12 @@ class Journal:
         attributes: dict[str, Any],
         at: float,
     ) -> str:
-        """A new voice interaction in the store (state ``new``, event ``created``)."""
-        async with self.store.transaction() as repos:
+        """A new voice interaction in the store (state ``new``, event ``created``); returns
+        its id once committed. Written by the one writer too: SQLite has one write lock, and
+        a second writer would only queue on it."""
+        done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+        async def write(repos: Repositories) -> None:
             row = await repos.interactions.create(
                 "voice",
                 queue=queue,
@@ -128,7 +160,11 @@ class Journal:
                 pbx_call_id=call_id,
                 at=to_datetime(at),
             )
-            return row.id
+            created[:] = [(done, row.id)]  # a retried write replaces a rolled-back one
+
+        created: list[tuple[asyncio.Future[str], str]] = []
+        self._record(f"{call_id} created", write, on_commit=lambda: _resolve(created), future=done)
+        return await done
 
     async def moved(self, record: CallRecord, old: Stage, at: float, **data: Any) -> None:
         """Log one stage change of ``record`` (already applied in memory)."""

