@@ -233,6 +233,9 @@ async def bridge(sw: FsSwitch, ch: FsChannel, data: str) -> str:
         return "_none_"
     ch.set_var("originate_disposition", "SUCCESS")
     ch.set_var("DIALSTATUS", "SUCCESS")
+    # The caller now knows whom it reaches (callee = the called leg's callee id).
+    ch.profile["Callee-ID-Name"] = leg.profile.get("Callee-ID-Name", "")
+    ch.profile["Callee-ID-Number"] = leg.profile.get("Callee-ID-Number", "")
     sw.answer(ch)
     await bridge_legs(sw, ch, leg)
     after = ch.get_var("transfer_after_bridge")
@@ -255,13 +258,15 @@ async def bridge_legs(sw: FsSwitch, a: FsChannel, b: FsChannel) -> None:
     a.other, a.other_type = b, "originatee"
     b.other, b.other_type = a, "originator"
     now = str(sw.identity.now_us())
-    for x, y in ((a, b), (b, a)):
+    for x in (a, b):
         x.profile["Channel-Bridged-Time"] = now
+    sw.chan_event("CHANNEL_BRIDGE", a, prefix=sw.bridge_ids(br))
+    sw.set_state(b, "CS_EXCHANGE_MEDIA")
+    for x, y in ((a, b), (b, a)):
         x.set_var("bridge_uuid", y.uuid)
         x.set_var("bridge_channel", y.name)
         x.set_var("last_bridge_to", y.uuid)
     a.set_var("last_bridge_role", "originator")
-    sw.chan_event("CHANNEL_BRIDGE", a, prefix=sw.bridge_ids(br))
 
     async def b_life(ch: FsChannel) -> None:
         # The called leg only sits in the bridge until either side leaves.
@@ -281,13 +286,12 @@ async def bridge_legs(sw: FsSwitch, a: FsChannel, b: FsChannel) -> None:
         return  # interrupted by a transfer: the bridge stays as long as nobody leaves
     if b.up:
         await sw.hangup(b, "NORMAL_CLEARING")
-    if not a.up:
-        return
+        await asyncio.sleep(0)  # the called leg tears down first, as in flow 10
     sw.bridges.pop(a.uuid, None)
     sw.bridges.pop(b.uuid, None)
     a.set_var("bridge_hangup_cause", b.hangup_cause)
+    # The caller keeps reporting its last other leg (Other-Type / Other-Leg-*) afterwards.
     sw.chan_event("CHANNEL_UNBRIDGE", a, prefix=sw.bridge_ids(br))
-    a.other, a.other_type = None, ""
 
 
 @app("eavesdrop")

@@ -69,6 +69,9 @@ SIMULATED_EVENTS = frozenset(
     }
 )
 
+# CUSTOM subclasses the simulator raises (sofia's pre_register / register_attempt are not).
+SIMULATED_SUBCLASSES = frozenset({"sofia::register", "sofia::unregister", "sofia::expire"})
+
 STATE_NUMBERS = {
     "CS_NEW": 0,
     "CS_INIT": 2,

@@ -15,7 +15,7 @@ from pbx.sim.esl.switch import FsSwitch, UserEndpoint
 _call_ids = itertools.count(1)
 
 
-def _directory(user: UserEndpoint, with_cid: bool) -> Headers:
+def _directory(user: UserEndpoint) -> Headers:
     h: Headers = [
         ("sip_number_alias", user.user),
         ("sip_auth_username", user.user),
@@ -29,11 +29,12 @@ def _directory(user: UserEndpoint, with_cid: bool) -> Headers:
         ("accountcode", user.user),
         ("user_context", "default"),
     ]
-    if with_cid:
-        h += [
-            ("effective_caller_id_name", f"Extension {user.user}"),
-            ("effective_caller_id_number", user.user),
-        ]
+    h += [
+        ("effective_caller_id_name", f"Extension {user.user}"),
+        ("effective_caller_id_number", user.user),
+    ]
+    if user.callgroup:
+        h.append(("callgroup", user.callgroup))
     return h
 
 
@@ -66,7 +67,7 @@ def register(sw: FsSwitch, user: UserEndpoint, expires: int = 300) -> None:
                 ("username", user.user),
                 ("realm", user.domain),
                 ("user-agent", "cc-sim"),
-                *_directory(user, with_cid=False),
+                *_directory(user),
             ],
         )
     )
@@ -114,7 +115,7 @@ def unregister(sw: FsSwitch, name: str, expired: bool = False) -> None:
                 ("network-port", "5060"),
                 ("user-agent", "cc-sim"),
                 ("expires", "0"),
-                *_directory(user, with_cid=True),
+                *_directory(user),
             ],
         )
     )

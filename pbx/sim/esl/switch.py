@@ -54,6 +54,7 @@ class UserEndpoint:
     answer_delay: float = 1.0
     no_answer: bool = False
     talk_time: float | None = None  # None: the phone stays up until the other side hangs up
+    callgroup: str = ""  # the directory's callgroup, reported on registration
     on_call: Callable[[FsChannel], None] | None = None
 
 
@@ -350,6 +351,7 @@ class FsSwitch:
             ch.codec = True
             ch.answer_state = "early"
             self.set_callstate(ch, "EARLY")
+        ch.codec = True
         now = str(self.identity.now_us())
         ch.answered_us = int(now)
         ch.profile["Channel-Answered-Time"] = now
@@ -465,7 +467,7 @@ class FsSwitch:
         if kind == "user":
             user, _, domain = rest.partition("@")
             return await self._call_user(
-                user, domain, variables, cid_name, cid_number, ring_seconds
+                user, domain, variables, cid_name, cid_number, ring_seconds, caller
             )
         if kind == "error":
             raise OriginateError(rest or "CHANNEL_UNACCEPTABLE")
@@ -574,19 +576,25 @@ class FsSwitch:
         cid_name: str,
         cid_number: str,
         ring_seconds: float,
+        caller: FsChannel | None = None,
     ) -> FsChannel:
         ep = self.users.get(user)
         if ep is None:
             raise OriginateError("SUBSCRIBER_ABSENT")
         if not ep.registered:
             raise OriginateError("USER_NOT_REGISTERED")
+        # user/ resolves the contact through the sofia_contact API, which raises its API event.
+        self.fire(self.identity.api_event("sofia_contact", f"*/{user}@{domain or ep.domain}"))
+        # The leg is named after the registered contact: sofia/internal/1001@127.0.0.1:5097.
+        contact = ep.contact.removeprefix("sofia/internal/").removeprefix("sip:")
         return await self._ring(
             ep,
-            f"sofia/internal/{user}@{domain or ep.domain}",
+            f"sofia/internal/{contact}",
             variables,
             cid_name,
             cid_number,
             ring_seconds,
+            caller,
         )
 
     async def _ring(
@@ -597,6 +605,7 @@ class FsSwitch:
         cid_name: str,
         cid_number: str,
         ring_seconds: float,
+        caller: FsChannel | None = None,
     ) -> FsChannel:
         ch = self.new_channel(
             name,
@@ -617,6 +626,19 @@ class FsSwitch:
             ch.set_var(k, v)
         ch.set_var("dialed_user", ep.user)
         ch.set_var("dialed_domain", ep.domain)
+        if caller is not None:
+            # A leg made by `bridge` carries its caller's profile from the start.
+            ch.other, ch.other_type = caller, "originator"
+        ch.sip = ch.name.startswith("sofia/")
+        if ch.sip:
+            # Media is negotiated when the phone answers; until then no codec.
+            ch.codec = False
+            ch.presence_id = f"{ep.user}@{ep.domain}"
+            ch.profile["Callee-ID-Name"] = "Outbound Call"
+            ch.profile["Callee-ID-Number"] = ep.user
+            if caller is not None:
+                ch.profile["Username"] = caller.profile.get("Username", "")
+                ch.profile["Network-Addr"] = caller.profile.get("Network-Addr", "")
         self.init(ch)
         self.set_state(ch, "CS_ROUTING")
         self.set_state(ch, "CS_CONSUME_MEDIA")

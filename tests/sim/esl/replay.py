@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pbx.sim.esl import codec
-from pbx.sim.esl.events import SIMULATED_EVENTS
+from pbx.sim.esl.events import SIMULATED_EVENTS, SIMULATED_SUBCLASSES
 from tests.paths import FREESWITCH_CAPTURES
 
 Headers = list[tuple[str, str]]
@@ -105,8 +105,15 @@ def gated(frame: Frame) -> bool:
     """Events the simulator raises, and so may be waited for (API events race replies)."""
     if not frame.is_event:
         return False
-    name = dict(frame.event()[0]).get("Event-Name", "")
-    return name in SIMULATED_EVENTS and name != "API"
+    return simulated(frame.event()[0]) and dict(frame.event()[0])["Event-Name"] != "API"
+
+
+def simulated(hdrs: Headers) -> bool:
+    """An event of a kind the simulator raises (others are left out of comparisons)."""
+    d = dict(hdrs)
+    if d.get("Event-Name") == "CUSTOM":
+        return d.get("Event-Subclass", "") in SIMULATED_SUBCLASSES
+    return d.get("Event-Name", "") in SIMULATED_EVENTS
 
 
 def is_reply(frame: Frame) -> bool:
@@ -252,7 +259,7 @@ def event_streams(recv: list[Frame]) -> tuple[dict[str, list[Headers]], Labels]:
         if not f.is_event:
             continue
         hdrs, _ = f.event()
-        if dict(hdrs).get("Event-Name", "") not in SIMULATED_EVENTS:
+        if not simulated(hdrs):
             continue
         streams[stream_key(hdrs, labels)].append(hdrs)
     return streams, labels
