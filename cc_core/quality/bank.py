@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from cc_core.quality import levels
-from cc_core.quality.frames import AudioFormat
+from cc_core.quality.frames import AudioFormat, to_pcm16
 from cc_core.quality.scorer import ScorerConfig, StreamScorer, StreamSnapshot
 
 SnapshotSink = Callable[[int, StreamSnapshot], None]
@@ -35,6 +35,9 @@ class ScorerBank:
         self.format = fmt
         self.config = config or ScorerConfig()
         self._scorers: dict[int, StreamScorer] = {}
+        # Audio waits here, not in each scorer, so that a tick decodes all streams at once.
+        self._buffers: dict[int, bytearray] = {}
+        self._block_bytes = StreamScorer(fmt, self.config).block_bytes
         self._next_check: dict[int, float] = {}
         self._ready: set[int] = set()
         self._next_id = 0
@@ -46,14 +49,23 @@ class ScorerBank:
         sid = self._next_id
         self._next_id += 1
         self._scorers[sid] = StreamScorer(self.format, self.config)
+        self._buffers[sid] = bytearray()
         self._next_check[sid] = 0.0
         return sid
 
     def close(self, sid: int) -> StreamSnapshot:
         """End a stream; returns its last snapshot."""
-        scorer = self.scorer(sid)
-        del self._scorers[sid], self._next_check[sid]
+        snap = self.snapshot(sid)
+        del self._scorers[sid], self._buffers[sid], self._next_check[sid]
         self._ready.discard(sid)
+        return snap
+
+    def snapshot(self, sid: int) -> StreamSnapshot:
+        """The stream's snapshot, counting every whole frame pushed so far."""
+        scorer = self.scorer(sid)
+        buf = self._buffers[sid]
+        scorer.buffer(bytes(buf))
+        buf.clear()
         return scorer.snapshot()
 
     def scorer(self, sid: int) -> StreamScorer:
@@ -67,9 +79,14 @@ class ScorerBank:
 
     def push(self, sid: int, data: bytes | bytearray | memoryview) -> None:
         """Buffer audio of a stream; it is analysed at the next ``tick``."""
-        scorer = self.scorer(sid)
-        scorer.buffer(data)
-        if scorer.block_ready:
+        try:
+            buf = self._buffers[sid]
+        except KeyError:
+            raise KeyError(f"stream {sid}: not open in this bank") from None
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise TypeError(f"audio data: expected bytes, got {type(data).__name__}")
+        buf += data
+        if len(buf) >= self._block_bytes:
             self._ready.add(sid)
 
     def tick(self) -> int:
@@ -79,7 +96,16 @@ class ScorerBank:
             ready = sorted(self._ready)
             self._ready.clear()
             scorers = [self._scorers[sid] for sid in ready]
-            frames = np.stack([s.take_block() for s in scorers])  # (streams, frames, samples)
+            size = self._block_bytes
+            chunks = []
+            for sid in ready:
+                buf = self._buffers[sid]
+                chunks.append(bytes(buf[:size]))
+                del buf[:size]
+                if len(buf) >= size:
+                    self._ready.add(sid)
+            pcm = to_pcm16(b"".join(chunks), self.format.encoding)
+            frames = pcm.reshape(len(ready), -1, self.format.samples_per_frame)
             block = frames.shape[1]
             flat = frames.reshape(-1, frames.shape[2])
             power = levels.frame_power(flat).reshape(len(ready), block)
@@ -91,8 +117,6 @@ class ScorerBank:
             tonal, k1, k2 = (a.reshape(len(ready), block) for a in (tonal, k1, k2))
             for i, (sid, scorer) in enumerate(zip(ready, scorers, strict=True)):
                 done += scorer.analyse(frames[i], power[i], clipped[i], (tonal[i], k1[i], k2[i]))
-                if scorer.block_ready:
-                    self._ready.add(sid)
                 due = scorer.seconds >= self._next_check[sid] - 1e-9
                 if self._on_snapshot is not None and due:
                     self._next_check[sid] = scorer.seconds + self._check_s

@@ -108,6 +108,11 @@ class StreamScorer:
         return self._voice.tones
 
     @property
+    def block_bytes(self) -> int:
+        """Bytes of one analysis block."""
+        return self._block_bytes
+
+    @property
     def block_ready(self) -> bool:
         """Whether a whole analysis block is buffered."""
         return self._framer.buffered >= self._block_bytes

@@ -38,7 +38,7 @@ def test_bank_matches_single_scorers(corpus: Corpus, frame_ms: int) -> None:
     for sid in ids:
         alone = StreamScorer(fmt)
         alone.push(data[sid][: len(data[sid]) - lag[sid]])
-        assert bank.scorer(sid).snapshot() == alone.snapshot(), sid
+        assert bank.snapshot(sid) == alone.snapshot(), sid
         assert len(got[sid]) >= 10  # a snapshot every 0.5 s of audio
     assert bank.close(ids[0]).speech_ratio > 0.8
     assert len(bank) == len(clips) - 1
