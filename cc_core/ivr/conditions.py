@@ -6,7 +6,8 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 
-from cc_core.ivr.model import WEEKDAYS, Condition, parse_clock
+from cc_core.ivr.fields import WEEKDAYS, parse_clock
+from cc_core.ivr.model import Condition
 
 
 def holds(cond: Condition, attributes: Mapping[str, str], local: dt.datetime) -> bool:

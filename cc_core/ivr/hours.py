@@ -7,7 +7,8 @@ import enum
 import zoneinfo
 
 from cc_core.ivr.conditions import in_range
-from cc_core.ivr.model import WEEKDAYS, Calendar
+from cc_core.ivr.fields import WEEKDAYS
+from cc_core.ivr.model import Calendar
 
 
 class Opening(enum.Enum):

@@ -17,7 +17,7 @@ from pydantic import AfterValidator, PlainValidator
 from pydantic_core import PydanticCustomError
 
 from cc_core.config.value_types import ConfigModel, Identifier, LanguageCode, in_range, pattern
-from cc_core.ivr.model import SoundName, check_template
+from cc_core.ivr.fields import SoundName, check_template
 from cc_core.ivr.templates import render, split
 
 SOUND_PREFIX = "ccplane"

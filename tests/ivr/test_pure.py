@@ -9,8 +9,9 @@ import pytest
 
 from cc_core.ivr.checks import luhn
 from cc_core.ivr.conditions import holds
+from cc_core.ivr.fields import template_fields
 from cc_core.ivr.hours import Opening, opening
-from cc_core.ivr.model import Calendar, Condition, template_fields
+from cc_core.ivr.model import Calendar, Condition
 from cc_core.ivr.scripted import parse_keys
 from cc_core.ivr.templates import render, split
 
