@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from click.testing import CliRunner
 
 from cc_core.cli.admin import cli
@@ -64,3 +66,11 @@ def test_usage_errors_exit_2() -> None:
     assert code == 2 and "Invalid isoformat string" in out
     result = CliRunner().invoke(cli, ["ivr", "try", "csat", "--set", "language"])
     assert result.exit_code == 2 and "expected NAME=VALUE" in result.output
+
+
+def test_a_broken_configuration_is_listed_not_run() -> None:
+    corpus = str(Path(__file__).parent / "corpus")
+    result = CliRunner().invoke(cli, ["ivr", "try", "loops", "--configs", corpus])
+    assert result.exit_code == 2
+    assert "cc-admin: the IVR configuration has errors:" in result.output
+    assert "loops.yaml:6:3: nodes.a: loop with no input" in result.output
