@@ -8,9 +8,11 @@ which asyncio awaits through ``asyncio.wrap_future``.
 
 from __future__ import annotations
 
+import atexit
 import concurrent.futures
 import logging
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -21,6 +23,16 @@ import gevent.hub
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+# Threads still running at interpreter exit are stopped first: a gevent hub left running in a
+# daemon thread while Python finalizes can crash the process.
+_RUNNING: weakref.WeakSet[GeventThread] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all() -> None:
+    for thread in list(_RUNNING):
+        thread.stop(timeout=2.0)
 
 
 class GeventThread:
@@ -46,6 +58,7 @@ class GeventThread:
             return
         self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
         self._thread.start()
+        _RUNNING.add(self)
         if not self._ready.wait(5.0):
             raise RuntimeError(f"{self.name}: the gevent thread did not start")
 
@@ -98,6 +111,7 @@ class GeventThread:
         assert stop is not None
         self.call(stop.set)
         self._stopped = True
+        _RUNNING.discard(self)
 
     @property
     def alive(self) -> bool:

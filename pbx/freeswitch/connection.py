@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -54,6 +55,7 @@ class EslClient(InboundESL):
         self.last_rx = time.monotonic()
         self.closed_reason = ""
         self.malformed = 0
+        self._frames = 0
         self._send_lock = gevent.lock.Semaphore()
 
     # Connection --------------------------------------------------------------------------
@@ -149,8 +151,14 @@ class EslClient(InboundESL):
             self._auth_request_event.set()
         elif ctype in REPLY_TYPES:
             self._reply(EslReply(headers, body))
+            gevent.sleep(0)  # let the waiting command run now, not after the backlog
         elif ctype in EVENT_TYPES:
             self._event(ctype, body)
+            self._frames += 1
+            # The reader never blocks while events are buffered; yield now and then so a
+            # command's greenlet is not starved behind a burst.
+            if self._frames % 64 == 0:
+                gevent.sleep(0)
         elif ctype in ("text/disconnect-notice", "text/rude-rejection"):
             self.closed_reason = f"{ctype}: {body.strip() or 'no reason given'}"
             self.connected = False
@@ -173,11 +181,12 @@ class EslClient(InboundESL):
             self.malformed += 1
             log.warning("ESL: ignored malformed event (%s)", exc)
             return
+        self.on_event(event)
         if event.name == "BACKGROUND_JOB":
             job = self.jobs.pop(event.get("Job-UUID"), None)
             if job is not None and not job.ready():
                 job.set(event.body)
-        self.on_event(event)
+                gevent.sleep(0)
 
     # Commands ------------------------------------------------------------------------------
 
@@ -260,6 +269,8 @@ class EslLink:
         self.connects = 0
         self.events_received = 0
         self.malformed_events = 0
+        self._outbox: list[EslEvent] = []
+        self._outbox_lock = threading.Lock()
 
     @property
     def connected(self) -> bool:
@@ -438,5 +449,17 @@ class EslLink:
             self._post(done.set)
 
     def _forward(self, event: EslEvent) -> None:
+        # Events cross to asyncio in batches: one loop wake-up for all the events read while
+        # the previous batch waited, instead of one per event.
         self.events_received += 1
-        self._post(self._on_event, event)
+        with self._outbox_lock:
+            self._outbox.append(event)
+            first = len(self._outbox) == 1
+        if first:
+            self._post(self._deliver)
+
+    def _deliver(self) -> None:
+        with self._outbox_lock:
+            batch, self._outbox = self._outbox, []
+        for event in batch:
+            self._on_event(event)

@@ -22,7 +22,7 @@ import contextlib
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from urllib.parse import unquote
 
 from pbx.freeswitch.protocol import (
@@ -89,7 +89,7 @@ def _check_digits(digits: object) -> str:
     return digits
 
 
-async def read_frame(reader: asyncio.StreamReader) -> tuple[dict[str, str], str]:
+async def read_frame(reader: asyncio.StreamReader) -> tuple[Mapping[str, str], str]:
     """One frame: its headers (raw) and body. ``IncompleteReadError`` at end of stream."""
     try:
         head = await reader.readuntil(b"\n\n")
@@ -200,7 +200,7 @@ class OutboundSession:
             self.disconnected = True
             self._fail_all(self._gone())
 
-    def _dispatch(self, headers: dict[str, str], body: str) -> None:
+    def _dispatch(self, headers: Mapping[str, str], body: str) -> None:
         ctype = headers.get("Content-Type", "")
         if ctype in REPLY_TYPES:
             if not self._replies:

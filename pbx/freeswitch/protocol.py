@@ -8,7 +8,7 @@ optional body of its own, e.g. a BACKGROUND_JOB's result) or ``text/event-json``
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
@@ -57,20 +57,54 @@ class EslReply:
         return not self.text.startswith("-ERR")
 
 
-def parse_headers(block: str, *, decode: bool) -> dict[str, str]:
-    """``Name: value`` lines; ``decode`` URL-decodes values (event bodies encode them)."""
+class EncodedHeaders(Mapping[str, str]):
+    """Event headers whose values are URL-decoded when first read: a channel event carries
+    about a hundred, and the mapping reads a dozen."""
+
+    __slots__ = ("_decoded", "_raw")
+
+    def __init__(self, raw: dict[str, str]) -> None:
+        self._raw = raw
+        self._decoded: dict[str, str] = {}
+
+    def __getitem__(self, key: str) -> str:
+        value = self._decoded.get(key)
+        if value is None:
+            value = self._raw[key]
+            if "%" in value:
+                value = unquote(value)
+            self._decoded[key] = value
+        return value
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._raw
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def __repr__(self) -> str:
+        return f"EncodedHeaders({dict(self)!r})"
+
+
+def parse_headers(block: str, *, decode: bool) -> Mapping[str, str]:
+    """``Name: value`` lines; with ``decode`` the values are URL-encoded (event bodies)."""
     headers: dict[str, str] = {}
     for line in block.split("\n"):
-        line = line.rstrip("\r")
-        if not line:
-            continue
         key, sep, value = line.partition(": ")
         if not sep:
+            line = line.rstrip("\r")
+            if not line:
+                continue
             key, sep, value = line.partition(":")
             if not sep:
                 raise MalformedFrame(f"header line without ':': {line[:80]!r}")
-        headers[key.strip()] = unquote(value) if decode else value
-    return headers
+        elif value.endswith("\r"):
+            value = value[:-1]
+        headers[key] = value
+    return EncodedHeaders(headers) if decode else headers
 
 
 def parse_plain(text: str) -> EslEvent:
