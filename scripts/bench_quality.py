@@ -35,6 +35,7 @@ from cc_core.quality import (  # noqa: E402
     Encoding,
     Publisher,
     ScorerBank,
+    ScorerConfig,
     StreamFeed,
     StreamScorer,
     StreamSnapshot,
@@ -80,7 +81,12 @@ def render_audio(folder: Path, seconds: float) -> np.ndarray:
 
 
 def bench_streams(
-    audio: np.ndarray, streams: int, seconds: float, encoding: Encoding, banked: bool
+    audio: np.ndarray,
+    streams: int,
+    seconds: float,
+    encoding: Encoding,
+    banked: bool,
+    block_ms: int = 500,
 ) -> float:
     """CPU seconds to score ``streams`` streams of ``seconds`` of audio each."""
     fmt = AudioFormat(RATE, encoding, 20)
@@ -91,10 +97,14 @@ def bench_streams(
     offsets = [(i * 37 % max(1, len(raw) // step - frames)) * step for i in range(streams)]
     chunks = [[raw[o + k * step : o + (k + 1) * step] for k in range(frames)] for o in offsets]
     published: list[StreamSnapshot] = []
+    config = ScorerConfig(analysis_ms=block_ms)
+    check_s = block_ms / 1000  # a snapshot per analysed block
     if banked:
         # One publisher per stream, fed by the bank's snapshots.
         publishers = [Publisher(published.append, cadence_s=1.0) for _ in range(streams)]
-        bank = ScorerBank(fmt, on_snapshot=lambda sid, snap: publishers[sid].offer(snap))
+        bank = ScorerBank(
+            fmt, config, lambda sid, snap: publishers[sid].offer(snap), check_s=check_s
+        )
         ids = [bank.open() for _ in range(streams)]
         start = CLOCK()
         for k in range(frames):
@@ -104,7 +114,9 @@ def bench_streams(
         used = CLOCK() - start
     else:
         feeds = [
-            StreamFeed(StreamScorer(fmt), Publisher(published.append, cadence_s=1.0))
+            StreamFeed(
+                StreamScorer(fmt, config), Publisher(published.append, cadence_s=1.0), check_s
+            )
             for _ in range(streams)
         ]
         start = CLOCK()
@@ -133,6 +145,9 @@ def main() -> int:
     parser.add_argument("--streams", type=int, default=500)
     parser.add_argument("--seconds", type=float, default=10.0, help="audio per stream")
     parser.add_argument("--quick", action="store_true", help="100 streams x 3 s")
+    parser.add_argument(
+        "--block-ms", type=int, default=500, help="analysis block (= snapshot check interval)"
+    )
     args = parser.parse_args()
     if args.quick:
         args.streams, args.seconds = 100, 3.0
@@ -158,9 +173,9 @@ def main() -> int:
         (True, Encoding.PCM16),
         (True, Encoding.ULAW),
     ):
-        used = bench_streams(audio, args.streams, args.seconds, encoding, banked)
+        used = bench_streams(audio, args.streams, args.seconds, encoding, banked, args.block_ms)
         streams = args.seconds * args.streams / used
-        how = "ScorerBank        " if banked else "StreamFeed each   "
+        how = f"{'ScorerBank' if banked else 'StreamFeed each'}, {args.block_ms} ms blocks,"
         print(
             f"{how} {encoding.value:5}: {args.streams} streams x {args.seconds:g} s in "
             f"{used:.2f} s CPU = {used / n_frames * 1e6:5.2f} us/frame -> {streams:6,.0f} "
