@@ -4,9 +4,11 @@ pending commands failed, timeouts, and no thread left behind."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 from collections.abc import AsyncIterator
 
+import gevent
 import pytest
 
 from pbx.freeswitch import FreeSwitchPort
@@ -40,6 +42,15 @@ async def fake() -> AsyncIterator[FakeFreeSwitch]:
     await server.start()
     yield server
     await server.stop()
+
+
+async def live_greenlets(adapter: FreeSwitchPort) -> int:
+    """Greenlets alive in the adapter's gevent thread (counted there, minus the counter)."""
+
+    def count() -> int:
+        return sum(1 for g in gc.get_objects() if isinstance(g, gevent.Greenlet) and not g.dead) - 1
+
+    return await asyncio.wrap_future(adapter._link._thread.submit(count))
 
 
 def resynced(events: list[PbxEvent]) -> bool:
@@ -80,6 +91,7 @@ async def test_link_drop_fails_pending_reconnects_resubscribes_and_resyncs(
     fake.add(FakeChannel(B, "sofia/internal/b@pbx"))
     await collect_until(sub, lambda ev: len([e for e in ev if isinstance(e, CallArrived)]) == 2)
 
+    greenlets_before = await live_greenlets(adapter)
     fake.stall = True
     pending = asyncio.create_task(adapter.get_variable(A, "CC_INTERACTION_ID", timeout_s=5))
     await eventually(lambda: bool(fake.commands("bgapi uuid_getvar")))
@@ -103,6 +115,8 @@ async def test_link_drop_fails_pending_reconnects_resubscribes_and_resyncs(
     assert len(fake.commands("event plain")) == 2  # subscribed again on the new link
     assert adapter.connected
     assert await adapter.get_variable(B, "CC_INTERACTION_ID") is None
+    # The dropped connection's reader greenlets are gone, not piling up per reconnect.
+    assert await live_greenlets(adapter) == greenlets_before
 
     await adapter.close()
     assert len(esl_threads()) == threads_before
