@@ -58,7 +58,8 @@ _STREAM = re.compile(r"^[a-z_]+://[^\s!]+$")
 _UNSET = ("", "_undef_")
 # The channel variable play_and_get_digits stores digits in.
 DIGITS_VARIABLE = "pagd_digits"
-_MAX_HEADER_BYTES = 64 * 1024
+# The connect reply carries every channel variable as a header.
+_MAX_HEADER_BYTES = 1024 * 1024
 
 
 class OutboundProtocolError(PbxError):
@@ -338,7 +339,11 @@ class OutboundSession:
         await self._execute("unset", DIGITS_VARIABLE, wait=False)
         done = await self._execute("play_and_get_digits", args)
         assert done is not None
-        digits = done.get(f"variable_{DIGITS_VARIABLE}")
+        key = f"variable_{DIGITS_VARIABLE}"
+        if key in done.headers:
+            digits = done.headers[key]
+        else:  # a FreeSWITCH that leaves variables out of events: ask
+            digits = await self.get_variable(DIGITS_VARIABLE) or ""
         if spec.terminator:
             digits = digits.replace(spec.terminator, "")
         if len(digits) >= spec.max_digits:

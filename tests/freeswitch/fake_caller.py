@@ -21,10 +21,12 @@ class FakeCaller:
     commands: list[str] = field(default_factory=list)
     played: list[str] = field(default_factory=list)
     hung_up_by: str = ""
+    variables_in_events: bool = True  # False: a FreeSWITCH whose events carry no variables
 
     def _event(self, name: str, **headers: str) -> bytes:
         base = {"Event-Name": name, "Unique-ID": self.call_id}
-        base.update({f"variable_{k}": v for k, v in self.variables.items()})
+        if self.variables_in_events:
+            base.update({f"variable_{k}": v for k, v in self.variables.items()})
         base.update(headers)
         return event_frame(base)
 

@@ -7,6 +7,8 @@ import asyncio
 import datetime as dt
 from typing import Any
 
+import pytest
+
 from cc_core.ivr import IvrContext, OutcomeKind, PromptCatalog, run_script
 from cc_core.ivr.model import Script
 from cc_core.ivr.prompts import PromptSet
@@ -74,8 +76,13 @@ async def run_call(caller: FakeCaller) -> Any:
     return outcome
 
 
-async def test_caller_keys_through_menu_and_collect_into_a_queue() -> None:
-    caller = FakeCaller("c-1", "+4930111", "5000", keys=["1", "4711#"])
+@pytest.mark.parametrize("variables_in_events", [True, False])
+async def test_caller_keys_through_menu_and_collect_into_a_queue(
+    variables_in_events: bool,
+) -> None:
+    caller = FakeCaller(
+        "c-1", "+4930111", "5000", keys=["1", "4711#"], variables_in_events=variables_in_events
+    )
     outcome = await run_call(caller)
     assert outcome.kind is OutcomeKind.QUEUE
     assert outcome.queue == "support"
