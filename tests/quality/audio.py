@@ -47,15 +47,14 @@ def speak(out: Path, rate: int = 8000, text: str = SPEECH_TEXT, voice: str = "en
     return out
 
 
-def synth(out: Path, seconds: float, *effect: str, rate: int = 8000) -> Path:
-    """``sox -n`` synthesis, e.g. synth(p, 5, "synth", "5", "whitenoise", "vol", "0.1")."""
-    del seconds  # the duration is part of the effect; kept for readability at call sites
+def synth(out: Path, *effect: str, rate: int = 8000) -> Path:
+    """``sox -n`` synthesis, e.g. synth(p, "synth", "5", "whitenoise", "vol", "0.1")."""
     run(need("sox"), "-D", "-n", "-r", str(rate), "-c", "1", "-b", "16", str(out), *effect)
     return out
 
 
 def noise(out: Path, kind: str, seconds: float, rate: int = 8000) -> Path:
-    return synth(out, seconds, "synth", f"{seconds:.3f}", kind, rate=rate)
+    return synth(out, "synth", f"{seconds:.3f}", kind, rate=rate)
 
 
 def read_wav(path: Path) -> tuple[Samples, int]:

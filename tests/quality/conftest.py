@@ -34,7 +34,7 @@ def _dtmf(folder: Path, digits: str) -> Samples:
     for d in digits:
         lo, hi = DTMF[d]
         path = audio.synth(
-            folder / f"dtmf-{lo}-{hi}.wav", 0.12,
+            folder / f"dtmf-{lo}-{hi}.wav",
             "synth", "0.12", "sine", str(lo), "sine", str(hi), "remix", "1,2", "vol", "0.25",
         )  # fmt: skip
         parts += [audio.read_wav(path)[0], gap]
@@ -52,16 +52,15 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
         for kind in ("whitenoise", "pinknoise", "brownnoise"):
             path = audio.noise(folder / f"{kind}-{rate}.wav", kind, seconds, rate)
             noise[kind, rate] = audio.read_wav(path)[0]
-    ring = audio.synth(folder / "ring.wav", 4, "synth", "4", "sine", "425", "vol", "0.3")
+    ring = audio.synth(folder / "ring.wav", "synth", "4", "sine", "425", "vol", "0.3")
     ring_us = audio.synth(
-        folder / "ring-us.wav", 4, "synth", "4", "sine", "440", "sine", "480", "remix", "1,2",
+        folder / "ring-us.wav", "synth", "4", "sine", "440", "sine", "480", "remix", "1,2",
         "vol", "0.2",
     )  # fmt: skip
-    clipped = audio.run(
+    audio.run(
         audio.need("sox"), "-D", str(folder / "speech-8000.wav"), str(folder / "clipped.wav"),
         "gain", "20",
     )  # fmt: skip
-    del clipped
     return Corpus(
         folder=folder,
         speech=speech,

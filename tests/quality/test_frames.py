@@ -64,7 +64,7 @@ def test_format_errors_name_the_field() -> None:
 
 def test_sine_levels_match_their_amplitude(corpus: Corpus) -> None:
     # sox "vol 0.5" sine: peak 0.5 of full scale, RMS 0.5/sqrt(2) -> -9.03 dBFS.
-    path = audio.synth(corpus.folder / "sine-1k.wav", 1, "synth", "1", "sine", "1000", "vol", "0.5")
+    path = audio.synth(corpus.folder / "sine-1k.wav", "synth", "1", "sine", "1000", "vol", "0.5")
     x, _ = audio.read_wav(path)
     db = levels.frame_dbfs(x[: len(x) // 160 * 160].reshape(-1, 160))
     assert np.allclose(db, 20 * np.log10(0.5 / np.sqrt(2)), atol=0.1)
