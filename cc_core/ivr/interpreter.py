@@ -143,6 +143,7 @@ class _Run:
                   language=self.language)
         try:
             await self.session.answer()
+            await self.channel_language()
             for _ in range(self.script.max_steps):
                 node = self.script.nodes[self.node_id]
                 self.path.append(self.node_id)
@@ -166,6 +167,16 @@ class _Run:
                   **({"queue": result.queue} if result.queue else {}),
                   **({"csat": result.csat_score} if result.csat_score is not None else {}))
         return result
+
+    async def channel_language(self) -> None:
+        """Without a language from the ACD, keep the one the channel already has: a survey after
+        the call speaks the language the caller chose in the first IVR."""
+        if LANGUAGE in self.ctx.attributes:
+            return
+        current = await self.session.get_variable("CHANNEL(language)")
+        if current in self.script.languages and current != self.attrs[LANGUAGE]:
+            self.attrs[LANGUAGE] = current
+            self.emit("language", language=current, source="channel")
 
     async def caller_gone(self) -> bool:
         """After a refused command: was it refused because the caller had just hung up?

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cc_core.ivr import IvrLibrary, OutcomeKind
+from cc_core.ivr import IvrContext, IvrLibrary, OutcomeKind, ScriptedSession, run_script
 
 from .conftest import walk
 
@@ -53,3 +53,18 @@ async def test_hanging_up_during_the_thanks_keeps_the_score(library: IvrLibrary)
     done = await walk(library, "csat", "2,H")
     assert (done.outcome.kind, done.outcome.csat_score) == (OutcomeKind.CALLER_HUNG_UP, 2)
     assert done.outcome.node == "thanks"
+
+
+async def test_the_channel_language_is_kept_when_the_acd_gives_none(
+        library: IvrLibrary) -> None:
+    session = ScriptedSession(["3"], variables={"CHANNEL(language)": "es"})
+    outcome = await run_script(library.script("csat"), session,
+                               IvrContext(prompts=library.prompts))
+    assert (outcome.language, outcome.csat_score) == ("es", 3)
+    assert session.played[0] == "ccplane/es/csat_question"
+    # An attribute from the ACD wins over the channel.
+    session = ScriptedSession(["3"], variables={"CHANNEL(language)": "es"})
+    outcome = await run_script(library.script("csat"), session,
+                               IvrContext(prompts=library.prompts,
+                                          attributes={"language": "de"}))
+    assert outcome.language == "de"

@@ -13,7 +13,7 @@ import pytest
 
 from cc_core.ivr import IvrContext, IvrEvent, IvrLibrary, IvrOutcome, OutcomeKind, run_script
 from pbx.asterisk.fastagi import AgiSession, FastAgiServer
-from pbx.sim.channel import Channel
+from pbx.sim.channel import Channel, State
 from pbx.sim.inbound import inbound_call
 from pbx.sim.runtime import SimConfig, Simulator
 
@@ -37,8 +37,10 @@ class Ivr:
 
     async def handle(self, session: AgiSession) -> None:
         script = self.library.script(session.script.removeprefix("ivr/"))
+        # The survey context passes the interaction id as the first AGI argument.
+        known = {"interaction_id": session.args[0]} if script.survey and session.args else {}
         outcome = await run_script(script, session, IvrContext(
-            prompts=self.library.prompts, sink=self.sink, clock=lambda: OPEN))
+            prompts=self.library.prompts, sink=self.sink, clock=lambda: OPEN, attributes=known))
         self.outcomes.append(outcome)
         if outcome.kind is OutcomeKind.QUEUE and outcome.queue:
             await session.set_variable("CC_INTERACTION_ID", "i-1")
@@ -123,3 +125,28 @@ async def test_silence_and_hang_up_over_fastagi(sim: Simulator, ivr: Ivr) -> Non
     assert timeouts == ["language", "language"]  # two silent tries, then the default
     assert outcome.language == "en"
     assert sim.pbx.get_var(chan, "CC_QUEUE") is None
+
+
+async def test_post_call_survey_through_the_shipped_survey_context(sim: Simulator,
+                                                                   ivr: Ivr) -> None:
+    # What [cc-connect] does once the agent hangs up on a call with CC_SURVEY=1.
+    chan = sim.pbx.new_channel("PJSIP", "trunk", state=State.UP, context="cc-survey",
+                               exten="s", caller=("+4915112345678", "Customer"))
+    sim.pbx.set_var(chan, "CC_INTERACTION_ID", "i-42")
+    chan.language = "de"  # as Set(CHANNEL(language)=de) in the first IVR left it
+
+    def press(event: IvrEvent) -> None:
+        if event.kind == "node" and event.node == "ask":
+            sim.pbx.dtmf(chan, "4")
+
+    ivr.on_event = press
+    sim.pbx.start(chan)
+    await asyncio.wait_for(ivr.done.wait(), 10)
+    (outcome,) = ivr.outcomes
+    assert (outcome.kind, outcome.csat_score) == (OutcomeKind.HANGUP, 4)
+    assert outcome.attributes["interaction_id"] == "i-42"
+    assert outcome.path == ("ask", "thanks")
+    # The channel's language (chosen in the first IVR) carries over to the survey.
+    assert outcome.language == "de"
+    prompts = [e.detail["text"] for e in ivr.events if e.kind == "prompt"]
+    assert prompts[-1] == "Vielen Dank für Ihre Bewertung. Auf Wiederhören."
