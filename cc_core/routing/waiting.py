@@ -2,14 +2,13 @@
 
 Entries are ``(negated key, arrival, seq)``, best first. Interactions are grouped by
 (channel, language); inside a group there is one sorted line per eligibility class (the skills
-needed at the current step) and ``heads`` holds each line's first entry. An agent looking for
-work visits only the groups of channels it can take and languages it speaks, walks each
-group's heads best first and stops at the first class it fits.
+needed at the current step) and ``heads`` holds each line's first entry. Each agent keeps, per
+queue, the groups of channels it can take and languages it speaks together with the classes
+it fits there, valid until a new group or class line appears in the queue; looking for work
+it compares the heads of those classes only, so classes it cannot take cost nothing.
 """
 
 from __future__ import annotations
-
-from bisect import insort
 
 from sortedcontainers import SortedList
 
@@ -27,47 +26,53 @@ class ClassGroup:
 
     def __init__(self) -> None:
         self.lines: dict[int, SortedList] = {}
-        # (head entry, class id), sorted; a plain list: a group holds few classes and the
-        # agent-side walk over it is the engine's hottest loop.
-        self.heads: list[tuple[Entry, int]] = []
+        self.heads: dict[int, Entry] = {}  # class id -> first entry of its line
 
-    def add(self, class_id: int, entry: Entry) -> None:
+    def add(self, class_id: int, entry: Entry) -> bool:
+        """Add an entry; True when it opens a line for a class the group did not hold."""
         line = self.lines.get(class_id)
         if line is None:
             self.lines[class_id] = SortedList((entry,))
-            insort(self.heads, (entry, class_id))
-            return
-        old = line[0]
+            self.heads[class_id] = entry
+            return True
         line.add(entry)
-        if entry < old:
-            self.heads.remove((old, class_id))
-            insort(self.heads, (entry, class_id))
+        if entry < self.heads[class_id]:
+            self.heads[class_id] = entry
+        return False
 
     def remove(self, class_id: int, entry: Entry) -> None:
         line = self.lines[class_id]
-        old = line[0]
         line.remove(entry)
-        if entry == old:
-            self.heads.remove((old, class_id))
+        if entry == self.heads[class_id]:
             if line:
-                insort(self.heads, (line[0], class_id))
+                self.heads[class_id] = line[0]
             else:
                 del self.lines[class_id]
+                del self.heads[class_id]
+
+
+# What one agent fits in one queue: per group, the memo key, channel, group and the ids of
+# the group's classes the agent fits.
+FitGroup = tuple[tuple, ChannelKind, ClassGroup, tuple[int, ...]]
 
 
 class QueueLines:
     """All waiting (non-sticky) interactions of one queue."""
 
-    __slots__ = ("groups",)
+    __slots__ = ("groups", "version")
 
     def __init__(self) -> None:
         self.groups: dict[GroupKey, ClassGroup] = {}
+        # Bumped whenever a group or a class line appears: an agent's list of what it fits
+        # here is valid while the version is unchanged (lines that empty only shrink it).
+        self.version = 0
 
     def add(self, key: GroupKey, class_id: int, entry: Entry) -> None:
         group = self.groups.get(key)
         if group is None:
             group = self.groups[key] = ClassGroup()
-        group.add(class_id, entry)
+        if group.add(class_id, entry):
+            self.version += 1
 
     def remove(self, key: GroupKey, class_id: int, entry: Entry) -> None:
         group = self.groups[key]
@@ -152,6 +157,7 @@ class WaitingLines:
         takeable = rt.takeable
         if not takeable:
             return None
+        fit_by_queue = rt.queue_fit
         best_key: tuple | None = None
         best_rec: InteractionRuntime | None = None
         best_prio = 0
@@ -162,19 +168,23 @@ class WaitingLines:
             if agent.quality < queue.min_quality:
                 continue
             entry: Entry | None = None
-            groups = self._queues[queue_id].groups
-            if groups:
-                for channel in takeable:
-                    for language in rt.language_keys:
-                        key = (queue_id, channel, language)
-                        if key in memo:
-                            found = memo[key]
-                        else:
-                            group = groups.get((channel, language))
-                            found = None if group is None else self._group_best(group, rt, by_seq)
-                            memo[key] = found
-                        if found is not None and (entry is None or found < entry):
-                            entry = found
+            lines = self._queues[queue_id]
+            if lines.groups:
+                cached = fit_by_queue.get(queue_id)
+                if cached is None or cached[0] != lines.version:
+                    cached = fit_by_queue[queue_id] = (
+                        lines.version,
+                        self._fitting(queue_id, lines, rt),
+                    )
+                for key, channel, group, class_ids in cached[1]:
+                    if channel not in takeable:
+                        continue
+                    if key in memo:
+                        found = memo[key]
+                    else:
+                        found = memo[key] = _group_best(group, class_ids, agent_id, by_seq)
+                    if found is not None and (entry is None or found < entry):
+                        entry = found
             for seq in rt.sticky:
                 rec = by_seq[seq]
                 if rec.queue is queue and not rec.excludes(agent_id):
@@ -191,32 +201,53 @@ class WaitingLines:
                 best_key, best_rec, best_prio = score_key, rec, prio
         return best_rec
 
-    def _group_best(
-        self, group: ClassGroup, rt: AgentRuntime, by_seq: dict[int, InteractionRuntime]
-    ) -> Entry | None:
-        """The group's best entry for this agent: walk the class heads best first; the first
-        class the agent fits gives it, unless the agent is excluded from that head, then that
-        line is walked on and later heads still compete."""
+    def _fitting(self, queue_id: str, lines: QueueLines, rt: AgentRuntime) -> list[FitGroup]:
+        """The queue's groups of channels and languages the agent can take at all, each
+        with the classes the agent fits; groups it fits no class of are left out."""
         agent = rt.agent
-        agent_id = agent.id
         fit_cache = rt.fit_cache
         classes = self.classes
-        best: Entry | None = None
-        for head, class_id in group.heads:
-            if best is not None and head > best:
-                break
-            ok = fit_cache.get(class_id)
-            if ok is None:
-                ok = fit_cache[class_id] = fits(agent, classes[class_id])
-            if not ok:
+        channels = rt.channels
+        languages = rt.language_keys
+        out: list[FitGroup] = []
+        for (channel, language), group in lines.groups.items():
+            if channel not in channels or language not in languages:
                 continue
-            excluded = by_seq[head[2]].excluded
-            if excluded is None or agent_id not in excluded:
-                return head if best is None or head < best else best
-            for candidate in group.lines[class_id]:
-                if best is not None and candidate > best:
-                    break
-                if not by_seq[candidate[2]].excludes(agent_id):
-                    best = candidate
-                    break
-        return best
+            class_ids = []
+            for class_id in group.lines:
+                ok = fit_cache.get(class_id)
+                if ok is None:
+                    ok = fit_cache[class_id] = fits(agent, classes[class_id])
+                if ok:
+                    class_ids.append(class_id)
+            if class_ids:
+                out.append(((queue_id, channel, language), channel, group, tuple(class_ids)))
+        return out
+
+
+def _group_best(
+    group: ClassGroup,
+    class_ids: tuple[int, ...],
+    agent_id: str,
+    by_seq: dict[int, InteractionRuntime],
+) -> Entry | None:
+    """The group's best entry for this agent among the classes it fits: the smallest first
+    entry of their lines that does not exclude the agent (an excluded head sends the walk
+    down that line)."""
+    heads = group.heads
+    best: Entry | None = None
+    for class_id in class_ids:
+        head = heads.get(class_id)
+        if head is None or (best is not None and head > best):
+            continue  # the line emptied since the agent's list was made, or cannot win
+        excluded = by_seq[head[2]].excluded
+        if excluded is None or agent_id not in excluded:
+            best = head
+            continue
+        for candidate in group.lines[class_id]:
+            if best is not None and candidate > best:
+                break
+            if not by_seq[candidate[2]].excludes(agent_id):
+                best = candidate
+                break
+    return best
