@@ -173,7 +173,12 @@ class _Run:
         the call speaks the language the caller chose in the first IVR."""
         if LANGUAGE in self.ctx.attributes:
             return
-        current = await self.session.get_variable("CHANNEL(language)")
+        try:
+            current = await self.session.get_variable("CHANNEL(language)")
+        except CallerHungUp:
+            raise
+        except PbxError:
+            return  # a PBX without this variable: the script's default language it is
         if current in self.script.languages and current != self.attrs[LANGUAGE]:
             self.attrs[LANGUAGE] = current
             self.emit("language", language=current, source="channel")

@@ -126,6 +126,19 @@ async def test_a_refusal_because_the_caller_left_is_a_hang_up() -> None:
     assert (outcome.kind, outcome.reason) == (OutcomeKind.CALLER_HUNG_UP, "caller hung up")
 
 
+class NoLanguageSession(ScriptedSession):
+    async def get_variable(self, name: str) -> str | None:
+        raise PbxError(f"AGI GET VARIABLE {name}: refused")
+
+
+async def test_a_pbx_that_cannot_tell_the_channel_language_is_no_problem() -> None:
+    s = script({"a": {"type": "play", "prompts": ["hi"], "next": "b"},
+                "b": {"type": "hangup"}})
+    outcome, session, _ = await run(s, session=NoLanguageSession([]))
+    assert (outcome.kind, outcome.language) == (OutcomeKind.HANGUP, "en")
+    assert session.played == ["ccplane/en/hi"]
+
+
 async def test_a_failing_event_sink_does_not_stop_the_caller(
         caplog: pytest.LogCaptureFixture) -> None:
     def sink(event: IvrEvent) -> None:
