@@ -1,0 +1,254 @@
+"""The main job: the ACD beside the simulated PBX with live traffic, and a live terminal view.
+
+Runs the two real programs (``cc-sim`` and ``cc-acd run``) as child processes on free loopback
+ports, with a copy of the shipped configs pointed at each other, logs the agents in over the
+REST API, and shows queues and agents until Ctrl-C (or ``--duration``) stops everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import click
+import yaml
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+
+from cc_core.config import load_configs
+
+ROOT = Path(__file__).resolve().parents[2]
+DIALPLAN = ROOT / "dialplan" / "asterisk" / "extensions.conf"
+AMI_USER, AMI_SECRET = "ccplane", "demo-secret"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Ports:
+    ami: int
+    fastagi: int
+    api: int
+    esl_outbound: int
+
+
+def prepare(configs: Path, work: Path, ports: Ports, rate: float, seed: int) -> tuple[Path, Path]:
+    """A copy of the admin configs wired to the simulator, and the simulator's scenario."""
+    centre = load_configs(configs)  # refuses broken configs with file:line before anything runs
+    out = work / "configs"
+    if out.exists():
+        shutil.rmtree(out)
+    shutil.copytree(configs, out, ignore=shutil.ignore_patterns("sim"))
+
+    acd = yaml.safe_load((configs / "acd.yaml").read_text(encoding="utf-8"))
+    acd["api"] = {"host": "127.0.0.1", "port": ports.api}
+    acd["fastagi"] = {"host": "127.0.0.1", "port": ports.fastagi}
+    acd["esl_outbound"] = {"host": "127.0.0.1", "port": ports.esl_outbound}
+    acd["store"] = {"url": f"sqlite+aiosqlite:///{work / 'ccplane.db'}"}
+    acd["pbx"] = [{
+        "name": "sim", "type": "asterisk", "ring_timeout": 15,
+        "ami": {"host": "127.0.0.1", "port": ports.ami, "username": AMI_USER,
+                "secret": AMI_SECRET},
+    }]
+    (out / "acd.yaml").write_text(yaml.safe_dump(acd, sort_keys=False), encoding="utf-8")
+
+    phones = []
+    for i, agent in enumerate(centre.agents.agents):
+        endpoint = agent.endpoint.split("/", 1)[-1]
+        phones.append({
+            "endpoint": endpoint, "answer_delay": 1.0 + (i % 3) * 0.5,
+            "no_answer_probability": 0.03, "talk_time_mean": 40 + 10 * (i % 4),
+            "talk_time_min": 8,
+        })
+    numbers = [
+        {"number": n.did, "calls_per_minute": rate, "patience_mean": 90,
+         # A caller answers the main menu's first question; other scripts ignore the key.
+         "keys": [{"after": 4.0, "digits": "1"}]}
+        for n in centre.queues.numbers
+    ]
+    scenario = {
+        "dialplan": str(DIALPLAN),
+        "globals": {"CC_FASTAGI": f"agi://127.0.0.1:{ports.fastagi}"},
+        "ami": {"host": "127.0.0.1", "port": ports.ami, "accounts": {AMI_USER: AMI_SECRET}},
+        "agents": phones,
+        "traffic": {"seed": seed, "context": "cc-inbound", "trunk": "cc-trunk",
+                    "numbers": numbers},
+    }
+    path = work / "scenario.yaml"
+    path.write_text(yaml.safe_dump(scenario, sort_keys=False), encoding="utf-8")
+    return out, path
+
+
+async def start(name: str, args: list[str], log_path: Path) -> asyncio.subprocess.Process:
+    log = log_path.open("ab")
+    proc = await asyncio.create_subprocess_exec(
+        *args, stdout=log, stderr=log, stdin=asyncio.subprocess.DEVNULL,
+        start_new_session=True,  # Ctrl-C in the terminal reaches us; we stop the children
+    )
+    log.close()
+    if proc.returncode is not None:
+        raise click.ClickException(f"{name} exited at once; see {log_path}")
+    return proc
+
+
+async def wait_healthy(http: aiohttp.ClientSession, url: str, procs: list[Any],
+                       seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for p in procs:
+            if p.returncode is not None:
+                raise click.ClickException("a component exited during start-up; see var/demo/*.log")
+        with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+            async with http.get(url + "/health") as resp:
+                if resp.status == 200:
+                    return
+        await asyncio.sleep(0.3)
+    raise click.ClickException(f"the ACD API did not answer at {url} within {seconds:.0f} s")
+
+
+def _age(since: float | None, now: float) -> str:
+    return "-" if not since else f"{max(0.0, now - since):.0f}s"
+
+
+def render(queues: list[dict[str, Any]], agents: list[dict[str, Any]], api: str,
+           elapsed: float) -> Group:
+    now = time.time()
+    q = Table(title=f"Queues  (API {api}, running {elapsed:.0f} s, Ctrl-C stops)",
+              expand=True)
+    for col in ("queue", "waiting", "longest wait", "ringing", "talking", "offered",
+                "answered", "abandoned", "SLA so far"):
+        if col == "queue":
+            q.add_column(col, no_wrap=True, min_width=12)
+        else:
+            q.add_column(col, justify="right")
+    for item in queues:
+        c = item.get("counters", {})
+        answered = int(c.get("answered", 0))
+        in_sla = c.get("answered_in_sla")
+        abandoned = int(c.get("abandoned", 0))
+        sla = "-"
+        if in_sla is not None and answered + abandoned:
+            sla = f"{100 * int(in_sla) / (answered + abandoned):.0f}%"
+        q.add_row(item["id"], str(item["waiting"]), _age(item.get("longest_wait_since"), now),
+                  str(item["offered"]), str(item["connected"]), str(c.get("offered", 0)),
+                  str(answered), str(abandoned), sla)
+    by_state: dict[str, list[str]] = {}
+    for a in agents:
+        by_state.setdefault(a["state"], []).append(a["id"])
+    s = Table(title="Agents by state", expand=True)
+    s.add_column("state", no_wrap=True)
+    s.add_column("n", justify="right")
+    s.add_column("agents")
+    for state in sorted(by_state):
+        s.add_row(state, str(len(by_state[state])), ", ".join(sorted(by_state[state])))
+    return Group(q, s)
+
+
+async def run(work: Path, demo_configs: Path, scenario: Path, ports: Ports,
+              duration: float | None, rate: float, view: bool) -> int:
+    bin_dir = Path(sys.executable).parent
+    api = f"http://127.0.0.1:{ports.api}"
+    console = Console()
+    console.print(f"[bold]ccplane demo[/] configs {demo_configs}, logs in {work}/*.log")
+    procs: list[asyncio.subprocess.Process] = []
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http:
+            # The PBX first: the ACD serves its API once it is logged in to AMI. A caller who
+            # arrives before the ACD's FastAGI server listens is still held by the dialplan
+            # and adopted when the ACD resyncs.
+            procs.append(await start("cc-sim", [str(bin_dir / "cc-sim"), str(scenario)],
+                                     work / "sim.log"))
+            procs.append(await start("cc-acd", [str(bin_dir / "cc-acd"), "run", "--configs",
+                                                str(demo_configs)], work / "acd.log"))
+            await wait_healthy(http, api, procs)
+            async with http.get(api + "/api/agents") as resp:
+                agents = (await resp.json())["agents"]
+            for a in agents:
+                async with http.post(f"{api}/api/agents/{a['id']}/login",
+                                     json={"state": "ready"}) as resp:
+                    await resp.read()
+            console.print(f"ACD API on {api} (try {api}/api/queues); "
+                          f"{len(agents)} agents logged in; traffic {rate}/min per number")
+            started = time.monotonic()
+            with Live(console=console, refresh_per_second=2, transient=False) as live:
+                while not stop.is_set():
+                    if duration is not None and time.monotonic() - started >= duration:
+                        break
+                    if any(p.returncode is not None for p in procs):
+                        console.print("[red]a component stopped; see the logs[/]")
+                        return 1
+                    with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                        async with http.get(api + "/api/queues") as resp:
+                            queues = (await resp.json())["queues"]
+                        async with http.get(api + "/api/agents") as resp:
+                            agents = (await resp.json())["agents"]
+                        if view:
+                            live.update(render(queues, agents, api,
+                                               time.monotonic() - started))
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), 1.0)
+            if not view:
+                console.print(render(queues, agents, api, time.monotonic() - started))
+        return 0
+    finally:
+        for p in procs:
+            if p.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                await asyncio.wait_for(p.wait(), 10)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(p.pid, signal.SIGKILL)
+        console.print("stopped cleanly")
+
+
+@click.command()
+@click.option("--configs", "config_dir", default="configs", show_default=True,
+              type=click.Path(path_type=Path, file_okay=False))
+@click.option("--work", default="var/demo", show_default=True, type=click.Path(path_type=Path),
+              help="Where the generated configs, the store and the logs go.")
+@click.option("--duration", type=float, default=None, help="Stop after this many seconds.")
+@click.option("--rate", type=float, default=4.0, show_default=True,
+              help="Calls per minute to each dialled number.")
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--no-view", is_flag=True, help="Print one summary at the end instead.")
+def main(config_dir: Path, work: Path, duration: float | None, rate: float, seed: int,
+         no_view: bool) -> None:
+    """Run the ACD with the simulated PBX and live traffic."""
+    from cc_core.config import ConfigError
+
+    work = work.resolve()
+    try:
+        work.mkdir(parents=True, exist_ok=True)
+        ports = Ports(free_port(), free_port(), free_port(), free_port())
+        demo_configs, scenario = prepare(config_dir, work, ports, rate, seed)
+        code = asyncio.run(run(work, demo_configs, scenario, ports, duration, rate, not no_view))
+    except ConfigError as exc:
+        click.echo(str(exc), err=True)
+        code = 2
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()
