@@ -228,7 +228,7 @@ class FreeSwitchPort(PbxPort):
         s = self.settings
         # One job after the other: FreeSWITCH runs bgapi jobs on their own threads, so two sent
         # together could transfer before the variable is set.
-        await self._job(commands.setvar(uid, "CC_MOH_CLASS", moh_class), uid, timeout_s)
+        await self._job(commands.setvar(uid, "cc_moh_class", moh_class), uid, timeout_s)
         await self._job(
             commands.transfer(uid, s.hold_context, s.hold_exten, s.dialplan), uid, timeout_s
         )
@@ -245,10 +245,10 @@ class FreeSwitchPort(PbxPort):
         uid = commands.call_uuid(call_id)
         check_endpoint(endpoint)
         variables = {
-            "CC_AGENT_ENDPOINT": endpoint,
-            "CC_RING_TIMEOUT": commands.ring_seconds(ring_timeout),
+            "cc_agent_endpoint": endpoint,
+            "cc_ring_timeout": commands.ring_seconds(ring_timeout),
             # Always set, so a caller id from an earlier attempt does not stick.
-            "CC_CALLER_ID": caller_id or "",
+            "cc_caller_id": caller_id or "",
         }
         setvars = [commands.setvar(uid, name, value) for name, value in variables.items()]
         s = self.settings
@@ -345,12 +345,12 @@ class FreeSwitchPort(PbxPort):
         line, spy_id = commands.originate(
             endpoint=supervisor_endpoint,
             context=s.spy_context,
-            exten=s.spy_exten,
+            exten=s.spy_extension(mode.value, target),
             dialplan=s.dialplan,
             ring_timeout=30.0,
             variables={
-                "CC_SPY_TARGET": target,
-                "CC_SPY_MODE": mode.value,
+                "cc_spy_target": target,
+                "cc_spy_mode": mode.value,
                 **commands.SPY_VARIABLES[mode],
             },
         )

@@ -104,7 +104,7 @@ class EventMapper:
     ) -> None:
         self.table = table
         self.inbound_contexts = frozenset(inbound_contexts)
-        self.tracked = tuple(tracked_variables)
+        self.tracked = tuple((name, name.lower()) for name in tracked_variables)
         # Filled by the adapter's commands: the endpoint connect_agent asked for, the spy mode,
         # and the Job-UUID of each originate (its BACKGROUND_JOB tells a failure).
         self.connects: dict[str, str] = {}
@@ -157,8 +157,12 @@ class EventMapper:
             channel.caller_name = headers.get("Caller-Caller-ID-Name", "")
         if "Channel-Call-State" in headers:
             channel.state = call_state(headers["Channel-Call-State"])
-        for name in self.tracked:
+        for name, lower in self.tracked:
+            # FreeSWITCH's variable names are case-blind; the event keeps the spelling used
+            # when the variable was set (the shipped dialplan sets cc_interaction_id).
             value = headers.get(f"variable_{name}")
+            if value is None and lower != name:
+                value = headers.get(f"variable_{lower}")
             if value is not None:
                 channel.variables[name] = value
         return channel

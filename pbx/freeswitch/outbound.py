@@ -45,6 +45,7 @@ from pbx.port import (
     HangupCause,
     InvalidArgument,
     PbxError,
+    check_dialplan_target,
     check_timeout,
     check_variable_name,
 )
@@ -132,6 +133,7 @@ class OutboundSession:
         self.disconnected = False
         self._hangup_sent = False
         self._lingering = asyncio.Event()
+        self.transferred = False
         self.events: list[EslEvent] = []
 
     # MediaSession identity -------------------------------------------------------------------
@@ -147,6 +149,11 @@ class OutboundSession:
     @property
     def called_num(self) -> str:
         return self.channel_data.get("Caller-Destination-Number", "")
+
+    @property
+    def still_here(self) -> bool:
+        """The caller is on the line and nobody moved or ended the call."""
+        return not (self.hung_up or self.transferred or self._hangup_sent)
 
     @property
     def hung_up(self) -> bool:
@@ -372,6 +379,21 @@ class OutboundSession:
             raise InvalidArgument(name, value, "a string")
         await self._execute("set", f"{name}={value}")
 
+    async def transfer(self, exten: str, context: str, dialplan: str = "XML") -> None:
+        """Send the call on in the dialplan (FreeSWITCH only, not part of ``MediaSession``),
+        e.g. to hold once the IVR is done."""
+        check_dialplan_target(context, exten, 1)
+        if any(c.isspace() for c in dialplan) or not dialplan:
+            raise InvalidArgument("dialplan", dialplan, "a name such as XML")
+        if self.hung_up:
+            raise self._gone()
+        reply = await self._command(
+            f"api uuid_transfer {self.call_id} {exten} {dialplan} {context}"
+        )
+        if not reply.text.startswith("+OK"):
+            raise PbxError(f"uuid_transfer: FreeSWITCH answered {reply.text.strip()!r}")
+        self.transferred = True
+
     async def hangup(self) -> None:
         if self.hung_up:
             return
@@ -396,7 +418,14 @@ class OutboundServer:
         *,
         command_timeout: float = 10.0,
         prompt_extension: str = "wav",
+        then_transfer_to: tuple[str, str] | None = None,
     ) -> None:
+        """``then_transfer_to`` = (extension, context): where a call goes when its handler
+        returns with the caller still there, for a dialplan that expects the IVR to move the call
+        on (the shipped one: ``("cc_hold", "ccplane")``); ``None`` leaves it to the dialplan."""
+        if then_transfer_to is not None:
+            check_dialplan_target(then_transfer_to[1], then_transfer_to[0], 1)
+        self.then_transfer_to = then_transfer_to
         self.host = host
         self.port = port
         self.handler = handler
@@ -440,6 +469,8 @@ class OutboundServer:
         try:
             await session.open()
             await self.handler(session)
+            if self.then_transfer_to is not None and session.still_here:
+                await session.transfer(*self.then_transfer_to)
         except CallerHungUp:
             log.info("outbound socket %s: caller hung up", session.call_id or "?")
         except PbxError as exc:

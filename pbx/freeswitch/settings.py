@@ -35,14 +35,16 @@ class FreeSwitchSettings:
     host: str = "127.0.0.1"
     port: int = 8021
     password: str = "ClueCon"
-    inbound_contexts: tuple[str, ...] = ("cc-inbound",)
+    # Defaults follow the shipped dialplan (dialplan/freeswitch/dialplan/ccplane.xml).
+    inbound_contexts: tuple[str, ...] = ("ccplane",)
     dialplan: str = "XML"
-    hold_context: str = "cc-hold"
-    hold_exten: str = "s"
-    connect_context: str = "cc-connect"
-    connect_exten: str = "s"
-    spy_context: str = "cc-spy"
-    spy_exten: str = "s"
+    hold_context: str = "ccplane"
+    hold_exten: str = "cc_hold"
+    connect_context: str = "ccplane"
+    connect_exten: str = "cc_connect"
+    spy_context: str = "ccplane"
+    # {mode} is listen, whisper or barge; {target} the agent call's UUID.
+    spy_exten: str = "cc_{mode}_{target}"
     tracked_variables: tuple[str, ...] = ("CC_INTERACTION_ID", "CC_DNIS")
     events: tuple[str, ...] = SUBSCRIBED_EVENTS
     command_timeout: float = 5.0
@@ -75,8 +77,17 @@ class FreeSwitchSettings:
         for context, exten in (
             (self.hold_context, self.hold_exten),
             (self.connect_context, self.connect_exten),
-            (self.spy_context, self.spy_exten),
+            (self.spy_context, self.spy_extension("listen", "x")),
         ):
             check_dialplan_target(context, exten, 1)
+
+    def spy_extension(self, mode: str, target: str) -> str:
+        """The extension ``spy()`` sends the supervisor's phone to."""
+        try:
+            return self.spy_exten.format(mode=mode, target=target)
+        except (KeyError, IndexError, ValueError):
+            raise InvalidArgument(
+                "spy_exten", self.spy_exten, "a name with only {mode} and {target} placeholders"
+            ) from None
         if not self.events or any(not e or any(c.isspace() for c in e) for e in self.events):
             raise InvalidArgument("events", self.events, "event names without spaces")

@@ -19,7 +19,7 @@ from urllib.parse import quote
 class FakeChannel:
     uuid: str
     name: str
-    context: str = "cc-inbound"
+    context: str = "ccplane"
     dest: str = "5000"
     cid_num: str = "5551000"
     cid_name: str = "Caller"

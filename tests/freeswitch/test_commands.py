@@ -60,10 +60,10 @@ async def test_hold_sets_music_class_then_transfers(
     fake.add(FakeChannel(CALLER, "sofia/internal/caller@pbx"))
     await port.hold(CALLER, moh_class="sales")
     assert lines(fake, "bgapi uuid_") == [
-        f"bgapi uuid_setvar {CALLER} CC_MOH_CLASS sales",
-        f"bgapi uuid_transfer {CALLER} s XML cc-hold",
+        f"bgapi uuid_setvar {CALLER} cc_moh_class sales",
+        f"bgapi uuid_transfer {CALLER} cc_hold XML ccplane",
     ]
-    assert fake.channels[CALLER].context == "cc-hold"
+    assert fake.channels[CALLER].dest == "cc_hold"
 
 
 async def test_connect_agent_sets_variables_then_transfers(
@@ -73,12 +73,12 @@ async def test_connect_agent_sets_variables_then_transfers(
     await port.connect_agent(CALLER, "user/1001", ring_timeout=12.5, caller_id="Queue <100>")
     sent = lines(fake, "bgapi uuid_")
     assert sorted(sent[:3]) == [
-        f"bgapi uuid_setvar {CALLER} CC_AGENT_ENDPOINT user/1001",
-        f"bgapi uuid_setvar {CALLER} CC_CALLER_ID Queue <100>",
-        f"bgapi uuid_setvar {CALLER} CC_RING_TIMEOUT 13",
+        f"bgapi uuid_setvar {CALLER} cc_agent_endpoint user/1001",
+        f"bgapi uuid_setvar {CALLER} cc_caller_id Queue <100>",
+        f"bgapi uuid_setvar {CALLER} cc_ring_timeout 13",
     ]
-    assert sent[3:] == [f"bgapi uuid_transfer {CALLER} s XML cc-connect"]
-    assert fake.channels[CALLER].variables["CC_AGENT_ENDPOINT"] == "user/1001"
+    assert sent[3:] == [f"bgapi uuid_transfer {CALLER} cc_connect XML ccplane"]
+    assert fake.channels[CALLER].variables["cc_agent_endpoint"] == "user/1001"
 
 
 async def test_commands_on_a_gone_call_raise_no_such_call(port: FreeSwitchPort) -> None:
@@ -115,13 +115,13 @@ async def test_originate_failure_arrives_as_hangup(
     fake: FakeFreeSwitch, port: FreeSwitchPort
 ) -> None:
     sub = port.events()
-    call_id = await port.originate("user/9999", "cc-hold", "s", caller_id="100")
+    call_id = await port.originate("user/9999", "ccplane", "cc_hold", caller_id="100")
     (event,) = await collect_until(sub, lambda ev: any(isinstance(e, CallHungUp) for e in ev))
     assert event == CallHungUp(call_id=call_id, cause=HangupCause(3, "No route to destination"))
     (line,) = lines(fake, "bgapi originate")
     assert line == (
         f"bgapi originate {{origination_uuid={call_id},originate_timeout=30,"
-        "origination_caller_id_number=100}user/9999 s XML cc-hold"
+        "origination_caller_id_number=100}user/9999 cc_hold XML ccplane"
     )
 
 
@@ -133,11 +133,11 @@ async def test_spy_originates_the_supervisor_with_eavesdrop_variables(
     barge = await port.spy("user/2002", AGENT_LEG, SpyMode.BARGE)
     assert lines(fake, "bgapi originate") == [
         f"bgapi originate {{origination_uuid={whisper},originate_timeout=30,"
-        f"CC_SPY_TARGET={AGENT_LEG},CC_SPY_MODE=whisper,eavesdrop_whisper_aleg=true,"
-        "eavesdrop_whisper_bleg=false}user/2001 s XML cc-spy",
+        f"cc_spy_target={AGENT_LEG},cc_spy_mode=whisper,eavesdrop_whisper_aleg=true,"
+        f"eavesdrop_whisper_bleg=false}}user/2001 cc_whisper_{AGENT_LEG} XML ccplane",
         f"bgapi originate {{origination_uuid={barge},originate_timeout=30,"
-        f"CC_SPY_TARGET={AGENT_LEG},CC_SPY_MODE=barge,eavesdrop_bridge_aleg=true,"
-        "eavesdrop_bridge_bleg=true}user/2002 s XML cc-spy",
+        f"cc_spy_target={AGENT_LEG},cc_spy_mode=barge,eavesdrop_bridge_aleg=true,"
+        f"eavesdrop_bridge_bleg=true}}user/2002 cc_barge_{AGENT_LEG} XML ccplane",
     ]
 
 
@@ -145,7 +145,7 @@ async def test_whisper_to_a_parked_call_is_refused(
     fake: FakeFreeSwitch, port: FreeSwitchPort
 ) -> None:
     sub = port.events()
-    fake.add(FakeChannel(CALLER, "sofia/internal/caller@pbx"))  # parked in cc-inbound
+    fake.add(FakeChannel(CALLER, "sofia/internal/caller@pbx"))  # parked in ccplane
     await collect_until(sub, lambda ev: any(isinstance(e, CallArrived) for e in ev))
     # CHANNEL_PARK has no port event of its own: wait until the adapter has read it.
     await eventually(lambda: getattr(port._table.get(CALLER), "application", "") == "park")
@@ -186,6 +186,8 @@ def test_settings_are_checked() -> None:
         FreeSwitchSettings(reconnect_initial=5, reconnect_max=1)
     with pytest.raises(InvalidArgument, match="context"):
         FreeSwitchSettings(hold_context="has space")
+    with pytest.raises(InvalidArgument, match="spy_exten"):
+        FreeSwitchSettings(spy_exten="cc_{who}")
 
 
 # Mapping of outcomes the recordings do not contain ---------------------------------------------
@@ -196,7 +198,7 @@ def event(name: str, uid: str, **headers: str) -> EslEvent:
 
 
 def mapper() -> EventMapper:
-    return EventMapper(ChannelTable(), inbound_contexts=("cc-inbound",), tracked_variables=())
+    return EventMapper(ChannelTable(), inbound_contexts=("ccplane",), tracked_variables=())
 
 
 def test_agent_not_answering_ends_the_dial_with_noanswer() -> None:

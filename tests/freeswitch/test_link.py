@@ -71,7 +71,7 @@ async def test_resync_reports_calls_with_their_variables(fake: FakeFreeSwitch) -
         assert (call.call_id, call.channel, call.context, call.caller_num) == (
             A,
             "sofia/internal/5551000@pbx",
-            "cc-inbound",
+            "ccplane",
             "5551000",
         )
         assert call.variables == {"CC_INTERACTION_ID": "i-7"}

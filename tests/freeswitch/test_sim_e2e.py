@@ -1,9 +1,7 @@
-"""End to end over the simulated FreeSWITCH (``pbx.sim.esl``, real ESL over TCP): a caller goes
-through the outbound-socket IVR, waits in hold, is connected to an agent's phone, a supervisor
-whispers, the event socket drops and the resync re-adopts the call, and the call ends.
-
-The dialplan is ``fixtures/contract.xml``: the contract of docs/freeswitch.md in its smallest
-form."""
+"""End to end over the simulated FreeSWITCH (``pbx.sim.esl``, real ESL over TCP) running the
+shipped dialplan (``dialplan/freeswitch``): a caller goes through the outbound-socket IVR, waits
+in hold, is connected to an agent's phone, a supervisor whispers, the event socket drops and the
+resync re-adopts the call, and the call ends."""
 
 from __future__ import annotations
 
@@ -30,10 +28,11 @@ from pbx.port import (
 )
 from pbx.sim.esl.runtime import FsSimConfig, FsSimulator
 from pbx.sim.esl.switch import UserEndpoint
+from tests.paths import ROOT
 
 from .conftest import collect_until, eventually, settings_for
 
-CONTRACT = Path(__file__).parent / "fixtures" / "contract.xml"
+SHIPPED = ROOT / "dialplan" / "freeswitch"
 
 
 def of(kind: type[PbxEvent], **match: object):  # type: ignore[no-untyped-def]
@@ -49,7 +48,10 @@ async def ivr(session: OutboundSession) -> None:
 
 @pytest.fixture
 async def ivr_server() -> AsyncIterator[OutboundServer]:
-    server = OutboundServer("127.0.0.1", 0, ivr, command_timeout=2.0)
+    # The shipped dialplan expects the IVR to move the call to hold when it is done.
+    server = OutboundServer(
+        "127.0.0.1", 0, ivr, command_timeout=2.0, then_transfer_to=("cc_hold", "ccplane")
+    )
     await server.start()
     yield server
     await server.close()
@@ -58,9 +60,18 @@ async def ivr_server() -> AsyncIterator[OutboundServer]:
 @pytest.fixture
 async def sim(ivr_server: OutboundServer, tmp_path: Path) -> AsyncIterator[FsSimulator]:
     # The dialplan names the IVR server's address, known only now.
-    dialplan = tmp_path / "contract.xml"
-    dialplan.write_text(CONTRACT.read_text().replace("$${cc_ivr}", f"127.0.0.1:{ivr_server.port}"))
-    config = FsSimConfig(dialplan_paths=[dialplan], port=0, time_scale=0.05, heartbeat=0.5)
+    variables = tmp_path / "vars_cc.xml"
+    variables.write_text(
+        (SHIPPED / "vars_cc.xml")
+        .read_text()
+        .replace("127.0.0.1:8084", f"127.0.0.1:{ivr_server.port}")
+    )
+    config = FsSimConfig(
+        dialplan_paths=[variables, SHIPPED / "dialplan" / "ccplane.xml"],
+        port=0,
+        time_scale=0.05,
+        heartbeat=0.5,
+    )
     simulator = FsSimulator(config)
     await simulator.start()
     yield simulator
@@ -77,9 +88,9 @@ async def test_call_through_ivr_hold_connect_spy_drop_and_end(sim: FsSimulator) 
     sub = port.events()
     await port.start()
     try:
-        # A caller dials 5000: the B leg of a loopback enters cc-inbound.
+        # A caller dials 5000: the B leg of a loopback enters the ccplane context.
         answer = await port.api(
-            "originate {origination_caller_id_number=5551234}loopback/5000/cc-inbound &park()"
+            "originate {origination_caller_id_number=5551234}loopback/5000/ccplane &park()"
         )
         assert answer.startswith("+OK"), answer
         events = await collect_until(sub, of(CallArrived, called_num="5000"))
@@ -114,7 +125,7 @@ async def test_call_through_ivr_hold_connect_spy_drop_and_end(sim: FsSimulator) 
 
 def ivr_done(port: FreeSwitchPort, caller: str) -> bool:
     channel = port._table.get(caller)
-    return channel is not None and channel.context == "cc-hold"
+    return channel is not None and channel.exten == "cc_hold"
 
 
 def hung_up(events: list[PbxEvent]) -> set[str]:
