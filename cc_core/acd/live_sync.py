@@ -73,19 +73,19 @@ class LiveSync:
         for record in records:
             if record.agent_id not in known:
                 continue
-            state = AgentState.NOT_READY
             if record.state == AgentState.LOGGED_OUT.value:
                 state = AgentState.LOGGED_OUT
-            elif record.state == AgentState.READY.value or (
-                record.state != AgentState.NOT_READY.value
-            ):
-                # Reserved, busy or in wrap-up when the ACD stopped: ready again, the calls
-                # themselves are re-adopted from the PBX.
+            elif record.state == AgentState.NOT_READY.value:
+                state = AgentState.NOT_READY
+            else:
+                # Ready, or reserved, busy or in wrap-up when the ACD stopped: ready again;
+                # the calls themselves are re-adopted from the PBX.
                 state = AgentState.READY
-            reason = record.reason if state is AgentState.NOT_READY else None
-            await self.acd.apply(self.acd.engine.set_state(record.agent_id, state, now, reason))
+            reason = (record.reason or "break") if state is AgentState.NOT_READY else None
+            # Known before the engine hears of it: an offer then reserves against it.
             self.agents[record.agent_id] = record
             self._dirty_agents.add(record.agent_id)
+            await self.acd.apply(self.acd.engine.set_state(record.agent_id, state, now, reason))
 
     async def restore_queues(self) -> None:
         """At start: take the counts the live state holds as the baseline, so the first flush
