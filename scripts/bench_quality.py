@@ -73,7 +73,7 @@ def render_audio(folder: Path, seconds: float) -> np.ndarray:
          str(folder / "s8.wav"))  # fmt: skip
     speech = _read(folder / "s8.wav").astype(np.float64)
     speech = np.resize(speech, int(seconds * RATE) + FRAME)
-    _run("sox", "-D", "-n", "-r", str(RATE), "-c", "1", "-b", "16", str(folder / "n.wav"),
+    _run("sox", "-R", "-D", "-n", "-r", str(RATE), "-c", "1", "-b", "16", str(folder / "n.wav"),
          "synth", f"{len(speech) / RATE:.3f}", "pinknoise")  # fmt: skip
     noise = np.resize(_read(folder / "n.wav").astype(np.float64), len(speech))
     noise *= np.sqrt(np.mean(speech**2) / 100.0 / np.mean(noise**2))

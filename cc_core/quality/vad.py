@@ -34,7 +34,7 @@ VAD_MODES = (0, 1, 2, 3)
 class ToneSettings:
     """Thresholds of the tone detector (tuned on sox tones and six espeak-ng voices)."""
 
-    concentration: float = 0.95  # share of frame energy in the two strongest peaks
+    concentration: float = 0.90  # share of frame energy in the two strongest peaks
     second_peak: float = 0.1  # a second peak weaker than this (vs the first) is ignored
     min_ms: int = 60  # a tone must hold still this long (DTMF digits last 40-100 ms)
     hangover_ms: int = 300  # after a tone, quieter "speech" this long is the VAD's hangover

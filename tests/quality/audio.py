@@ -49,7 +49,8 @@ def speak(out: Path, rate: int = 8000, text: str = SPEECH_TEXT, voice: str = "en
 
 def synth(out: Path, *effect: str, rate: int = 8000) -> Path:
     """``sox -n`` synthesis, e.g. synth(p, "synth", "5", "whitenoise", "vol", "0.1")."""
-    run(need("sox"), "-D", "-n", "-r", str(rate), "-c", "1", "-b", "16", str(out), *effect)
+    # -R seeds sox's noise generators: the same audio on every run.
+    run(need("sox"), "-R", "-D", "-n", "-r", str(rate), "-c", "1", "-b", "16", str(out), *effect)
     return out
 
 
