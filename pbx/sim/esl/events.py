@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid as uuidlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -194,8 +194,8 @@ class Identity:
         name: str,
         ch: FsChannel,
         *,
-        prefix: Headers = (),  # type: ignore[assignment]
-        suffix: Headers = (),  # type: ignore[assignment]
+        prefix: Sequence[tuple[str, str]] = (),
+        suffix: Sequence[tuple[str, str]] = (),
         body: str = "",
         key: str | None = None,
     ) -> Event:

@@ -177,23 +177,21 @@ class EslSession:
         if fmt == "xml":
             self.reply("-ERR xml format is not supported by the simulator")
             return
-        custom = False
-        if any(w.upper() == "CUSTOM" for w in words) and not any("::" in w for w in words):
-            self.events.add("CUSTOM")
+        custom = False  # names after CUSTOM are subclasses (sofia::register ...)
+        picked: set[str] = set()
         for w in words:
-            if custom and w.upper() not in KNOWN_EVENTS:
-                self.subclasses.add(w)
-                continue
             name = w.upper()
             if name == "ALL":
                 self.all_events = True
             elif name == "CUSTOM":
-                # CUSTOM alone subscribes to every subclass; names after it pick some.
                 custom = True
+            elif "::" in w or (custom and name not in KNOWN_EVENTS):
+                picked.add(w)
             elif name in KNOWN_EVENTS:
                 self.events.add(name)
-            elif "::" in w:
-                self.subclasses.add(w)
+        self.subclasses |= picked
+        if custom and not picked:
+            self.events.add("CUSTOM")  # CUSTOM alone: every subclass
         self.format = fmt
         self.listen()
         self.reply(f"+OK event listener enabled {fmt}")

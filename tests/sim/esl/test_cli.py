@@ -65,7 +65,7 @@ async def test_generated_calls_reach_hold_and_some_give_up(tmp_path: Path) -> No
         FsSimConfig(
             dialplan_paths=[SHIPPED / "vars_cc.xml", SHIPPED / "dialplan" / "ccplane.xml"],
             port=0,
-            time_scale=0.005,
+            time_scale=0.002,
             preprocess={"cc_ivr_socket": f"127.0.0.1:{port}"},
         )
     )
@@ -75,7 +75,8 @@ async def test_generated_calls_reach_hold_and_some_give_up(tmp_path: Path) -> No
         await esl.command("event plain CHANNEL_EXECUTE CHANNEL_HANGUP_COMPLETE DTMF")
         gen = FsTraffic(
             fs.switch,
-            [NumberTraffic("100", 60.0, (KeyPress(1.0, "12"),), patience_mean=20.0)],
+            # Seed 3 draws patiences of 42 s and more: time enough to reach hold and press keys.
+            [NumberTraffic("100", 60.0, (KeyPress(1.0, "12"),), patience_mean=300.0)],
             seed=3,
             max_calls=6,
         )

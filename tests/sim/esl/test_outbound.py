@@ -48,7 +48,8 @@ async def test_outbound_socket_matches_capture(tmp_path: Path) -> None:
     port = server.sockets[0].getsockname()[1]
     plan = tmp_path / "default.xml"
     plan.write_text(CAPTURE_DIALPLAN.read_text().replace(CAPTURED_SOCKET, f"127.0.0.1:{port}"))
-    fs: FsSimulator = make_sim(dialplan_paths=[plan])
+    # Real-time enough that the digit timeout (3 s) is far above any scheduling stall.
+    fs: FsSimulator = make_sim(dialplan_paths=[plan], time_scale=0.3)
     await fs.start()
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", fs.port)
