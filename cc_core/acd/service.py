@@ -42,6 +42,7 @@ from pbx.port import (
     EndpointRegistered,
     EndpointUnregistered,
     EventSubscription,
+    NoSuchCall,
     PbxError,
     PbxEvent,
     PbxPort,
@@ -269,8 +270,18 @@ class AcdService:
         self.live_sync.queue_changed(record.queue)
         try:
             await self.port.redirect(record.call_id, EXIT_CONTEXT, outcome.exit.value)
+            return
+        except NoSuchCall:
+            return
         except PbxError as exc:
-            log_event(log, "call.exit_failed", logging.WARNING, call=record.call_id, error=str(exc))
+            # No exit in the dialplan: better a clear end than a caller left on hold for ever.
+            log_event(log, "call.exit_failed", logging.WARNING, call=record.call_id,
+                      exit=outcome.exit.value, error=str(exc))
+        try:
+            await self.port.hangup(record.call_id)
+        except PbxError as exc:
+            log_event(log, "call.hangup_failed", logging.WARNING, call=record.call_id,
+                      error=str(exc))
 
     # ------------------------------------------------------------------ calls (IVR side)
 

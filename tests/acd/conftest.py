@@ -52,6 +52,7 @@ queues:
     wrap_up_seconds: {wrap}
     ring_timeout_seconds: {ring}
     no_answer_limit: 3
+{sales_extra}
   - id: support
     name: Support
     channels: [voice]
@@ -89,6 +90,7 @@ def write_configs(
     redis_url: str = "redis://127.0.0.1:6379/0",
     wrap: int = 1,
     ring: int = 2,
+    sales_extra: str = "",
 ) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     node = f"t{secrets.token_hex(4)}"
@@ -100,7 +102,8 @@ def write_configs(
 
     (directory / "agents.yaml").write_text(AGENTS_YAML)
     (directory / "queues.yaml").write_text(
-        fill(QUEUES_YAML, wrap=wrap, ring=ring, sales=SALES_NUMBER, support=SUPPORT_NUMBER)
+        fill(QUEUES_YAML, wrap=wrap, ring=ring, sales=SALES_NUMBER, support=SUPPORT_NUMBER,
+             sales_extra=sales_extra)
     )
     (directory / "acd.yaml").write_text(
         fill(ACD_YAML, node=node, store=store_url, backend=backend, redis=redis_url,
