@@ -64,8 +64,10 @@ class ScorerBank:
         """The stream's snapshot, counting every whole frame pushed so far."""
         scorer = self.scorer(sid)
         buf = self._buffers[sid]
-        scorer.buffer(bytes(buf))
-        buf.clear()
+        # Whole frames only: a partial frame stays here, ahead of the bytes still to come.
+        whole = len(buf) - len(buf) % self.format.bytes_per_frame
+        scorer.buffer(bytes(buf[:whole]))
+        del buf[:whole]
         return scorer.snapshot()
 
     def scorer(self, sid: int) -> StreamScorer:
@@ -111,9 +113,9 @@ class ScorerBank:
             power = levels.frame_power(flat).reshape(len(ready), block)
             clipped = levels.clipped_counts(flat, self.format.peak).reshape(len(ready), block)
             windows = np.concatenate(
-                [s._voice.tones.windows(f) for s, f in zip(scorers, frames, strict=True)]
+                [s.tones.windows(f) for s, f in zip(scorers, frames, strict=True)]
             )
-            tonal, k1, k2 = scorers[0]._voice.tones.peaks(windows)
+            tonal, k1, k2 = scorers[0].tones.peaks(windows)  # the same settings in every stream
             tonal, k1, k2 = (a.reshape(len(ready), block) for a in (tonal, k1, k2))
             for i, (sid, scorer) in enumerate(zip(ready, scorers, strict=True)):
                 done += scorer.analyse(frames[i], power[i], clipped[i], (tonal[i], k1[i], k2[i]))

@@ -112,18 +112,9 @@ class StreamScorer:
         """Bytes of one analysis block."""
         return self._block_bytes
 
-    @property
-    def block_ready(self) -> bool:
-        """Whether a whole analysis block is buffered."""
-        return self._framer.buffered >= self._block_bytes
-
     def buffer(self, data: bytes | bytearray | memoryview) -> None:
-        """Buffer audio without analysing it (``ScorerBank`` analyses many streams at once)."""
+        """Buffer audio without analysing it (a ``ScorerBank`` analyses its streams itself)."""
         self._framer.push(data)
-
-    def take_block(self) -> npt.NDArray[np.int16]:
-        """Remove one analysis block of frames from the buffer (check ``block_ready``)."""
-        return self._framer.take(self._block)
 
     def add_listener(self, listener: BlockListener) -> None:
         self._listeners.append(listener)
@@ -131,8 +122,8 @@ class StreamScorer:
     def push(self, data: bytes | bytearray | memoryview) -> int:
         """Feed audio of any length; returns how many frames were decided now.
 
-        Frames are decided a block at a time and ``ToneSettings.min_ms`` (less one frame)
-        after they arrive, the time it takes to know whether a steady tone began.
+        Frames are decided a block at a time and ``ToneSettings.min_ms`` plus one frame after
+        they arrive, the time it takes to know whether a steady tone began.
         """
         self._framer.push(data)
         if self._framer.buffered < self._block_bytes:  # the common case: one packet more
