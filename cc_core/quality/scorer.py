@@ -122,8 +122,8 @@ class StreamScorer:
     def push(self, data: bytes | bytearray | memoryview) -> int:
         """Feed audio of any length; returns how many frames were decided now.
 
-        Frames are decided a block at a time and ``ToneSettings.min_ms`` plus one frame after
-        they arrive, the time it takes to know whether a steady tone began.
+        Frames are decided a block at a time and ``ToneSettings.min_ms`` after they arrive,
+        the time it takes to know whether a steady tone began.
         """
         self._framer.push(data)
         if self._framer.buffered < self._block_bytes:  # the common case: one packet more

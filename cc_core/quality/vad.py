@@ -7,9 +7,10 @@ spectral peaks (``tonal``) and counts how long the same peaks have held still; a
 energy over many harmonics). ``VoiceDetector`` combines both: a tone frame is never speech,
 and neither is the VAD's quiet hangover right after a tone.
 
-So that a tone's first frames are flagged too, decisions lag the input by ``min_ms`` plus one
-frame: a frame is decided once it is known whether its run grows long enough. The lag does
-not depend on how the stream is cut into blocks, so neither do the flags.
+So that a tone's first frames are flagged too, decisions lag the input by ``min_ms`` (rounded
+up to whole frames): a frame is decided once it is known whether its run grows long enough
+and whether a tone starts in the next frame. The lag does not depend on how the stream is cut
+into blocks, so neither do the flags.
 """
 
 from __future__ import annotations
