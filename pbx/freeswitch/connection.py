@@ -235,6 +235,10 @@ def _verb(command: str) -> str:
     return words[0] if words else command
 
 
+# A link up for this long counts as healthy: the next reconnect starts the backoff afresh.
+STABLE_LINK_S = 10.0
+
+
 def backoff(attempt: int, initial: float, maximum: float) -> float:
     """Delay before reconnect attempt ``attempt`` (0-based): doubling, capped, +-20 % jitter."""
     base = min(maximum, initial * (2 ** min(attempt, 30)))
@@ -400,7 +404,7 @@ class EslLink:
             else:
                 self.refused = None
                 self.connects += 1
-                attempt = 0
+                up_since = time.monotonic()
                 self._client = client
                 self._drop_reason = ""
                 self._post(self._on_up)
@@ -409,18 +413,19 @@ class EslLink:
                 client.shutdown(reason)
                 self.malformed_events += client.malformed
                 self.last_error = reason
-                if not self._closing:
-                    self._post(self._on_down, reason)
-                    # A short pause first, so a FreeSWITCH that restarts is not hammered.
-                    if self._wake is not None:
-                        self._wake.wait(timeout=self.settings.reconnect_initial)
-                continue
+                if self._closing:
+                    break
+                self._post(self._on_down, reason)
+                # Only a link that stayed up a while resets the backoff: a FreeSWITCH that
+                # accepts and drops at once is not hammered.
+                if time.monotonic() - up_since >= STABLE_LINK_S:
+                    attempt = 0
             if self._closing:
                 break
             delay = backoff(attempt, self.settings.reconnect_initial, self.settings.reconnect_max)
             attempt += 1
             log.info(
-                "ESL: %s unreachable (%s); retrying in %.2f s",
+                "ESL: no link to %s (%s); reconnecting in %.2f s",
                 self._address,
                 self.last_error,
                 delay,
