@@ -97,8 +97,20 @@ def test_unknown_yml_file_is_a_warning_only(tmp_path: Path) -> None:
     assert "did you mean 'queues.yaml'?" in problems[0].message
 
 
-def test_ivr_scripts_may_hold_any_further_keys(tmp_path: Path) -> None:
-    script = "name: welcome\nstart: hello\nsteps: {hello: {say: hi, next: [1, 2]}}\nextra: 5\n"
+def test_ivr_scripts_are_checked_by_the_ivr_language(tmp_path: Path) -> None:
+    # The config loader hands ivr/*.yaml to cc_core.ivr: a well-formed script loads, and a
+    # key the language does not have is an error located in the script, with a suggestion.
+    script = (
+        "name: welcome\nlanguages: [en]\nlanguage: en\nstart: bye\n"
+        "nodes:\n  bye: {type: hangup}\n"
+    )
     configs = configs_with(tmp_path, "ivr/welcome.yaml", script)
+    (configs / "prompts").mkdir(exist_ok=True)
+    (configs / "prompts" / "en.yaml").write_text("language: en\nvoice: en-us\nprompts: {}\n")
     centre = load_configs(configs, environ={}, base_dir=tmp_path)
-    assert centre.ivr["welcome"].start == "hello"
+    assert centre.ivr["welcome"].start == "bye"
+
+    (configs / "ivr" / "welcome.yaml").write_text(script + "stpes: 5\n")
+    file, line, _col, field, message = only_problem(configs)
+    assert (file, line, field) == ("welcome.yaml", 7, "stpes")
+    assert "unknown field 'stpes'" in message
