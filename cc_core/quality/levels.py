@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import numpy.typing as npt
 
@@ -24,6 +26,11 @@ def frame_power(frames: npt.NDArray[np.int16]) -> FloatArray:
 
 def power_to_dbfs(power: FloatArray | float) -> FloatArray:
     return 10.0 * np.log10(np.maximum(power, _SILENCE_POWER))
+
+
+def scalar_dbfs(power: float) -> float:
+    """``power_to_dbfs`` of one number, without numpy's per-call cost."""
+    return 10.0 * math.log10(max(power, _SILENCE_POWER))
 
 
 def dbfs_to_power(dbfs: float) -> float:

@@ -8,6 +8,7 @@ Time is audio time (frames analysed), never the wall clock, so results are repro
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -192,11 +193,12 @@ class StreamScorer:
         speech_level: float | None = None
         snr: float | None = None
         if speech_frames * self.format.frame_seconds >= cfg.min_speech_s:
-            speech_power = float(power[speech].mean())
-            speech_level = float(levels.power_to_dbfs(speech_power))
+            # Scalars go through math, not numpy: a snapshot is taken for every block.
+            speech_power = float(power[speech].sum()) / speech_frames
+            speech_level = levels.scalar_dbfs(speech_power)
             noise_power = levels.dbfs_to_power(noise_floor)
             clean = max(speech_power - noise_power, noise_power * 10 ** (SNR_FLOOR_DB / 10))
-            snr = min(SNR_CEILING_DB, 10.0 * float(np.log10(clean / noise_power)))
+            snr = min(SNR_CEILING_DB, 10.0 * math.log10(clean / noise_power))
         clipping = float(self._clipped[:n].sum()) / (n * self.format.samples_per_frame)
         tone_ratio = tone_frames / n
         return StreamSnapshot(
@@ -205,7 +207,7 @@ class StreamScorer:
             speech_ratio=speech_frames / n,
             tone_ratio=tone_ratio,
             tone=tone_ratio > cfg.tone_flag_ratio,
-            level_dbfs=float(levels.power_to_dbfs(float(power.mean()))),
+            level_dbfs=levels.scalar_dbfs(float(power.sum()) / n),
             noise_floor_dbfs=noise_floor,
             speech_level_dbfs=speech_level,
             snr_db=snr,
