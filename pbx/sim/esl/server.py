@@ -7,7 +7,7 @@ import contextlib
 import logging
 
 from pbx.sim.esl import codec
-from pbx.sim.esl.session import EslSession
+from pbx.sim.esl.session import MAX_PENDING, EslSession
 from pbx.sim.esl.switch import FsSwitch
 
 log = logging.getLogger("pbx.sim.esl")
@@ -58,6 +58,7 @@ class InboundServer:
         self.port = port
         self.password = password
         self.sessions: set[InboundSession] = set()
+        self.max_pending = MAX_PENDING  # unsent bytes per client before its events are dropped
         self._server: asyncio.base_events.Server | None = None
 
     async def start(self) -> None:
@@ -66,6 +67,7 @@ class InboundServer:
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         session = InboundSession(self.sw, reader, writer, self.password)
+        session.max_pending = self.max_pending
         self.sessions.add(session)
         try:
             session.send(codec.frame([("Content-Type", "auth/request")]))

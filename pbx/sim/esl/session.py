@@ -71,6 +71,7 @@ class EslSession:
         self.linger = False
         self.closing = False
         self.dropped = 0
+        self.max_pending = MAX_PENDING
         self._listening = False
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -93,7 +94,7 @@ class EslSession:
         if not self.wants(ev):
             return
         transport = self.writer.transport
-        if transport.get_write_buffer_size() > MAX_PENDING:
+        if transport.get_write_buffer_size() > self.max_pending:
             self.dropped += 1
             return
         if self.format == "json":

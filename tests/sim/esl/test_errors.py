@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from pathlib import Path
 
 import pytest
@@ -146,3 +147,27 @@ def test_dialplan_errors_name_file_and_line(
         load(f)
     assert err.value.line == line, str(err.value)
     assert str(err.value).startswith(f"{f}:{line}: ") and needle in str(err.value)
+
+
+async def test_a_client_that_never_reads_loses_events_not_the_server(fs: FsSimulator) -> None:
+    fs.server.max_pending = 64 * 1024
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # fill up quickly
+    sock.connect(("127.0.0.1", fs.port))
+    sock.setblocking(False)
+    _, stuck = await asyncio.open_connection(sock=sock)
+    stuck.write(b"auth ClueCon\n\nevent plain ALL\n\n")  # and never reads again
+    await stuck.drain()
+    c = await EslClient.connect(fs.port)
+    # Each call raises ~40 events of ~2 KB: well beyond what the kernel buffers hold.
+    for i in range(150):
+        uuid = f"cccccccc-0000-0000-0000-{i:012d}"
+        assert (
+            await c.api(f"originate {{origination_uuid={uuid}}}loopback/9999 &park()")
+        ).startswith("+OK")
+    await c.api("version")
+    session = next(s for s in fs.server.sessions if s.all_events)
+    assert session.dropped > 0
+    assert (await c.api("show channels as json")).startswith('{"row_count":300')
+    stuck.close()
+    await c.close()
