@@ -67,8 +67,10 @@ async def test_originate_park_variables_list_and_kill(port: FreeSwitchPort) -> N
     sub = port.events()
     assert (await port.api("status")).startswith("UP ")
     call = await port.originate("loopback/9999/default", "default", "park", caller_id="5551234")
-    await collect_until(sub, of(CallAnswered, call_id=call))
-    await collect_until(sub, of(CallArrived, caller_num="5551234"))
+    await collect_until(
+        sub,
+        lambda ev: of(CallAnswered, call_id=call)(ev) and of(CallArrived, caller_num="5551234")(ev),
+    )
     await port.set_variable(call, "CC_INTERACTION_ID", "real-1")
     assert await port.get_variable(call, "CC_INTERACTION_ID") == "real-1"
     calls = {c.call_id: c for c in await port.list_live_calls()}
