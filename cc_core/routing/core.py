@@ -156,12 +156,12 @@ class EngineCore:
 
     def _route_interaction(self, rec: InteractionRuntime, now: float, trigger: Trigger) -> None:
         """Offer ``rec`` (waiting, in no line) to its best agent, or queue it."""
-        cls = self._lines.rec_class(rec)[1]
+        class_id, cls = self._lines.rec_class(rec)
         if rec.sticky_agents:
             for agent_id in rec.sticky_agents:
                 rt = self._agents.get(agent_id)
                 if rt is not None and self._eligible(rt, rec, cls):
-                    self._make_offer(rt, rec, cls, now, trigger, sticky=True)
+                    self._make_offer(rt, rec, class_id, cls, now, trigger, sticky=True)
                     self._ready.refresh(rt)
                     return
             self._lines.enqueue(rec, self._agents)
@@ -169,7 +169,7 @@ class EngineCore:
         for entry in self._ready.ranked(rec, cls):
             rt = self._by_rank[entry[-1]]
             if fits(rt.agent, cls) and not rec.excludes(rt.agent.id):
-                self._make_offer(rt, rec, cls, now, trigger, agent_rank=entry[0])
+                self._make_offer(rt, rec, class_id, cls, now, trigger, agent_rank=entry[0])
                 self._ready.refresh(rt)
                 return
         self._lines.enqueue(rec, self._agents)
@@ -177,22 +177,24 @@ class EngineCore:
     def _route_agent(self, rt: AgentRuntime, now: float) -> None:
         """Fill the agent's free slots from the waiting lines, best first."""
         if rt.presence is AgentState.READY:
+            lines = self._lines
             memo: dict[tuple, tuple | None] = {}
-            while True:
-                rec = self._lines.best_for(rt, self._queues, self._by_seq, now, memo)
+            while rt.takeable:
+                rec = lines.best_for(rt, self._queues, self._by_seq, now, memo)
                 if rec is None:
                     break
                 sticky = bool(rec.sticky_agents)
-                self._lines.unqueue(rec, self._agents)
-                _cid, cls = self._lines.rec_class(rec)
+                lines.unqueue(rec, self._agents)
+                class_id, cls = lines.rec_class(rec)
                 memo.pop((rec.queue.id, cls.channel, cls.language), None)
-                self._make_offer(rt, rec, cls, now, Trigger.AGENT, sticky=sticky)
+                self._make_offer(rt, rec, class_id, cls, now, Trigger.AGENT, sticky=sticky)
         self._ready.refresh(rt)
 
     def _make_offer(
         self,
         rt: AgentRuntime,
         rec: InteractionRuntime,
+        class_id: int,
         cls: EligibilityClass,
         now: float,
         trigger: Trigger,
@@ -201,46 +203,44 @@ class EngineCore:
         agent_rank: float | None = None,
     ) -> None:
         queue = rec.queue
+        agent = rt.agent
         if agent_rank is None:
-            level = rt.agent.skills.get(cls.primary or "", 0)
             agent_rank = ranking.agent_entry(
                 queue.strategy,
                 queue.quality_weight,
-                rt.agent.quality,
+                agent.quality,
                 rt.rank,
                 rt.last_activity,
                 rt.contacts,
                 rt.talk,
-                level,
+                agent.skills.get(cls.primary or "", 0),
             )[0]
         self._offer_seq += 1
         offer_id = self._offer_seq
         channel = cls.channel
-        rt.held[channel] = rt.held.get(channel, 0) + 1
-        rt.slots_changed()
-        rt.offers[offer_id] = rec.seq
+        seq = rec.seq
+        rt.take(channel)
+        rt.offers[offer_id] = seq
         rt.last_activity = now
         rt.offers_made += 1
         rec.phase = Phase.OFFERED
         rec.offer_id = offer_id
-        rec.agent_id = rt.agent.id
-        self._offers[offer_id] = PendingOffer(offer_id, rec.seq, rt.agent.id, channel)
+        rec.agent_id = agent_id = agent.id
+        self._offers[offer_id] = PendingOffer(offer_id, seq, agent_id, channel)
         self._ready.note_offer(queue.id, rt.rank)
         expires = now + queue.offer_timeout
         self._timers.push(expires, TimerKind.OFFER_TIMEOUT, offer_id)
         reason = Reason(
-            trigger=trigger,
-            strategy=queue.strategy,
-            step=rec.step,
-            requirements=self._lines.class_text[self._lines.rec_class(rec)[0]],
-            agent_rank=float(agent_rank),
-            interaction_score=ranking.score_at(rec.neg_key, rec.rate, now),
-            quality=rt.agent.quality,
-            min_quality=queue.min_quality,
-            sticky=sticky,
+            trigger,
+            queue.strategy,
+            rec.step,
+            self._lines.class_text[class_id],
+            float(agent_rank),
+            ranking.score_at(rec.neg_key, rec.rate, now),
+            agent.quality,
+            queue.min_quality,
+            sticky,
         )
         self._out.append(
-            Offer(
-                offer_id, rec.interaction.id, rt.agent.id, queue.id, channel, now, expires, reason
-            )
+            Offer(offer_id, rec.interaction.id, agent_id, queue.id, channel, now, expires, reason)
         )

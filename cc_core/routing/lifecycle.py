@@ -122,8 +122,7 @@ class EngineLifecycle(EngineCore):
             self._route_interaction(rec, now, Trigger.STICKY_END)
 
     def _free_slot(self, rt: AgentRuntime, channel: ChannelKind, now: float) -> None:
-        rt.held[channel] -= 1
-        rt.slots_changed()
+        rt.release(channel)
         rt.last_activity = now
         self._route_agent(rt, now)
 

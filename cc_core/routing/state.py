@@ -21,6 +21,7 @@ class AgentRuntime:
         "_exclusive",
         "_limits",
         "agent",
+        "busy",
         "channels",
         "contacts",
         "entries",
@@ -31,6 +32,7 @@ class AgentRuntime:
         "missed",
         "offers",
         "offers_made",
+        "plan",
         "presence",
         "queue_fit",
         "queue_order",
@@ -47,6 +49,7 @@ class AgentRuntime:
         self.presence = AgentState.LOGGED_OUT
         self.reason: str | None = None
         self.held: dict[ChannelKind, int] = {}
+        self.busy = 0  # slots held, all channels
         self.offers: dict[int, int] = {}  # offer id -> interaction seq
         self.wrapups: dict[int, str] = {}  # wrap-up id -> interaction id
         self.last_activity = now
@@ -70,10 +73,31 @@ class AgentRuntime:
         self._limits = dict(agent.capacity.limits)
         # Served queues by the agent's priority, then id, for a stable scan order.
         self.queue_order = tuple(sorted(agent.queues.items(), key=lambda kv: (kv[1], kv[0])))
+        # The agent-side search's resolved view of queue_order, built by the waiting lines.
+        self.plan: tuple[Any, ...] | None = None
         self.slots_changed()
 
     def can_take(self, channel: ChannelKind) -> bool:
         return channel in self.takeable
+
+    def take(self, channel: ChannelKind) -> None:
+        """Hold one more ``channel`` slot."""
+        held = self.held
+        held[channel] = held.get(channel, 0) + 1
+        self.busy += 1
+        if channel in self._exclusive:
+            self.takeable = ()  # an exclusive channel blocks every other
+        else:
+            self.slots_changed()
+
+    def release(self, channel: ChannelKind) -> None:
+        """Free one ``channel`` slot."""
+        self.held[channel] -= 1
+        self.busy -= 1
+        if self.busy:
+            self.slots_changed()
+        else:
+            self.takeable = self.channels
 
     def slots_changed(self) -> None:
         """Recompute the channels with a free slot; call after every change to ``held``.
@@ -108,7 +132,7 @@ class AgentRuntime:
         return self.presence
 
     def held_total(self) -> int:
-        return sum(self.held.values())
+        return self.busy
 
 
 class InteractionRuntime:

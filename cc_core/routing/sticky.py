@@ -15,6 +15,10 @@ class ServiceHistory:
     def record(self, customer_id: str, agent_id: str, at: float) -> None:
         if self._keep == 0:
             return
+        by_customer = self._by_customer
+        if customer_id not in by_customer:
+            by_customer[customer_id] = [(agent_id, at)]  # a first service: nothing to merge
+            return
         served = [(a, t) for a, t in self._by_customer.get(customer_id, ()) if a != agent_id]
         served.append((agent_id, at))
         # Most recent first; an older record loaded late must not jump ahead of newer ones.

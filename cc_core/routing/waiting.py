@@ -10,6 +10,8 @@ it compares the heads of those classes only, so classes it cannot take cost noth
 
 from __future__ import annotations
 
+from typing import Any
+
 from sortedcontainers import SortedList
 
 from cc_core.domain import ChannelKind, Queue
@@ -42,13 +44,15 @@ class ClassGroup:
 
     def remove(self, class_id: int, entry: Entry) -> None:
         line = self.lines[class_id]
-        line.remove(entry)
         if entry == self.heads[class_id]:
+            del line[0]  # the usual case: the best is taken; cheaper than a search
             if line:
                 self.heads[class_id] = line[0]
             else:
                 del self.lines[class_id]
                 del self.heads[class_id]
+        else:
+            line.remove(entry)
 
 
 # What one agent fits in one queue: per group, the memo key, channel, group and the ids of
@@ -152,23 +156,23 @@ class WaitingLines:
         ``memo`` keeps each group's best for this agent across the picks of one routing pass
         (only this agent acts meanwhile; the caller drops the group it took from).
         """
-        agent = rt.agent
-        agent_id = agent.id
         takeable = rt.takeable
         if not takeable:
             return None
+        agent = rt.agent
+        agent_id = agent.id
+        plan = rt.plan
+        if plan is None:
+            plan = rt.plan = self._plan(rt, queues)
         fit_by_queue = rt.queue_fit
+        sticky = rt.sticky
         best_key: tuple | None = None
         best_rec: InteractionRuntime | None = None
         best_prio = 0
-        for queue_id, prio in rt.queue_order:
+        for queue_id, prio, queue, lines in plan:
             if best_rec is not None and prio > best_prio:
                 break
-            queue = queues[queue_id]
-            if agent.quality < queue.min_quality:
-                continue
             entry: Entry | None = None
-            lines = self._queues[queue_id]
             if lines.groups:
                 cached = fit_by_queue.get(queue_id)
                 if cached is None or cached[0] != lines.version:
@@ -185,14 +189,15 @@ class WaitingLines:
                         found = memo[key] = _group_best(group, class_ids, agent_id, by_seq)
                     if found is not None and (entry is None or found < entry):
                         entry = found
-            for seq in rt.sticky:
-                rec = by_seq[seq]
-                if rec.queue is queue and not rec.excludes(agent_id):
-                    _cid, cls = self.rec_class(rec)
-                    if cls.channel in takeable and fits(agent, cls):
-                        sticky_entry = rec.line_entry()
-                        if entry is None or sticky_entry < entry:
-                            entry = sticky_entry
+            if sticky:
+                for seq in sticky:
+                    rec = by_seq[seq]
+                    if rec.queue is queue and not rec.excludes(agent_id):
+                        _cid, cls = self.rec_class(rec)
+                        if cls.channel in takeable and fits(agent, cls):
+                            sticky_entry = rec.line_entry()
+                            if entry is None or sticky_entry < entry:
+                                entry = sticky_entry
             if entry is None:
                 continue
             rec = by_seq[entry[2]]
@@ -200,6 +205,16 @@ class WaitingLines:
             if best_key is None or score_key < best_key:
                 best_key, best_rec, best_prio = score_key, rec, prio
         return best_rec
+
+    def _plan(self, rt: AgentRuntime, queues: dict[str, Queue]) -> tuple[Any, ...]:
+        """The agent's served queues in its order, resolved, without those whose minimum
+        quality it is below (queues and their lines are never replaced)."""
+        quality = rt.agent.quality
+        return tuple(
+            (queue_id, prio, queue, self._queues[queue_id])
+            for queue_id, prio in rt.queue_order
+            if quality >= (queue := queues[queue_id]).min_quality
+        )
 
     def _fitting(self, queue_id: str, lines: QueueLines, rt: AgentRuntime) -> list[FitGroup]:
         """The queue's groups of channels and languages the agent can take at all, each
