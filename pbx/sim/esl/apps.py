@@ -10,12 +10,11 @@ import asyncio
 import re
 import shlex
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
 
 from pbx.sim.esl.channel import FsChannel
-
-if TYPE_CHECKING:
-    from pbx.sim.esl.switch import FsSwitch
+from pbx.sim.esl.legs import OriginateError
+from pbx.sim.esl.originate import parse_dial
+from pbx.sim.esl.switch import Bridge, FsSwitch
 
 App = Callable[["FsSwitch", FsChannel, str], Awaitable[str]]
 APPLICATIONS: dict[str, App] = {}
@@ -206,8 +205,6 @@ async def transfer(sw: FsSwitch, ch: FsChannel, data: str) -> str:
 
 @app("bridge")
 async def bridge(sw: FsSwitch, ch: FsChannel, data: str) -> str:
-    from pbx.sim.esl.originate import parse_dial
-
     variables, targets = parse_dial(data)
     ring = (
         ch.get_var("call_timeout")
@@ -215,8 +212,6 @@ async def bridge(sw: FsSwitch, ch: FsChannel, data: str) -> str:
         or variables.get("originate_timeout")
     )
     seconds = float(ring) if ring and ring.isdigit() else 60.0
-    from pbx.sim.esl.switch import OriginateError
-
     last_cause = "NO_ANSWER"
     leg = None
     for target in targets.split("|"):
@@ -250,8 +245,6 @@ async def bridge(sw: FsSwitch, ch: FsChannel, data: str) -> str:
 
 async def bridge_legs(sw: FsSwitch, a: FsChannel, b: FsChannel) -> None:
     """A running bridge: CHANNEL_BRIDGE from `a`; ends when either side hangs up."""
-    from pbx.sim.esl.switch import Bridge
-
     br = Bridge(a, b, by_app=True)
     sw.bridges[a.uuid] = br
     sw.bridges[b.uuid] = br
@@ -326,7 +319,7 @@ def _eavesdrop_mode(ch: FsChannel) -> str:
 
 @app("socket")
 async def socket(sw: FsSwitch, ch: FsChannel, data: str) -> str:
-    from pbx.sim.esl.outbound import OutboundSession
+    from pbx.sim.esl.outbound import OutboundSession  # outbound builds on this module
 
     try:
         words = shlex.split(data)

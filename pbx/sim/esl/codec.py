@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from urllib.parse import unquote
 
 Headers = Sequence[tuple[str, str]]
 
@@ -35,8 +36,6 @@ def url_encode(value: str) -> str:
 
 
 def url_decode(value: str) -> str:
-    from urllib.parse import unquote
-
     return unquote(value)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pbx.sim.esl import dialplan as xml_dialplan
 from pbx.sim.esl.server import InboundServer
+from pbx.sim.esl.sofia import register, unregister
 from pbx.sim.esl.switch import FsSwitch, SwitchConfig, UserEndpoint
 
 
@@ -59,13 +60,9 @@ class FsSimulator:
 
     def register(self, user: UserEndpoint) -> None:
         """A phone registers: sofia::register, and `user/<id>` reaches it."""
-        from pbx.sim.esl.sofia import register
-
         register(self.switch, user)
 
     def unregister(self, user: str, expired: bool = False) -> None:
-        from pbx.sim.esl.sofia import unregister
-
         unregister(self.switch, user, expired)
 
     async def stop(self) -> None:

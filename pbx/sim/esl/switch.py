@@ -81,7 +81,7 @@ class FsSwitch(ChannelLegs):
         self.peak = 0
         self.bridges: dict[str, Bridge] = {}
         self._tasks: set[asyncio.Task[object]] = set()
-        from pbx.sim.esl import apps
+        from pbx.sim.esl import apps  # the applications call back into the switch
 
         self.apps: dict[str, App] = dict(apps.APPLICATIONS)
 
