@@ -40,11 +40,12 @@ class EngineLifecycle(EngineCore):
         if now < self._now:
             raise ClockWentBack(now, self._now)
         out = self._out
-        while True:
-            timer = self._timers.pop_due(now, self._timer_valid)
-            if timer is None:
-                break
-            self._fire(timer)
+        if self._timers.first_due() <= now:  # most calls have no timer due: skip the loop
+            while True:
+                timer = self._timers.pop_due(now, self._timer_valid)
+                if timer is None:
+                    break
+                self._fire(timer)
         self._now = now
         return out
 

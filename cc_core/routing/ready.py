@@ -86,6 +86,10 @@ class ReadyAgents:
 
     def refresh(self, rt: AgentRuntime) -> None:
         """Bring the agent's index entries in line with its state (no-op when unchanged)."""
+        if rt.presence is not AgentState.READY or not rt.takeable:
+            if rt.entries:  # nothing wanted: the common case of an agent that just got busy
+                self.unindex(rt)
+            return
         wanted = self._wanted(rt)
         if wanted == rt.entries:
             return

@@ -20,6 +20,7 @@ class AgentRuntime:
     __slots__ = (
         "_exclusive",
         "_limits",
+        "_shared",
         "agent",
         "busy",
         "channels",
@@ -71,6 +72,7 @@ class AgentRuntime:
         self.channels = tuple(sorted(agent.capacity.channels(), key=lambda c: c.value))
         self._exclusive = agent.capacity.exclusive
         self._limits = dict(agent.capacity.limits)
+        self._shared = tuple(c for c in self.channels if c not in self._exclusive)
         # Served queues by the agent's priority, then id, for a stable scan order.
         self.queue_order = tuple(sorted(agent.queues.items(), key=lambda kv: (kv[1], kv[0])))
         # The agent-side search's resolved view of queue_order, built by the waiting lines.
@@ -104,21 +106,16 @@ class AgentRuntime:
 
         Same rule as ``CapacityProfile.can_take``, unrolled: it runs on every offer and free.
         """
-        exclusive = self._exclusive
-        busy = 0
-        for kind, n in self.held.items():
-            if n:
-                if kind in exclusive:
-                    self.takeable = ()
-                    return
-                busy += n
-        if not busy:
+        held = self.held
+        for kind in self._exclusive:
+            if held.get(kind):
+                self.takeable = ()
+                return
+        if not self.busy:
             self.takeable = self.channels
             return
-        held, limits = self.held, self._limits
-        self.takeable = tuple(
-            c for c in self.channels if c not in exclusive and held.get(c, 0) < limits[c]
-        )
+        limits = self._limits
+        self.takeable = tuple([c for c in self._shared if held.get(c, 0) < limits[c]])
 
     def state(self) -> AgentState:
         if self.presence is AgentState.LOGGED_OUT and not self.held_total():

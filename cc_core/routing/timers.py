@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import heapq
+import math
 from collections.abc import Callable
 
 
@@ -34,6 +35,11 @@ class Timers:
 
     def push(self, due: float, kind: TimerKind, ordinal: int, epoch: int = 0) -> None:
         heapq.heappush(self._heap, (due, int(kind), ordinal, epoch))
+
+    def first_due(self) -> float:
+        """Due time of the heap's top entry, stale or not (infinity when empty)."""
+        heap = self._heap
+        return heap[0][0] if heap else math.inf
 
     def next_due(self, valid: Callable[[Timer], bool]) -> float | None:
         """Earliest due time of a still-valid timer; stale heads are dropped on the way."""
