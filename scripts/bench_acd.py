@@ -1,0 +1,591 @@
+#!/usr/bin/env python3
+"""Benchmark of the ACD's reaction time: from a decision input to the PBX command on the
+socket, under the simulated PBX at a steady call rate.
+
+Two inputs are timed, each up to the moment the AMI ``Redirect`` to ``cc-connect`` (the
+command that rings the chosen agent) has been written to the AMI socket:
+
+* **arrival**: the caller leaves the IVR for the holding area, i.e. the FastAGI flow calls
+  ``AcdService.enqueue`` (the ACD's ``queued`` step; the dialplan's ``Goto(cc-hold)`` follows
+  the AGI's end). The clock starts before the job waits in the ACD's serial queue.
+* **agent ready**: an agent's wrap-up ends, either by the engine's wrap-up timer (the clock
+  starts at the timer's *due* time, so a late timer counts) or by the agent over REST
+  (``POST /api/agents/{id}/wrap-up/end``; the clock starts just before the request is sent
+  by a separate client process, so the HTTP trip through aiohttp counts).
+
+Method. Three processes share one clock: ``time.perf_counter`` is CLOCK_MONOTONIC on Linux,
+the same for every process on the machine.
+
+* the ACD (this process): a ``Node`` exactly as ``cc-acd run`` builds it (SQLite store,
+  in-memory live state, the Asterisk adapter over AMI, FastAGI, REST). The probe wraps, in
+  this process only: ``AcdService.enqueue`` (arrival), ``wrapup.wrap_up_ended`` (timer due
+  time, converted from the engine's wall clock), ``agents.end_wrap_up`` (to know a REST
+  input caused the offer), ``offers.place`` (the engine's ``Offer`` and its trigger), the
+  port's ``connect_agent`` (which call the following writes belong to) and the AMI
+  transport's ``write`` (the timestamp is taken when ``write`` returns: on loopback the
+  bytes are then in the kernel);
+* the simulated PBX (child process): ``pbx.sim`` running the shipped dialplan
+  (``dialplan/asterisk/extensions.conf``), simulated agent phones that answer and hang up,
+  and the callers, placed at ``--rate`` per second;
+* the REST client (child process): a plain blocking HTTP client that ends an agent's
+  wrap-up shortly after that agent's phone hung up; it timestamps each request.
+
+Calls go to two queues so that both inputs occur under the same load: ``sales`` has more
+agents than it needs (every call is offered on arrival), ``support`` fewer (calls wait, and
+every offer follows an agent becoming ready). Offers of other kinds (an agent's first login,
+a re-queued call) are counted but not timed.
+
+Baseline in the same run: the bare AMI round trip (``Ping`` -> ``Response``) through the
+same adapter and socket, sent every 20 ms during the load. The comparison line is Asterisk's
+``app_queue``, which re-checks waiting callers against free members about once per second.
+
+    .venv/bin/python scripts/bench_acd.py                 # 200 calls/s for 30 s
+    .venv/bin/python scripts/bench_acd.py --quick         # 200 calls/s for 5 s (~20 s)
+    .venv/bin/python scripts/bench_acd.py --rate 100 --seconds 20
+
+Exit status 0 once figures are printed (PASS or FAIL; ``--strict`` makes FAIL exit 1),
+2 when the run produced no figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextvars
+import http.client
+import logging
+import math
+import multiprocessing as mp
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from cc_core.acd import agents as acd_agents  # noqa: E402
+from cc_core.acd import offers as acd_offers  # noqa: E402
+from cc_core.acd import wrapup as acd_wrapup  # noqa: E402
+from cc_core.acd.service import AcdService  # noqa: E402
+from cc_core.acd.wiring import Node  # noqa: E402
+from cc_core.config import load_configs  # noqa: E402
+from cc_core.domain import AgentState  # noqa: E402
+from cc_core.routing import Offer, Trigger, WrapUpEnded  # noqa: E402
+from pbx.sim.channel import Channel, State  # noqa: E402
+from pbx.sim.endpoints import Behaviour, Endpoint  # noqa: E402
+from pbx.sim.inbound import inbound_call  # noqa: E402
+from pbx.sim.pbx import Pbx  # noqa: E402
+from pbx.sim.runtime import SimConfig, Simulator, tune_gc  # noqa: E402
+
+DIALPLAN = ROOT / "dialplan" / "asterisk" / "extensions.conf"
+INBOUND = "cc-inbound"
+SALES_NUMBER = "5550100"
+SUPPORT_NUMBER = "5550200"
+TARGET_MS = 5.0
+APP_QUEUE_MS = 1000.0  # app_queue's periodic re-check of waiting callers
+
+# Phones: ring, answer at once, talk briefly (seconds).
+RING_DELAY = 0.02
+ANSWER_DELAY = 0.05
+TALK_MEAN = 0.5
+TALK_MIN = 0.2
+SUPPORT_WRAP_UP = 2  # seconds; the REST group ends it early
+REST_DELAY = 0.3  # the REST group ends wrap-up this long after the phone hung up
+PING_EVERY = 0.02
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The load and the agents that serve it."""
+
+    rate: float
+    seconds: float
+    support_share: float
+    sales_agents: int
+    timer_agents: int  # support agents whose wrap-up ends by the engine's timer
+    rest_agents: int  # support agents who end their wrap-up over REST
+    seed: int = 1
+
+    @classmethod
+    def for_rate(cls, rate: float, seconds: float, support_share: float) -> Plan:
+        sales_rate = rate * (1 - support_share)
+        support_rate = rate * support_share
+        busy = RING_DELAY + ANSWER_DELAY + TALK_MEAN + 0.1
+        # Twice what sales needs on average: calls there never wait for an agent.
+        sales = math.ceil(sales_rate * busy * 2) + 5
+        # Support serves about 80 % of its calls: a queue forms, so every offer there
+        # follows an agent becoming ready.
+        rest_cycle = busy + REST_DELAY
+        timer_cycle = busy + SUPPORT_WRAP_UP
+        rest = max(1, int(0.6 * support_rate * rest_cycle))
+        timer = max(1, int(0.2 * support_rate * timer_cycle))
+        return cls(rate, seconds, support_share, sales, timer, rest)
+
+    def agent_ids(self) -> list[tuple[str, str]]:
+        """(agent id = phone name, queue)."""
+        return (
+            [(f"s{i:04d}", "sales") for i in range(self.sales_agents)]
+            + [(f"w{i:03d}", "support") for i in range(self.timer_agents)]
+            + [(f"r{i:03d}", "support") for i in range(self.rest_agents)]
+        )
+
+
+# ---------------------------------------------------------------------------------- configs
+
+
+def write_configs(directory: Path, plan: Plan, ami_port: int) -> Path:
+    lines = ["skills:", "  - {id: sales}", "  - {id: support}", "languages:", "  - {id: en}",
+             "agents:"]
+    for agent_id, queue in plan.agent_ids():
+        lines.append(
+            f"  - {{id: {agent_id}, name: Agent {agent_id}, endpoint: PJSIP/{agent_id}, "
+            f"skills: {{{queue}: 3}}, languages: [en], queues: {{{queue}: 1}}}}"
+        )
+    (directory / "agents.yaml").write_text("\n".join(lines) + "\n")
+    (directory / "queues.yaml").write_text(
+        "queues:\n"
+        "  - {id: sales, name: Sales, channels: [voice], language: en, require: {sales: 1},\n"
+        "     strategy: longest_idle, wrap_up_seconds: 0, ring_timeout_seconds: 10}\n"
+        "  - {id: support, name: Support, channels: [voice], language: en,\n"
+        f"     require: {{support: 1}}, wrap_up_seconds: {SUPPORT_WRAP_UP},\n"
+        "     ring_timeout_seconds: 10}\n"
+        "numbers:\n"
+        f"  - {{did: \"{SALES_NUMBER}\", queue: sales}}\n"
+        f"  - {{did: \"{SUPPORT_NUMBER}\", queue: support}}\n"
+    )
+    (directory / "acd.yaml").write_text(
+        "node_id: bench\n"
+        "timezone: UTC\n"
+        "api: {host: 127.0.0.1, port: 8080}\n"
+        "fastagi: {host: 127.0.0.1, port: 4573}\n"
+        f"store: {{url: \"sqlite+aiosqlite:///{directory / 'acd.sqlite'}\"}}\n"
+        "live_state: {backend: memory}\n"
+        "pbx:\n"
+        "  - name: sim\n"
+        "    type: asterisk\n"
+        f"    ami: {{host: 127.0.0.1, port: {ami_port}, username: acd, secret: acdsecret}}\n"
+        "    ring_timeout: 10\n"
+        "logging: {level: WARNING}\n"
+    )
+    return directory
+
+
+# ------------------------------------------------------------------ simulated PBX (child)
+
+
+@dataclass(eq=False)
+class WrapUpPhone(Endpoint):
+    """An agent phone whose agent ends wrap-up over REST once the call is over."""
+
+    after_call: Callable[[str], None] | None = None
+
+    async def ring(self, pbx: Pbx, chan: Channel) -> None:
+        await super().ring(pbx, chan)
+        # Answered and hung up by the agent's side: the call is over, wrap-up has begun.
+        if self.after_call is not None and chan.hangup_queued and chan.state is State.UP:
+            self.after_call(self.name)
+
+
+def sim_main(conn: Connection, plan: Plan, rest_q: mp.Queue) -> None:  # type: ignore[type-arg]
+    logging.basicConfig(level=logging.WARNING)
+    tune_gc()
+    asyncio.run(_sim(conn, plan, rest_q))
+
+
+async def _recv(conn: Connection) -> Any:
+    return await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+
+
+async def _sim(conn: Connection, plan: Plan, rest_q: mp.Queue) -> None:  # type: ignore[type-arg]
+    loop = asyncio.get_running_loop()
+    sim = Simulator(
+        SimConfig(
+            dialplan_path=DIALPLAN,
+            globals_override={"CC_FASTAGI": "agi://127.0.0.1:1"},
+            max_output_bytes=256 * 1024 * 1024,
+        )
+    )
+
+    def end_wrap_up_later(name: str) -> None:
+        loop.call_later(REST_DELAY, rest_q.put, name)
+
+    for i, (name, _) in enumerate(plan.agent_ids()):
+        behaviour = Behaviour(ring_delay=RING_DELAY, answer_delay=ANSWER_DELAY,
+                              talk_time_mean=TALK_MEAN, talk_time_min=TALK_MIN)
+        rng = random.Random(plan.seed * 100_000 + i)
+        if name.startswith("r"):
+            sim.endpoints.add(WrapUpPhone(name, port=20000 + i, behaviour=behaviour, rng=rng,
+                                          after_call=end_wrap_up_later))
+        else:
+            sim.endpoints.add(Endpoint(name, port=20000 + i, behaviour=behaviour, rng=rng))
+    await sim.start()
+    conn.send(("ami", sim.ami_port))
+    _, fastagi_port = await _recv(conn)
+    sim.pbx.globals["CC_FASTAGI"] = f"agi://127.0.0.1:{fastagi_port}"
+    # Registration logs each agent in as ready (EndpointRegistered).
+    for name, _ in plan.agent_ids():
+        sim.endpoints.register(name)
+    conn.send(("registered",))
+    await _recv(conn)  # go
+
+    rng = random.Random(plan.seed)
+    placed = 0
+    t0 = loop.time()
+    while (now := loop.time() - t0) < plan.seconds:
+        for _ in range(int(now * plan.rate) - placed):
+            number = SUPPORT_NUMBER if rng.random() < plan.support_share else SALES_NUMBER
+            inbound_call(sim.pbx, number, context=INBOUND, caller_num=f"555{placed:07d}")
+            placed += 1
+        await asyncio.sleep(0.005)
+    elapsed = loop.time() - t0
+    # Let calls in progress reach their agents, then clear the PBX.
+    await asyncio.sleep(1.0)
+    for chan in list(sim.pbx.channels.values()):
+        sim.pbx.queue_hangup(chan, 16)
+    deadline = loop.time() + 5
+    while sim.pbx.channels and loop.time() < deadline:
+        await asyncio.sleep(0.05)
+    conn.send(("done", placed, elapsed))
+    await _recv(conn)  # stop
+    await sim.stop()
+
+
+# -------------------------------------------------------------------- REST client (child)
+
+
+def rest_main(api_port: int, requests: mp.Queue, out: mp.Queue) -> None:  # type: ignore[type-arg]
+    """Ends the named agents' wrap-up, one request at a time on one keep-alive connection."""
+    conn = http.client.HTTPConnection("127.0.0.1", api_port, timeout=30)
+    sent: list[tuple[str, float, int]] = []
+    while (agent_id := requests.get()) is not None:
+        t = time.perf_counter()
+        conn.request("POST", f"/api/agents/{agent_id}/wrap-up/end", body=b"{}",
+                     headers={"Content-Type": "application/json"})
+        response = conn.getresponse()
+        response.read()
+        sent.append((agent_id, t, response.status))
+    conn.close()
+    out.put(sent)
+
+
+# ------------------------------------------------------------------------ the probe (ACD)
+
+# The call whose connect command is being written (set around ``connect_agent``; the
+# adapter's send tasks inherit it).
+_CONNECTING: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "connecting", default=None
+)
+
+
+@dataclass
+class Sample:
+    kind: str  # arrival, timer, rest
+    agent_id: str
+    started: float | None  # perf_counter of the input (REST: filled in from the client)
+    acd_seen: float  # perf_counter when the ACD took the input up
+    written: float
+
+
+@dataclass
+class Probe:
+    """Timestamps at the decision inputs and at the AMI socket write, in the ACD process."""
+
+    wall_offset: float = field(default_factory=lambda: time.time() - time.perf_counter())
+    enqueued: dict[str, float] = field(default_factory=dict)
+    ready: dict[str, tuple[str, float, float]] = field(default_factory=dict)
+    in_rest: set[str] = field(default_factory=set)
+    pending: dict[str, tuple[str, str, float | None, float]] = field(default_factory=dict)
+    samples: list[Sample] = field(default_factory=list)
+    untimed: dict[str, int] = field(default_factory=dict)
+
+    def untimed_offer(self, why: str) -> None:
+        self.untimed[why] = self.untimed.get(why, 0) + 1
+
+    def install(self) -> None:
+        """Wrap the ACD's entry points (this process only; the ACD's code is unchanged)."""
+        probe = self
+        enqueue = AcdService.enqueue
+        place = acd_offers.place
+        wrap_up_ended = acd_wrapup.wrap_up_ended
+        end_wrap_up = acd_agents.end_wrap_up
+
+        async def timed_enqueue(acd: AcdService, interaction_id: str) -> bool:
+            probe.enqueued[interaction_id] = time.perf_counter()
+            return await enqueue(acd, interaction_id)
+
+        async def timed_wrap_up_ended(acd: AcdService, outcome: WrapUpEnded) -> None:
+            if outcome.agent_id not in probe.in_rest:
+                # The engine's clock is wall time; its due time is when the input happened.
+                due = outcome.at - probe.wall_offset
+                probe.ready[outcome.agent_id] = ("timer", due, time.perf_counter())
+            await wrap_up_ended(acd, outcome)
+
+        async def timed_end_wrap_up(acd: AcdService, agent_id: str) -> dict[str, object]:
+            probe.in_rest.add(agent_id)
+            probe.ready[agent_id] = ("rest", math.nan, time.perf_counter())
+            try:
+                return await end_wrap_up(acd, agent_id)
+            finally:
+                probe.in_rest.discard(agent_id)
+
+        async def timed_place(acd: AcdService, offer: Offer) -> None:
+            record = acd.calls.get(offer.interaction_id)
+            if record is not None:
+                probe.offered(offer, record.call_id)
+            try:
+                await place(acd, offer)
+            finally:
+                if record is not None and probe.pending.pop(record.call_id, None) is not None:
+                    probe.untimed_offer("no connect command sent")
+
+        AcdService.enqueue = timed_enqueue  # type: ignore[method-assign]
+        acd_offers.place = timed_place
+        acd_wrapup.wrap_up_ended = timed_wrap_up_ended
+        acd_agents.end_wrap_up = timed_end_wrap_up
+
+    def offered(self, offer: Offer, call_id: str) -> None:
+        agent_id = offer.agent_id
+        if offer.reason.trigger is Trigger.ARRIVAL:
+            self.ready.pop(agent_id, None)
+            started = self.enqueued.pop(offer.interaction_id, None)
+            if started is None:
+                self.untimed_offer("re-queued call")
+                return
+            self.pending[call_id] = ("arrival", agent_id, started, started)
+        elif offer.reason.trigger is Trigger.AGENT and agent_id in self.ready:
+            kind, started, seen = self.ready.pop(agent_id)
+            self.enqueued.pop(offer.interaction_id, None)
+            self.pending[call_id] = (kind, agent_id, None if kind == "rest" else started, seen)
+        else:
+            self.enqueued.pop(offer.interaction_id, None)
+            self.untimed_offer(f"trigger {offer.reason.trigger.value} (login, step, ...)")
+
+    def attach(self, node: Node) -> None:
+        """Wrap the running adapter's connect command and its AMI transport's write."""
+        assert node.service is not None
+        port = node.service.port
+        connect_agent = port.connect_agent
+
+        async def marked_connect(call_id: str, *args: Any, **kwargs: Any) -> None:
+            token = _CONNECTING.set(call_id)
+            try:
+                await connect_agent(call_id, *args, **kwargs)
+            finally:
+                _CONNECTING.reset(token)
+
+        port.connect_agent = marked_connect  # type: ignore[method-assign]
+        try:
+            # The adapter keeps one panoramisk manager per AMI connection.
+            transport = port._ami._manager.protocol.transport  # type: ignore[attr-defined]
+        except AttributeError as exc:
+            raise SystemExit(f"bench_acd: cannot reach the AMI transport to time writes: {exc}")
+        write = transport.write
+
+        def timed_write(data: bytes) -> None:
+            write(data)
+            written = time.perf_counter()
+            call_id = _CONNECTING.get()
+            if call_id is not None and b"Action: Redirect" in data and b"cc-connect" in data:
+                self.connect_written(call_id, written)
+
+        transport.write = timed_write
+
+    def connect_written(self, call_id: str, written: float) -> None:
+        pending = self.pending.pop(call_id, None)
+        if pending is not None:
+            kind, agent_id, started, seen = pending
+            self.samples.append(Sample(kind, agent_id, started, seen, written))
+
+    def match_rest(self, sent: list[tuple[str, float, int]]) -> None:
+        """REST inputs start when the client sent the request: the agent's latest request
+        sent before the command was written."""
+        by_agent: dict[str, list[float]] = {}
+        for agent_id, t, _ in sent:
+            by_agent.setdefault(agent_id, []).append(t)
+        for sample in self.samples:
+            if sample.kind == "rest":
+                before = [t for t in by_agent.get(sample.agent_id, []) if t <= sample.written]
+                sample.started = max(before) if before else None
+
+
+# ------------------------------------------------------------------------------ the run
+
+
+async def _wait(what: str, seconds: float, check: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"bench_acd: timed out after {seconds:g} s waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+async def _pinger(node: Node, stop: asyncio.Event, rtts: list[float]) -> None:
+    assert node.service is not None
+    port = node.service.port
+    ping: Callable[[], Awaitable[float]] = port.ping  # type: ignore[attr-defined]
+    while not stop.is_set():
+        t = time.perf_counter()
+        await ping()
+        rtts.append(time.perf_counter() - t)
+        await asyncio.sleep(PING_EVERY)
+
+
+@dataclass
+class Result:
+    plan: Plan
+    placed: int
+    elapsed: float
+    probe: Probe
+    pings: list[float]
+    rest_sent: list[tuple[str, float, int]]
+
+
+async def run(plan: Plan, pbx: str) -> Result:
+    if pbx != "asterisk":
+        raise SystemExit(f"bench_acd: --pbx {pbx} is not wired yet")
+    ctx = mp.get_context("spawn")
+    conn, child_conn = ctx.Pipe()
+    rest_q: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
+    rest_out: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
+    sim = ctx.Process(target=sim_main, args=(child_conn, plan, rest_q), daemon=True)
+    sim.start()
+    rest: mp.process.BaseProcess | None = None
+    node: Node | None = None
+    try:
+        _, ami_port = await _recv(conn)
+        with tempfile.TemporaryDirectory(prefix="bench_acd-") as tmp:
+            probe = Probe()
+            probe.install()
+            node = Node(load_configs(write_configs(Path(tmp), plan, ami_port)),
+                        api_port=0, fastagi_port=0)
+            await node.start(wait_for_pbx=True)
+            probe.attach(node)
+            assert node.fastagi is not None and node.service is not None
+            rest = ctx.Process(target=rest_main, args=(node.api_bound, rest_q, rest_out),
+                               daemon=True)
+            rest.start()
+            conn.send(("acd", node.fastagi.port))
+            await _recv(conn)  # registered
+            service = node.service
+            ids = [a for a, _ in plan.agent_ids()]
+            await _wait("every agent to log in by registration", 60, lambda: all(
+                service.engine.agent_state(a) is AgentState.READY for a in ids))
+            stop = asyncio.Event()
+            pings: list[float] = []
+            pinger = asyncio.create_task(_pinger(node, stop, pings))
+            conn.send(("go",))
+            _, placed, elapsed = await _recv(conn)
+            stop.set()
+            await pinger
+            rest_q.put(None)
+            loop = asyncio.get_running_loop()
+            rest_sent = await loop.run_in_executor(None, rest_out.get, True, 30)
+            conn.send(("stop",))
+            await node.stop()
+            node = None
+        probe.match_rest(rest_sent)
+        return Result(plan, placed, elapsed, probe, pings, rest_sent)
+    finally:
+        if node is not None:
+            await node.stop()
+        for proc in (sim, rest):
+            if proc is not None:
+                proc.join(10)
+                if proc.is_alive():
+                    proc.kill()
+
+
+# ----------------------------------------------------------------------------- figures
+
+
+def percentiles(values_s: list[float]) -> tuple[float, float, float]:
+    """p50, p99 and max in milliseconds (nearest rank)."""
+    ordered = sorted(values_s)
+    rank = max(0, math.ceil(0.99 * len(ordered)) - 1)
+    return (statistics.median(ordered) * 1000, ordered[rank] * 1000, ordered[-1] * 1000)
+
+
+def line(label: str, what: str, values_s: list[float]) -> str:
+    if not values_s:
+        return f"{label:<10} {what}: no samples"
+    p50, p99, top = percentiles(values_s)
+    return (f"{label:<10} {what}: p50 {p50:.2f} ms, p99 {p99:.2f} ms, max {top:.2f} ms "
+            f"({len(values_s)} commands)")
+
+
+def report(r: Result, pbx: str, target_ms: float) -> bool | None:
+    """Print the figures; True/False for PASS/FAIL, None when there is nothing to judge."""
+    probe = r.probe
+    by_kind: dict[str, list[float]] = {"arrival": [], "timer": [], "rest": []}
+    from_acd_rest: list[float] = []
+    for s in probe.samples:
+        if s.started is not None:
+            by_kind[s.kind].append(s.written - s.started)
+        if s.kind == "rest":
+            from_acd_rest.append(s.written - s.acd_seen)
+    ready = by_kind["timer"] + by_kind["rest"]
+    rest_errors = sum(1 for _, _, status in r.rest_sent if status != 200)
+    untimed = ", ".join(f"{n} {why}" for why, n in sorted(probe.untimed.items())) or "none"
+    plan = r.plan
+    print(f"pbx        {pbx} (pbx.sim in its own process, shipped dialplan); ACD with SQLite "
+          f"store and memory live state")
+    print(f"load       {r.placed} calls placed at {r.placed / r.elapsed:.1f} calls/s (asked "
+          f"{plan.rate:g} for {plan.seconds:g} s); {plan.support_share:.0%} to support")
+    print(f"agents     sales {plan.sales_agents}, support {plan.timer_agents} "
+          f"(wrap-up timer) + {plan.rest_agents} (REST wrap-up end, {len(r.rest_sent)} "
+          f"requests, {rest_errors} not 200)")
+    print(f"untimed    offers: {untimed}")
+    print(line("baseline", "AMI Ping -> Response, same adapter and socket", r.pings))
+    print(line("arrival", "call queued -> Redirect written", by_kind["arrival"]))
+    print(line("ready", "agent ready -> Redirect written", ready))
+    print(line("  timer", "wrap-up timer due -> Redirect written", by_kind["timer"]))
+    print(line("  rest", "REST request sent -> Redirect written", by_kind["rest"]))
+    print(line("  rest", "REST handler in the ACD -> Redirect written", from_acd_rest))
+    print(f"compare    Asterisk app_queue re-checks waiting callers about once a second: "
+          f"up to {APP_QUEUE_MS:.0f} ms; target p99 < {target_ms:g} ms")
+    if not by_kind["arrival"] or not ready:
+        print("result     NO FIGURES (no timed commands of one kind)")
+        return None
+    p99s = (percentiles(by_kind["arrival"])[1], percentiles(ready)[1])
+    ok = all(p < target_ms for p in p99s)
+    print(f"result     {'PASS' if ok else 'FAIL'} (p99 arrival {p99s[0]:.2f} ms, "
+          f"ready {p99s[1]:.2f} ms, target < {target_ms:g} ms)")
+    return ok
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rate", type=float, default=200.0, help="new calls per second")
+    p.add_argument("--seconds", type=float, default=None,
+                   help="how long calls keep arriving (default 30, 5 with --quick)")
+    p.add_argument("--quick", action="store_true", help="a short run (~20 s in all)")
+    p.add_argument("--support-share", type=float, default=0.1,
+                   help="share of calls to the queue where calls wait for agents")
+    p.add_argument("--pbx", choices=("asterisk",), default="asterisk",
+                   help="which simulated PBX and adapter (FreeSWITCH is not wired yet)")
+    p.add_argument("--target-ms", type=float, default=TARGET_MS, help="p99 target")
+    p.add_argument("--strict", action="store_true", help="exit 1 when below target")
+    args = p.parse_args()
+    if args.rate <= 0 or not 0 < args.support_share < 1:
+        p.error("--rate must be > 0 and --support-share between 0 and 1")
+    seconds = args.seconds if args.seconds is not None else (5.0 if args.quick else 30.0)
+    if seconds <= 0:
+        p.error("--seconds must be > 0")
+    logging.basicConfig(level=logging.WARNING)
+    plan = Plan.for_rate(args.rate, seconds, args.support_share)
+    result = asyncio.run(run(plan, args.pbx))
+    ok = report(result, args.pbx, args.target_ms)
+    if ok is None:
+        return 2
+    return 1 if args.strict and not ok else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
