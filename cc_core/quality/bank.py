@@ -16,8 +16,12 @@ import numpy as np
 from cc_core.quality import levels
 from cc_core.quality.frames import AudioFormat, to_pcm16
 from cc_core.quality.scorer import ScorerConfig, StreamScorer, StreamSnapshot
+from cc_core.quality.vad import run_vads
 
 SnapshotSink = Callable[[int, StreamSnapshot], None]
+
+# Frames of one group of streams (a few hundred fit the CPU cache; measured on 20 ms frames).
+GROUP_FRAMES = 256
 
 
 class ScorerBank:
@@ -38,6 +42,8 @@ class ScorerBank:
         # Audio waits here, not in each scorer, so that a tick decodes all streams at once.
         self._buffers: dict[int, bytearray] = {}
         self._block_bytes = StreamScorer(fmt, self.config).block_bytes
+        # Streams analysed together: about GROUP_FRAMES frames of numpy work at a time.
+        self._group = max(1, GROUP_FRAMES // (self._block_bytes // fmt.bytes_per_frame))
         self._next_check: dict[int, float] = {}
         self._ready: set[int] = set()
         self._next_id = 0
@@ -97,30 +103,39 @@ class ScorerBank:
         while self._ready:
             ready = sorted(self._ready)
             self._ready.clear()
-            scorers = [self._scorers[sid] for sid in ready]
-            size = self._block_bytes
-            chunks = []
-            for sid in ready:
-                buf = self._buffers[sid]
-                chunks.append(bytes(buf[:size]))
-                del buf[:size]
-                if len(buf) >= size:
-                    self._ready.add(sid)
-            pcm = to_pcm16(b"".join(chunks), self.format.encoding)
-            frames = pcm.reshape(len(ready), -1, self.format.samples_per_frame)
-            block = frames.shape[1]
-            flat = frames.reshape(-1, frames.shape[2])
-            power = levels.frame_power(flat).reshape(len(ready), block)
-            clipped = levels.clipped_counts(flat, self.format.peak).reshape(len(ready), block)
-            windows = np.concatenate(
-                [s.tones.windows(f) for s, f in zip(scorers, frames, strict=True)]
-            )
-            tonal, k1, k2 = scorers[0].tones.peaks(windows)  # the same settings in every stream
-            tonal, k1, k2 = (a.reshape(len(ready), block) for a in (tonal, k1, k2))
-            for i, (sid, scorer) in enumerate(zip(ready, scorers, strict=True)):
-                done += scorer.analyse(frames[i], power[i], clipped[i], (tonal[i], k1[i], k2[i]))
-                due = scorer.seconds >= self._next_check[sid] - 1e-9
-                if self._on_snapshot is not None and due:
-                    self._next_check[sid] = scorer.seconds + self._check_s
-                    self._on_snapshot(sid, scorer.snapshot())
+            # A few streams at a time: the temporaries of a group stay in the CPU cache, where
+            # those of hundreds of streams at once would be fresh pages every tick.
+            for at in range(0, len(ready), self._group):
+                done += self._analyse(ready[at : at + self._group])
+        return done
+
+    def _analyse(self, ready: list[int]) -> int:
+        """Analyse one block of each of ``ready`` (streams with a whole block buffered)."""
+        done = 0
+        scorers = [self._scorers[sid] for sid in ready]
+        size = self._block_bytes
+        chunks = []
+        for sid in ready:
+            buf = self._buffers[sid]
+            chunks.append(bytes(buf[:size]))
+            del buf[:size]
+            if len(buf) >= size:
+                self._ready.add(sid)
+        pcm = to_pcm16(b"".join(chunks), self.format.encoding)
+        frames = pcm.reshape(len(ready), -1, self.format.samples_per_frame)
+        block = frames.shape[1]
+        flat = frames.reshape(-1, frames.shape[2])
+        power = levels.frame_power(flat).reshape(len(ready), block)
+        clipped = levels.clipped_counts(flat, self.format.peak).reshape(len(ready), block)
+        windows = np.concatenate([s.tones.windows(f) for s, f in zip(scorers, frames, strict=True)])
+        tonal, k1, k2 = scorers[0].tones.peaks(windows)  # the same settings in every stream
+        tonal, k1, k2 = (a.reshape(len(ready), block) for a in (tonal, k1, k2))
+        vad = run_vads([s.voice for s in scorers], frames)
+        for i, (sid, scorer) in enumerate(zip(ready, scorers, strict=True)):
+            peaks = (tonal[i], k1[i], k2[i])
+            done += scorer.analyse(frames[i], power[i], clipped[i], peaks, vad[i])
+            due = scorer.seconds >= self._next_check[sid] - 1e-9
+            if self._on_snapshot is not None and due:
+                self._next_check[sid] = scorer.seconds + self._check_s
+                self._on_snapshot(sid, scorer.snapshot())
         return done

@@ -109,6 +109,10 @@ class StreamScorer:
         return self._voice.tones
 
     @property
+    def voice(self) -> VoiceDetector:
+        return self._voice
+
+    @property
     def block_bytes(self) -> int:
         """Bytes of one analysis block."""
         return self._block_bytes
@@ -144,13 +148,14 @@ class StreamScorer:
         new_power: npt.NDArray[np.float64] | None = None,
         new_clipped: npt.NDArray[np.intp] | None = None,
         peaks: Peaks | None = None,
+        vad: BoolArray | None = None,
     ) -> int:
         """Analyse whole frames; the frame-local measures may come computed for many streams."""
         if new_power is None:
             new_power = levels.frame_power(frames)
         if new_clipped is None:
             new_clipped = levels.clipped_counts(frames, self.format.peak)
-        speech, tone = self._voice.detect(frames, new_power, peaks)
+        speech, tone = self._voice.detect(frames, new_power, peaks, vad)
         # The voice detector decides frames with a short lag; their levels wait with them.
         power = np.concatenate((self._pending_power, new_power))
         clipped = np.concatenate((self._pending_clipped, new_clipped))

@@ -15,8 +15,11 @@ into blocks, so neither do the flags.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import repeat
 
+import _webrtcvad
 import numpy as np
 import numpy.typing as npt
 import webrtcvad
@@ -180,38 +183,20 @@ class VoiceDetector:
         self._last_tone = -(10**9)
         self._tone_power = 0.0
 
-    def _emphasise(self, frames: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
-        # y[n] = x[n] - a*x[n-1]: the VAD hears less DC, hum and rumble (which it otherwise
-        # takes for a loud background and then misses speech over it).
-        x = frames.reshape(-1).astype(np.float32)
-        y = x.copy()
-        y[0] -= self._emphasis * self._prev_sample
-        y[1:] -= self._emphasis * x[:-1]
-        self._prev_sample = float(x[-1])
-        return np.clip(y, -32768, 32767).astype("<i2")
-
     def _run_vad(self, frames: npt.NDArray[np.int16]) -> BoolArray:
-        n = frames.shape[0]
-        pcm = memoryview(self._emphasise(frames).tobytes())
-        step = frames.shape[1] * 2  # bytes of one 16-bit frame
-        rate = self.format.sample_rate
-        is_speech = self._vad.is_speech
-        return np.fromiter(
-            (is_speech(pcm[i : i + step], rate) for i in range(0, n * step, step)),
-            dtype=bool,
-            count=n,
-        )
+        return run_vads([self], frames[None])[0]
 
     def detect(
         self,
         frames: npt.NDArray[np.int16],
         power: npt.NDArray[np.float64] | None = None,
         peaks: Peaks | None = None,
+        vad: BoolArray | None = None,
     ) -> tuple[BoolArray, BoolArray]:
         """(speech, tone) of the frames decided by this block (see the class docstring).
 
-        ``power`` (``levels.frame_power(frames)``) and ``peaks`` (``ToneDetector.peaks``) may
-        come precomputed, for many streams at once.
+        ``power`` (``levels.frame_power(frames)``), ``peaks`` (``ToneDetector.peaks``) and
+        ``vad`` (``run_vads``) may come precomputed, for many streams at once.
         """
         if frames.shape[0] == 0:
             empty = np.zeros(0, dtype=bool)
@@ -220,7 +205,9 @@ class VoiceDetector:
             power = levels.frame_power(frames)
         tonal, position, k1, k2 = self.tones.measure(frames, peaks)
         p = self._pending
-        vad = np.concatenate((p.vad, self._run_vad(frames)))
+        if vad is None:
+            vad = self._run_vad(frames)
+        vad = np.concatenate((p.vad, vad))
         tonal = np.concatenate((p.tonal, tonal))
         position = np.concatenate((p.position, position))
         k1 = np.concatenate((p.k1, k1))
@@ -267,6 +254,39 @@ class VoiceDetector:
         self._decided += m
         self._pending = _Pending(vad[m:], tonal[m:], position[m:], k1[m:], k2[m:], power[m:])
         return speech, tone
+
+
+def run_vads(detectors: Sequence[VoiceDetector], frames: npt.NDArray[np.int16]) -> BoolArray:
+    """webrtcvad's flags of a block of frames of each detector's stream, in one pass.
+
+    ``frames``: (streams, frames, samples). Each stream goes through its own pre-emphasis
+    and its own stateful VAD, frame by frame in order, exactly as if alone.
+    """
+    streams, count, samples = frames.shape
+    if count == 0:
+        return np.zeros((streams, 0), dtype=bool)
+    # y[n] = x[n] - a*x[n-1]: the VAD hears less DC, hum and rumble (which it otherwise
+    # takes for a loud background and then misses speech over it).
+    x = frames.reshape(streams, -1).astype(np.float32)
+    y = x.copy()
+    prev = np.array([d._prev_sample for d in detectors])
+    emphasis = np.array([d._emphasis for d in detectors])
+    y[:, 0] -= (emphasis * prev).astype(np.float32)  # float32 like the rest of the row
+    y[:, 1:] -= emphasis.astype(np.float32)[:, None] * x[:, :-1]
+    for d, last in zip(detectors, x[:, -1].tolist(), strict=True):
+        d._prev_sample = last
+    np.clip(y, -32768, 32767, out=y)
+    pcm = memoryview(y.astype("<i2").tobytes())
+    step = samples * 2  # bytes of one 16-bit frame
+    frames_at = [pcm[i : i + step] for i in range(0, streams * count * step, step)]
+    # One C call per frame into webrtcvad's extension, skipping ``Vad.is_speech``: that
+    # wrapper only re-checks the frame length, which the format fixes here, and costs as
+    # much again as the VAD itself. Every frame is valid: rate and length come from
+    # ``AudioFormat``, which accepts only what webrtcvad does.
+    handles = [d._vad._vad for d in detectors for _ in range(count)]
+    rates = repeat(detectors[0].format.sample_rate)
+    flags = map(_webrtcvad.process, handles, rates, frames_at, repeat(samples))
+    return np.fromiter(flags, dtype=bool, count=streams * count).reshape(streams, count)
 
 
 @dataclass(frozen=True)
