@@ -222,12 +222,13 @@ class EngineCore:
         rt.take(channel)
         rt.offers[offer_id] = seq
         rt.last_activity = now
-        rt.offers_made += 1
         rec.phase = Phase.OFFERED
         rec.offer_id = offer_id
         rec.agent_id = agent_id = agent.id
         self._offers[offer_id] = PendingOffer(offer_id, seq, agent_id, channel)
-        self._ready.note_offer(queue.id, rt.rank)
+        ready = self._ready
+        ready.rr_last[queue.id] = rt.rank
+        ready.picks[queue.id] += 1
         expires = now + queue.offer_timeout
         self._timers.push(expires, TimerKind.OFFER_TIMEOUT, offer_id)
         reason = Reason(

@@ -27,6 +27,7 @@ class ReadyAgents:
         self._index: dict[tuple, SortedList] = {}
         # Skills a best-skill queue ranks by that get their own (queue, channel, skill) index.
         self._primaries: dict[str, frozenset[str]] = {}
+        # Both kept up by the engine at each offer:
         self.rr_last: dict[str, int] = {}  # rank of the agent each queue offered to last
         self.picks: dict[str, int] = {}  # offers made per queue: the random strategy's counter
 
@@ -36,10 +37,6 @@ class ReadyAgents:
         self._primaries[queue.id] = frozenset(
             step.requirements[0].skill for step in queue.steps if step.requirements
         )
-
-    def note_offer(self, queue_id: str, rank: int) -> None:
-        self.rr_last[queue_id] = rank
-        self.picks[queue_id] += 1
 
     def _wanted(self, rt: AgentRuntime) -> list[tuple[tuple, tuple]]:
         """(index key, entry) pairs the agent belongs in now: READY, quality high enough, and

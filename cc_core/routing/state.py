@@ -32,7 +32,6 @@ class AgentRuntime:
         "last_activity",
         "missed",
         "offers",
-        "offers_made",
         "plan",
         "presence",
         "queue_fit",
@@ -56,7 +55,6 @@ class AgentRuntime:
         self.last_activity = now
         self.contacts = 0
         self.talk = 0.0
-        self.offers_made = 0
         self.missed = 0
         self.entries: list[tuple[Any, tuple]] = []  # (index key, entry) currently indexed
         self.sticky: set[int] = set()  # seqs of waiting interactions that prefer this agent

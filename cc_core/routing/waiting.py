@@ -20,6 +20,7 @@ from cc_core.routing.requirements import EligibilityClass, describe, eligibility
 from cc_core.routing.state import AgentRuntime, InteractionRuntime
 
 Entry = tuple[float, float, int]
+_UNSEEN: Any = object()  # a group not looked at yet in this routing pass
 GroupKey = tuple[ChannelKind, str | None]
 
 
@@ -183,9 +184,8 @@ class WaitingLines:
                 for key, channel, group, class_ids in cached[1]:
                     if channel not in takeable:
                         continue
-                    if key in memo:
-                        found = memo[key]
-                    else:
+                    found = memo.get(key, _UNSEEN)
+                    if found is _UNSEEN:
                         found = memo[key] = _group_best(group, class_ids, agent_id, by_seq)
                     if found is not None and (entry is None or found < entry):
                         entry = found
