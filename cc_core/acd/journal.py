@@ -219,6 +219,29 @@ class Journal:
         self._record(f"{interaction_id} {event}", write)
         log_event(log, f"interaction.{event}", interaction=interaction_id)
 
+    def fact(self, event: str, *, interaction_id: str, queue: str | None,
+             agent_id: str | None, at: float, **data: Any) -> None:
+        """A fact about an interaction that is not a stage change (an IVR step, a survey
+        score), also once the call is over. Synchronous, so the IVR's step sink can call it."""
+        payload, when = dict(data), to_datetime(at)
+
+        async def write(repos: Repositories) -> None:
+            await repos.events.append(event, interaction_id=interaction_id, queue=queue,
+                                      agent_id=agent_id, data=payload, time=when)
+
+        self._record(f"{interaction_id} {event}", write)
+        log_event(log, f"interaction.{event}", logging.DEBUG, interaction=interaction_id)
+
+    def attributes(self, interaction_id: str, changes: dict[str, Any]) -> None:
+        """Merge what was learned (IVR answers, a survey score) into the interaction's
+        attributes."""
+        values = dict(changes)
+
+        async def write(repos: Repositories) -> None:
+            await repos.interactions.update_attributes(interaction_id, **values)
+
+        self._record(f"{interaction_id} attributes", write)
+
     async def agent_event(self, agent_id: str, event: str, at: float, **data: Any) -> None:
         """Agent-only facts (login, ready, not_ready, logout, auto not-ready)."""
         payload, when = dict(data), to_datetime(at)

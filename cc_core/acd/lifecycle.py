@@ -35,7 +35,8 @@ _FINAL = frozenset({Stage.CLOSED, Stage.ABANDONED, Stage.EXITED})
 # Which stage may follow which; anything else is a bug and is refused loudly.
 ALLOWED: dict[Stage, frozenset[Stage]] = {
     Stage.ARRIVED: frozenset({Stage.IVR, Stage.QUEUED, Stage.ABANDONED}),
-    Stage.IVR: frozenset({Stage.QUEUED, Stage.ABANDONED}),
+    # EXITED: the IVR script ended the call itself (transfer, voicemail, callback, hang-up).
+    Stage.IVR: frozenset({Stage.QUEUED, Stage.ABANDONED, Stage.EXITED}),
     Stage.QUEUED: frozenset(
         {Stage.OFFERED, Stage.ABANDONED, Stage.OVERFLOWED, Stage.EXITED, Stage.CONNECTED}
     ),
