@@ -1,5 +1,5 @@
 """The admin configs as the routing engine and the ACD see them: domain queues and agents,
-agent endpoints, dialled numbers."""
+agent endpoints, dialled numbers, and the IVR scripts with their prompts."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from cc_core.domain import (
     SkillRequirement,
     Strategy,
 )
+from cc_core.ivr import IvrLibrary, PromptCatalog, load_library
 from cc_core.routing import Engine, EngineConfig
 
 DEFAULT_RING_TIMEOUT = 20.0
@@ -34,13 +35,16 @@ _EXITS = {
 
 @dataclass(frozen=True, slots=True)
 class QueueInfo:
-    """What the ACD needs about a queue beyond routing: ring time, language, priority."""
+    """What the ACD needs about a queue beyond routing: ring time, language, priority, the
+    SLA answer time (for the wallboard's answered-in-SLA count) and the post-call survey."""
 
     id: str
     ring_timeout: float
     language: str | None
     priority: float
     channels: tuple[str, ...]
+    sla_seconds: float | None = None
+    csat_survey: bool = False
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,7 @@ class Centre:
     ivr_numbers: Mapping[str, str]  # dialled number -> IVR script name
     no_answer_limit: int = 2
     agent_names: Mapping[str, str] = field(default_factory=dict)
+    ivr: IvrLibrary = field(default_factory=lambda: IvrLibrary({}, PromptCatalog({})))
 
     def agent_for_endpoint(self, endpoint: str) -> str | None:
         for agent_id, ep in self.endpoints.items():
@@ -75,6 +80,20 @@ class Centre:
         for did, script in self.ivr_numbers.items():
             if wanted and _digits(did) == wanted:
                 return script
+        return None
+
+    def default_queue(self, dialled: str) -> str | None:
+        """Where a call to ``dialled`` goes when no IVR script decides: the number's queue, or
+        for a number that leads to an IVR script the first voice queue."""
+        queue = self.queue_for_number(dialled)
+        if queue is not None or self.ivr_for_number(dialled) is None:
+            return queue
+        return self.first_voice_queue()
+
+    def first_voice_queue(self) -> str | None:
+        for info in self.queue_info.values():
+            if "voice" in info.channels:
+                return info.id
         return None
 
     def wrap_up(self, queue_id: str) -> float:
@@ -148,7 +167,10 @@ def centre_from_config(centre: cfg.CentreConfig) -> Centre:
     queues = []
     for q in centre.queues.queues:
         ring = float(q.ring_timeout_seconds or pbx_ring)
-        infos[q.id] = QueueInfo(q.id, ring, q.language, float(q.priority), tuple(q.channels))
+        infos[q.id] = QueueInfo(
+            q.id, ring, q.language, float(q.priority), tuple(q.channels),
+            sla_seconds=float(q.sla.seconds) if q.sla else None, csat_survey=q.csat_survey,
+        )
         queues.append(domain_queue(q, ring))
     profiles = centre.profiles()
     agents = tuple(domain_agent(a, profiles) for a in centre.agents.agents)
@@ -163,4 +185,6 @@ def centre_from_config(centre: cfg.CentreConfig) -> Centre:
         # The engine has one limit for all queues: the strictest configured one.
         no_answer_limit=min((n for n in limits if n), default=0),
         agent_names={a.id: a.name for a in centre.agents.agents},
+        # Already checked by load_configs; read again here as the interpreter's models.
+        ivr=load_library(centre.directory),
     )

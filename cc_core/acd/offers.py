@@ -3,7 +3,8 @@
 The reservation (live-state compare-and-set) comes before any PBX command, so two ACD nodes,
 or a stale decision, can never ring one agent twice. A ring that ends without an answer puts
 the caller back on hold and lets the engine re-route (its `no_answer` also applies the
-agent's consecutive no-answer rule).
+agent's consecutive no-answer rule). An answer within the queue's SLA seconds also counts
+`answered_in_sla` on the queue's live counters, for the wallboard's "SLA so far".
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from cc_core.acd.service import AcdService
 
 log = logging.getLogger(__name__)
+
+SURVEY_VARIABLE = "CC_SURVEY"
 
 
 async def place(acd: AcdService, offer: Offer) -> None:
@@ -66,8 +69,12 @@ async def ring(acd: AcdService, record: CallRecord) -> None:
     """Tell the PBX to ring the reserved agent for ``record``."""
     agent_id = record.agent_id or ""
     endpoint = acd.centre.endpoints[agent_id]
-    ring_timeout = acd.centre.queue_info[record.queue].ring_timeout
+    info = acd.centre.queue_info[record.queue]
+    ring_timeout = info.ring_timeout
     try:
+        if info.csat_survey:
+            # Set when ringing, not in the IVR: overflow or adoption may have changed the queue.
+            await _ask_for_survey(acd, record)
         await acd.port.connect_agent(
             record.call_id, endpoint, ring_timeout=ring_timeout,
             caller_id=record.caller_num or None,
@@ -129,7 +136,35 @@ async def answered(acd: AcdService, record: CallRecord, now: float, **data: obje
     await acd.journal.moved(record, old, now, **data)
     acd.live_sync.agent_changed(record.agent_id or "")
     await acd.live_sync.count(record.queue, "answered")
+    await count_sla(acd, record, now)
     await acd.apply(outcomes)
+
+
+async def count_sla(acd: AcdService, record: CallRecord, now: float) -> None:
+    """`answered_in_sla` when the wait (arrival in the queue to answer) met the queue's SLA.
+
+    A late answer adds 0, so the counter exists once the queue has answered anything and the
+    wallboard shows 0 % rather than nothing."""
+    sla = acd.centre.queue_info[record.queue].sla_seconds
+    if sla is None:
+        return
+    within = now - record.arrival <= sla
+    try:
+        await acd.live.incr_counter(record.queue, "answered_in_sla", 1 if within else 0)
+    except LiveStateError as exc:
+        log_event(log, "live.counter_failed", logging.WARNING, queue=record.queue,
+                  error=str(exc))
+
+
+async def _ask_for_survey(acd: AcdService, record: CallRecord) -> None:
+    try:
+        await acd.port.set_variable(record.call_id, SURVEY_VARIABLE, "1")
+    except NoSuchCall:
+        raise
+    except PbxError as exc:
+        # No survey for this call is better than no agent for it.
+        log_event(log, "offer.survey_not_set", logging.WARNING, call=record.call_id,
+                  error=str(exc))
 
 
 async def expired(acd: AcdService, outcome: OfferExpired) -> None:
