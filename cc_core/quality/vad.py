@@ -90,18 +90,30 @@ class ToneDetector:
     def peaks(self, windows: npt.NDArray[np.int16]) -> Peaks:
         """(tonal, peak1, peak2) of each window; stateless, so many streams can share a call."""
         spec = np.fft.rfft(windows * self._window, axis=1)
-        power = np.square(spec.real) + np.square(spec.imag)
+        power = np.square(spec.real)
+        power += np.square(spec.imag)
         total = power.sum(axis=1) + 1e-9
-        # Energy within one bin of each bin j+1: where a tone's main lobe sits.
-        lobe = power[:, :-2] + power[:, 1:-1] + power[:, 2:]
-        rows = np.arange(len(power))
+        width = power.shape[1]
+        flat = power.reshape(-1)
+        row_at = np.arange(0, power.size, width)
+
+        def lobe(k: IntArray) -> npt.NDArray[np.float64]:
+            # Energy within one bin of bin k: where a tone's main lobe sits. (A peak in bin 0,
+            # possible with lowest_hz below one bin, reads the top three bins, as it always has.)
+            at = row_at + (k - 1) % (width - 2) + 1
+            return flat[at - 1] + flat[at] + flat[at + 1]
+
         # Signalling tones live in the voice band (DC, hum and rumble are not tones); the
         # top bin is left out so that every peak has a neighbour on either side.
         k1 = power[:, self._lowest : -1].argmax(axis=1) + self._lowest
-        e1 = lobe[rows, k1 - 1]
-        power[rows[:, None], np.minimum(k1[:, None] + self._around, power.shape[1] - 1)] = 0.0
-        k2 = power[:, self._lowest : -1].argmax(axis=1) + self._lowest
-        e2 = lobe[rows, k2 - 1]
+        e1 = lobe(k1)
+        # The first peak's main lobe is hidden to find the second; the lobes are measured
+        # on the spectrum as it was. Indices wrap like numpy's negative ones.
+        hidden = power.copy()
+        lobe_at = np.minimum(k1[:, None] + self._around, width - 1) % width
+        hidden.reshape(-1)[(row_at[:, None] + lobe_at).reshape(-1)] = 0.0
+        k2 = hidden[:, self._lowest : -1].argmax(axis=1) + self._lowest
+        e2 = lobe(k2)
         tonal = (e1 + e2) >= self.settings.concentration * total
         # A weak second peak is noise around a single tone; -10 never matches a real bin.
         k2 = np.where(e2 >= self.settings.second_peak * e1, k2, -10)
