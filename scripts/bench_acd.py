@@ -249,8 +249,9 @@ async def _sim(conn: Connection, plan: Plan, rest_q: mp.Queue) -> None:  # type:
     await asyncio.sleep(1.0)
     for chan in list(sim.pbx.channels.values()):
         sim.pbx.queue_hangup(chan, 16)
-    deadline = loop.time() + 5
-    while sim.pbx.channels and loop.time() < deadline:
+    for _ in range(100):  # up to 5 s
+        if not sim.pbx.channels:
+            break
         await asyncio.sleep(0.05)
     conn.send(("done", placed, elapsed))
     await _recv(conn)  # stop
@@ -290,6 +291,7 @@ class Sample:
     agent_id: str
     started: float | None  # perf_counter of the input (REST: filled in from the client)
     acd_seen: float  # perf_counter when the ACD took the input up
+    decided: float  # perf_counter when the engine's offer reached ``offers.place``
     written: float
 
 
@@ -301,9 +303,13 @@ class Probe:
     enqueued: dict[str, float] = field(default_factory=dict)
     ready: dict[str, tuple[str, float, float]] = field(default_factory=dict)
     in_rest: set[str] = field(default_factory=set)
-    pending: dict[str, tuple[str, str, float | None, float]] = field(default_factory=dict)
+    pending: dict[str, tuple[str, str, float | None, float, float]] = field(
+        default_factory=dict
+    )
     samples: list[Sample] = field(default_factory=list)
     untimed: dict[str, int] = field(default_factory=dict)
+    queued: int = 0  # calls the ACD took into a queue
+    offers: int = 0
 
     def untimed_offer(self, why: str) -> None:
         self.untimed[why] = self.untimed.get(why, 0) + 1
@@ -318,6 +324,7 @@ class Probe:
 
         async def timed_enqueue(acd: AcdService, interaction_id: str) -> bool:
             probe.enqueued[interaction_id] = time.perf_counter()
+            probe.queued += 1
             return await enqueue(acd, interaction_id)
 
         async def timed_wrap_up_ended(acd: AcdService, outcome: WrapUpEnded) -> None:
@@ -351,18 +358,22 @@ class Probe:
         acd_agents.end_wrap_up = timed_end_wrap_up
 
     def offered(self, offer: Offer, call_id: str) -> None:
+        now = time.perf_counter()
         agent_id = offer.agent_id
+        self.offers += 1
         if offer.reason.trigger is Trigger.ARRIVAL:
             self.ready.pop(agent_id, None)
             started = self.enqueued.pop(offer.interaction_id, None)
             if started is None:
                 self.untimed_offer("re-queued call")
                 return
-            self.pending[call_id] = ("arrival", agent_id, started, started)
+            self.pending[call_id] = ("arrival", agent_id, started, started, now)
         elif offer.reason.trigger is Trigger.AGENT and agent_id in self.ready:
             kind, started, seen = self.ready.pop(agent_id)
             self.enqueued.pop(offer.interaction_id, None)
-            self.pending[call_id] = (kind, agent_id, None if kind == "rest" else started, seen)
+            self.pending[call_id] = (
+                kind, agent_id, None if kind == "rest" else started, seen, now
+            )
         else:
             self.enqueued.pop(offer.interaction_id, None)
             self.untimed_offer(f"trigger {offer.reason.trigger.value} (login, step, ...)")
@@ -385,7 +396,9 @@ class Probe:
             # The adapter keeps one panoramisk manager per AMI connection.
             transport = port._ami._manager.protocol.transport  # type: ignore[attr-defined]
         except AttributeError as exc:
-            raise SystemExit(f"bench_acd: cannot reach the AMI transport to time writes: {exc}")
+            raise SystemExit(
+                f"bench_acd: cannot reach the AMI transport to time writes: {exc}"
+            ) from exc
         write = transport.write
 
         def timed_write(data: bytes) -> None:
@@ -400,8 +413,8 @@ class Probe:
     def connect_written(self, call_id: str, written: float) -> None:
         pending = self.pending.pop(call_id, None)
         if pending is not None:
-            kind, agent_id, started, seen = pending
-            self.samples.append(Sample(kind, agent_id, started, seen, written))
+            kind, agent_id, started, seen, decided = pending
+            self.samples.append(Sample(kind, agent_id, started, seen, decided, written))
 
     def match_rest(self, sent: list[tuple[str, float, int]]) -> None:
         """REST inputs start when the client sent the request: the agent's latest request
@@ -426,6 +439,14 @@ async def _wait(what: str, seconds: float, check: Callable[[], bool]) -> None:
         await asyncio.sleep(0.05)
 
 
+async def _ticker(stop: asyncio.Event, lags: list[float]) -> None:
+    """Lag of a 10 ms timer in the ACD's loop: how late it runs work it was asked to run."""
+    while not stop.is_set():
+        t = time.perf_counter()
+        await asyncio.sleep(0.01)
+        lags.append(max(0.0, time.perf_counter() - t - 0.01))
+
+
 async def _pinger(node: Node, stop: asyncio.Event, rtts: list[float]) -> None:
     assert node.service is not None
     port = node.service.port
@@ -444,6 +465,8 @@ class Result:
     elapsed: float
     probe: Probe
     pings: list[float]
+    lags: list[float]
+    acd_cpu: float  # share of one core the ACD process used during the load
     rest_sent: list[tuple[str, float, int]]
 
 
@@ -479,11 +502,18 @@ async def run(plan: Plan, pbx: str) -> Result:
                 service.engine.agent_state(a) is AgentState.READY for a in ids))
             stop = asyncio.Event()
             pings: list[float] = []
-            pinger = asyncio.create_task(_pinger(node, stop, pings))
+            lags: list[float] = []
+            watchers = [asyncio.create_task(_pinger(node, stop, pings)),
+                        asyncio.create_task(_ticker(stop, lags))]
+            cpu0, wall0 = time.process_time(), time.perf_counter()
             conn.send(("go",))
             _, placed, elapsed = await _recv(conn)
+            acd_cpu = (time.process_time() - cpu0) / (time.perf_counter() - wall0)
             stop.set()
-            await pinger
+            await asyncio.gather(*watchers)
+            # Every call is hung up now: let the ACD finish them before it stops.
+            await _wait("the ACD to close every call", 60, lambda: not len(service.calls))
+            await service.journal.drain()
             rest_q.put(None)
             loop = asyncio.get_running_loop()
             rest_sent = await loop.run_in_executor(None, rest_out.get, True, 30)
@@ -491,7 +521,7 @@ async def run(plan: Plan, pbx: str) -> Result:
             await node.stop()
             node = None
         probe.match_rest(rest_sent)
-        return Result(plan, placed, elapsed, probe, pings, rest_sent)
+        return Result(plan, placed, elapsed, probe, pings, lags, acd_cpu, rest_sent)
     finally:
         if node is not None:
             await node.stop()
@@ -525,9 +555,13 @@ def report(r: Result, pbx: str, target_ms: float) -> bool | None:
     probe = r.probe
     by_kind: dict[str, list[float]] = {"arrival": [], "timer": [], "rest": []}
     from_acd_rest: list[float] = []
+    to_decision: list[float] = []
+    to_write: list[float] = []
     for s in probe.samples:
         if s.started is not None:
             by_kind[s.kind].append(s.written - s.started)
+            to_decision.append(s.decided - s.started)
+            to_write.append(s.written - s.decided)
         if s.kind == "rest":
             from_acd_rest.append(s.written - s.acd_seen)
     ready = by_kind["timer"] + by_kind["rest"]
@@ -541,13 +575,18 @@ def report(r: Result, pbx: str, target_ms: float) -> bool | None:
     print(f"agents     sales {plan.sales_agents}, support {plan.timer_agents} "
           f"(wrap-up timer) + {plan.rest_agents} (REST wrap-up end, {len(r.rest_sent)} "
           f"requests, {rest_errors} not 200)")
+    print(f"acd        took {probe.queued} calls into a queue during the run, made "
+          f"{probe.offers} offers; used {r.acd_cpu:.0%} of one core")
     print(f"untimed    offers: {untimed}")
     print(line("baseline", "AMI Ping -> Response, same adapter and socket", r.pings))
+    print(line("loop lag", "ACD event loop, 10 ms timer", r.lags).replace(" commands)", " ticks)"))
     print(line("arrival", "call queued -> Redirect written", by_kind["arrival"]))
     print(line("ready", "agent ready -> Redirect written", ready))
     print(line("  timer", "wrap-up timer due -> Redirect written", by_kind["timer"]))
     print(line("  rest", "REST request sent -> Redirect written", by_kind["rest"]))
     print(line("  rest", "REST handler in the ACD -> Redirect written", from_acd_rest))
+    print(line("split", "all inputs -> engine's offer", to_decision))
+    print(line("split", "engine's offer -> Redirect written", to_write))
     print(f"compare    Asterisk app_queue re-checks waiting callers about once a second: "
           f"up to {APP_QUEUE_MS:.0f} ms; target p99 < {target_ms:g} ms")
     if not by_kind["arrival"] or not ready:
