@@ -13,6 +13,7 @@ import logging
 import time
 import uuid
 from collections.abc import Mapping
+from dataclasses import replace
 
 from pbx.freeswitch import commands
 from pbx.freeswitch.channels import ChannelTable
@@ -141,11 +142,14 @@ class FreeSwitchPort(PbxPort):
 
     async def _resync(self) -> None:
         ended: set[str] = set()
+        touched: set[str] = set()
         self._mapper.hung_up_during_resync = ended
+        self._mapper.touched_during_resync = touched
         try:
             calls, gone = await self._collect(self.settings.command_timeout)
         finally:
             self._mapper.hung_up_during_resync = None
+            self._mapper.touched_during_resync = None
         calls = [call for call in calls if call.call_id not in ended]
         for call_id in gone:
             if self._table.remove(call_id) is not None and call_id not in ended:
@@ -154,21 +158,30 @@ class FreeSwitchPort(PbxPort):
         # Channels this link's events announced while the list was being taken.
         calls.extend(ch.live_call() for ch in self._table if ch.uuid not in listed)
         inbound = set(self.settings.inbound_contexts)
+        adopted: list[LiveCall] = []
         for call in calls:
             channel = self._table.touch(call.call_id)
-            channel.name = call.channel or channel.name
-            channel.state = call.state
-            channel.context, channel.exten = call.context, call.exten
-            channel.caller_num, channel.caller_name = call.caller_num, call.caller_name
-            channel.application = call.application or channel.application
-            channel.bridged_with = call.bridged_with or channel.bridged_with
             channel.variables.update(call.variables)
-            channel.answered = channel.answered or call.state is CallState.UP
+            channel.bridged_with = channel.bridged_with or call.bridged_with
+            if call.call_id in touched:
+                # Events read while the list was taken are newer than the list (a transfer to
+                # hold must not be undone by the row `show channels` had before it).
+                adopted.append(replace(channel.live_call(), duration_s=call.duration_s))
+            else:
+                channel.name = call.channel or channel.name
+                channel.state = call.state
+                channel.context, channel.exten = call.context, call.exten
+                channel.caller_num, channel.caller_name = call.caller_num, call.caller_name
+                channel.application = call.application or channel.application
+                adopted.append(call)
+            channel.answered = channel.answered or channel.state is CallState.UP
             # Listed calls are adopted through Resynced; one still before our dialplan arrives
             # when it gets there.
-            channel.arrived = channel.arrived or call.context in inbound or bool(call.variables)
+            channel.arrived = (
+                channel.arrived or channel.context in inbound or bool(channel.variables)
+            )
         self.resyncs += 1
-        self._hub.publish(Resynced(calls=tuple(calls)))
+        self._hub.publish(Resynced(calls=tuple(adopted)))
         if self._first_sync is not None and not self._first_sync.done():
             self._first_sync.set_result(None)
 

@@ -112,8 +112,10 @@ class EventMapper:
         self.originates: dict[str, str] = {}
         self._dials: dict[str, _Dial] = {}
         self._spying: dict[str, str] = {}
-        # Hang-ups seen while a resync is in flight (the snapshot may still list them).
+        # Hang-ups seen while a resync is in flight (the snapshot may still list them), and
+        # channels events told about meanwhile (newer than the snapshot).
         self.hung_up_during_resync: set[str] | None = None
+        self.touched_during_resync: set[str] | None = None
         self._handlers: Mapping[str, Callable[[EslEvent], list[PbxEvent]]] = {
             "CHANNEL_CREATE": self._create,
             "CHANNEL_ANSWER": self._answer,
@@ -144,6 +146,8 @@ class EventMapper:
 
     def _channel(self, event: EslEvent) -> Channel:
         channel = self.table.touch(_need(event, "Unique-ID"))
+        if self.touched_during_resync is not None:
+            self.touched_during_resync.add(channel.uuid)
         headers = event.headers
         if "Channel-Name" in headers:
             channel.name = headers["Channel-Name"]

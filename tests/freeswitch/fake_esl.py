@@ -59,6 +59,7 @@ class FakeFreeSwitch:
         self.refuse = False
         self.stall = False  # hold every reply until released
         self.silent_jobs = False  # accept bgapi jobs but never send their result
+        self.stall_matching: tuple[str, ...] = ()  # hold the answers to these API commands
         self._stalled: list[tuple[asyncio.StreamWriter, bytes]] = []
         self._writers: list[asyncio.StreamWriter] = []
         self._subscribed: set[asyncio.StreamWriter] = set()
@@ -88,8 +89,9 @@ class FakeFreeSwitch:
         self._subscribed.clear()
 
     def release(self) -> None:
-        """Send the replies held while ``stall`` was on, in order."""
+        """Send the replies held while ``stall`` was on (or matched ``stall_matching``)."""
         self.stall = False
+        self.stall_matching = ()
         stalled, self._stalled = self._stalled, []
         for writer, data in stalled:
             if not writer.is_closing():
@@ -129,6 +131,12 @@ class FakeFreeSwitch:
             self.emit(self._headers(ch, "CHANNEL_ANSWER"))
             self.emit(self._headers(ch, "CHANNEL_PARK"))
         return ch
+
+    def move(self, uid: str, dest: str, application: str) -> None:
+        """The channel runs ``application`` at extension ``dest`` (a transfer), announced."""
+        ch = self.channels[uid]
+        ch.dest, ch.application = dest, application
+        self.emit(self._headers(ch, "CHANNEL_EXECUTE", Application=application))
 
     def hangup(self, uid: str, cause: str = "NORMAL_CLEARING", *, announce: bool = True) -> None:
         ch = self.channels.pop(uid)
@@ -176,13 +184,13 @@ class FakeFreeSwitch:
                 elif command.startswith("bgapi "):
                     line, _, rest = command[6:].partition("\n")
                     job = rest.removeprefix("Job-UUID: ").strip() or str(uuid.uuid4())
-                    self._send(writer, reply(f"+OK Job-UUID: {job}", **{"Job-UUID": job}))
+                    hold = bool(self.stall_matching) and line.startswith(self.stall_matching)
+                    self._send(writer, reply(f"+OK Job-UUID: {job}", **{"Job-UUID": job}), hold)
                     if not self.silent_jobs:
+                        # The answer is what FreeSWITCH knew when the command arrived.
                         result = self.run(line)
-                        self._send(
-                            writer,
-                            event_frame({"Event-Name": "BACKGROUND_JOB", "Job-UUID": job}, result),
-                        )
+                        done = {"Event-Name": "BACKGROUND_JOB", "Job-UUID": job}
+                        self._send(writer, event_frame(done, result), hold)
                 else:
                     self._send(writer, reply("-ERR command not found"))
                 await writer.drain()
@@ -192,8 +200,8 @@ class FakeFreeSwitch:
                 self._writers.remove(writer)
             writer.close()
 
-    def _send(self, writer: asyncio.StreamWriter, data: bytes) -> None:
-        if self.stall:
+    def _send(self, writer: asyncio.StreamWriter, data: bytes, hold: bool = False) -> None:
+        if self.stall or hold:
             self._stalled.append((writer, data))
         else:
             writer.write(data)

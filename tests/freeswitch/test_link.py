@@ -80,6 +80,29 @@ async def test_resync_reports_calls_with_their_variables(fake: FakeFreeSwitch) -
         await adapter.close()
 
 
+async def test_resync_keeps_what_events_said_after_the_list_was_taken(
+    fake: FakeFreeSwitch,
+) -> None:
+    fake.add(FakeChannel(A, "sofia/internal/a@pbx", dest="5000", application="socket"))
+    fake.stall_matching = ("show channels",)
+    adapter = FreeSwitchPort(settings_for(fake.port))
+    sub = adapter.events()
+    await adapter.start(wait=False)
+    try:
+        await eventually(lambda: bool(fake.commands("bgapi show channels")))
+        # The list says A is in the IVR; then A moves to hold, and only then the list arrives.
+        fake.move(A, "cc_hold", "endless_playback")
+        await eventually(lambda: adapter._link.events_received >= 1)
+        fake.release()
+        (event,) = [e for e in await collect_until(sub, resynced) if isinstance(e, Resynced)]
+        ((call,),) = (event.calls,)
+        assert (call.call_id, call.exten, call.application) == (A, "cc_hold", "endless_playback")
+        channel = adapter._table.get(A)
+        assert channel is not None and channel.exten == "cc_hold"
+    finally:
+        await adapter.close()
+
+
 async def test_link_drop_fails_pending_reconnects_resubscribes_and_resyncs(
     fake: FakeFreeSwitch,
 ) -> None:
