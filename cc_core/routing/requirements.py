@@ -46,7 +46,11 @@ def fits(agent: Agent, cls: EligibilityClass) -> bool:
     if cls.language is not None and cls.language not in agent.languages:
         return False
     skills = agent.skills
-    return all(skills.get(skill, 0) >= level for skill, level in cls.skills)
+    # A plain loop, not all(generator): this runs for every class an agent meets.
+    for skill, level in cls.skills:  # noqa: SIM110
+        if skills.get(skill, 0) < level:
+            return False
+    return True
 
 
 def describe(cls: EligibilityClass) -> str:
