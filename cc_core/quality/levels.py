@@ -44,5 +44,10 @@ def frame_dbfs(frames: npt.NDArray[np.int16]) -> FloatArray:
 
 def clipped_counts(frames: npt.NDArray[np.int16], peak: int) -> npt.NDArray[np.intp]:
     """How many samples of each frame sit at the encoding's peak (either sign)."""
-    # -32768 is one step beyond +32767, so magnitudes are compared in a wider type.
-    return np.count_nonzero(np.abs(frames.astype(np.int32)) >= peak, axis=1)
+    if not 0 < peak <= 32767:
+        raise ValueError(f"peak: expected 1..32767, got {peak!r}")
+    # Compared in int16: -32768 is beyond -peak, so both signs reach the peak at +-peak.
+    hits = (frames >= peak) | (frames <= -peak)
+    if not hits.any():  # the usual block: nothing clips, so skip the per-frame count
+        return np.zeros(frames.shape[0], dtype=np.intp)
+    return np.count_nonzero(hits, axis=1)

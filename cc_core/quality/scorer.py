@@ -164,13 +164,21 @@ class StreamScorer:
         if n == 0:
             return 0
         keep = min(n, self._size)  # a block longer than the window keeps its tail
-        at = np.arange(self._frames + n - keep, self._frames + n) % self._size
-        power = power[n - keep : n]
-        self._power[at] = power
-        self._level[at] = levels.power_to_dbfs(power)
-        self._speech[at] = speech[n - keep :]
-        self._tone[at] = tone[n - keep :]
-        self._clipped[at] = clipped[n - keep : n]
+        new = (
+            power[n - keep : n],
+            levels.power_to_dbfs(power[n - keep : n]),
+            speech[n - keep :],
+            tone[n - keep :],
+            clipped[n - keep : n],
+        )
+        rings = (self._power, self._level, self._speech, self._tone, self._clipped)
+        # The ring positions as one or two slices (the block may wrap around the end).
+        start = (self._frames + n - keep) % self._size
+        first = min(keep, self._size - start)
+        for ring, values in zip(rings, new, strict=True):
+            ring[start : start + first] = values[:first]
+            if first < keep:
+                ring[: keep - first] = values[first:]
         self._frames += n
         for listener in self._listeners:
             listener(speech, tone)

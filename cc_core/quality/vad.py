@@ -280,15 +280,16 @@ def run_vads(detectors: Sequence[VoiceDetector], frames: npt.NDArray[np.int16]) 
     # y[n] = x[n] - a*x[n-1]: the VAD hears less DC, hum and rumble (which it otherwise
     # takes for a loud background and then misses speech over it).
     x = frames.reshape(streams, -1).astype(np.float32)
-    y = x.copy()
     prev = np.array([d._prev_sample for d in detectors])
     emphasis = np.array([d._emphasis for d in detectors])
-    y[:, 0] -= (emphasis * prev).astype(np.float32)  # float32 like the rest of the row
-    y[:, 1:] -= emphasis.astype(np.float32)[:, None] * x[:, :-1]
+    y = np.empty_like(x)
+    y[:, 0] = x[:, 0] - (emphasis * prev).astype(np.float32)  # float32 like the rest
+    np.multiply(emphasis.astype(np.float32)[:, None], x[:, :-1], out=y[:, 1:])
+    np.subtract(x[:, 1:], y[:, 1:], out=y[:, 1:])
     for d, last in zip(detectors, x[:, -1].tolist(), strict=True):
         d._prev_sample = last
     np.clip(y, -32768, 32767, out=y)
-    pcm = memoryview(y.astype("<i2").tobytes())
+    pcm = memoryview(y.astype("<i2")).cast("B")
     step = samples * 2  # bytes of one 16-bit frame
     frames_at = [pcm[i : i + step] for i in range(0, streams * count * step, step)]
     # One C call per frame into webrtcvad's extension, skipping ``Vad.is_speech``: that
