@@ -237,6 +237,7 @@ async def _sim(conn: Connection, plan: Plan, rest_q: mp.Queue) -> None:  # type:
 
     rng = random.Random(plan.seed)
     placed = 0
+    cpu0 = time.process_time()
     t0 = loop.time()
     while (now := loop.time() - t0) < plan.seconds:
         for _ in range(int(now * plan.rate) - placed):
@@ -245,6 +246,9 @@ async def _sim(conn: Connection, plan: Plan, rest_q: mp.Queue) -> None:  # type:
             placed += 1
         await asyncio.sleep(0.005)
     elapsed = loop.time() - t0
+    sim_cpu = (time.process_time() - cpu0) / elapsed
+    conn.send(("placed", placed, elapsed, sim_cpu))
+    await _recv(conn)  # the ACD stopped measuring
     # Let calls in progress reach their agents, then clear the PBX.
     await asyncio.sleep(1.0)
     for chan in list(sim.pbx.channels.values()):
@@ -253,7 +257,7 @@ async def _sim(conn: Connection, plan: Plan, rest_q: mp.Queue) -> None:  # type:
         if not sim.pbx.channels:
             break
         await asyncio.sleep(0.05)
-    conn.send(("done", placed, elapsed))
+    conn.send(("done",))
     await _recv(conn)  # stop
     await sim.stop()
 
@@ -309,6 +313,9 @@ class Probe:
     samples: list[Sample] = field(default_factory=list)
     untimed: dict[str, int] = field(default_factory=dict)
     queued: int = 0  # calls the ACD took into a queue
+    job_waits: list[float] = field(default_factory=list)  # in the ACD's serial queue
+    job_runs: list[float] = field(default_factory=list)
+    measuring: bool = True
     offers: int = 0
 
     def untimed_offer(self, why: str) -> None:
@@ -318,6 +325,21 @@ class Probe:
         """Wrap the ACD's entry points (this process only; the ACD's code is unchanged)."""
         probe = self
         enqueue = AcdService.enqueue
+        serial = AcdService.serial
+
+        async def timed_serial(acd: AcdService, job: Callable[[], Awaitable[Any]]) -> Any:
+            queued = time.perf_counter()
+
+            async def timed_job() -> Any:
+                started = time.perf_counter()
+                try:
+                    return await job()
+                finally:
+                    if probe.measuring:
+                        probe.job_waits.append(started - queued)
+                        probe.job_runs.append(time.perf_counter() - started)
+
+            return await serial(acd, timed_job)
         place = acd_offers.place
         wrap_up_ended = acd_wrapup.wrap_up_ended
         end_wrap_up = acd_agents.end_wrap_up
@@ -336,9 +358,15 @@ class Probe:
 
         async def timed_end_wrap_up(acd: AcdService, agent_id: str) -> dict[str, object]:
             probe.in_rest.add(agent_id)
-            probe.ready[agent_id] = ("rest", math.nan, time.perf_counter())
+            entry = ("rest", math.nan, time.perf_counter())
+            probe.ready[agent_id] = entry
             try:
                 return await end_wrap_up(acd, agent_id)
+            except BaseException:
+                # Refused (e.g. not in wrap-up yet): this request made nobody ready.
+                if probe.ready.get(agent_id) is entry:
+                    del probe.ready[agent_id]
+                raise
             finally:
                 probe.in_rest.discard(agent_id)
 
@@ -353,6 +381,7 @@ class Probe:
                     probe.untimed_offer("no connect command sent")
 
         AcdService.enqueue = timed_enqueue  # type: ignore[method-assign]
+        AcdService.serial = timed_serial  # type: ignore[method-assign]
         acd_offers.place = timed_place
         acd_wrapup.wrap_up_ended = timed_wrap_up_ended
         acd_agents.end_wrap_up = timed_end_wrap_up
@@ -420,8 +449,9 @@ class Probe:
         """REST inputs start when the client sent the request: the agent's latest request
         sent before the command was written."""
         by_agent: dict[str, list[float]] = {}
-        for agent_id, t, _ in sent:
-            by_agent.setdefault(agent_id, []).append(t)
+        for agent_id, t, status in sent:
+            if status == 200:
+                by_agent.setdefault(agent_id, []).append(t)
         for sample in self.samples:
             if sample.kind == "rest":
                 before = [t for t in by_agent.get(sample.agent_id, []) if t <= sample.written]
@@ -458,6 +488,15 @@ async def _pinger(node: Node, stop: asyncio.Event, rtts: list[float]) -> None:
         await asyncio.sleep(PING_EVERY)
 
 
+class _ErrorCounter(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.errors = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.errors += 1
+
+
 @dataclass
 class Result:
     plan: Plan
@@ -467,7 +506,9 @@ class Result:
     pings: list[float]
     lags: list[float]
     acd_cpu: float  # share of one core the ACD process used during the load
+    sim_cpu: float  # the same for the simulated PBX
     rest_sent: list[tuple[str, float, int]]
+    teardown_errors: int
 
 
 async def run(plan: Plan, pbx: str) -> Result:
@@ -507,13 +548,23 @@ async def run(plan: Plan, pbx: str) -> Result:
                         asyncio.create_task(_ticker(stop, lags))]
             cpu0, wall0 = time.process_time(), time.perf_counter()
             conn.send(("go",))
-            _, placed, elapsed = await _recv(conn)
+            _, placed, elapsed, sim_cpu = await _recv(conn)
             acd_cpu = (time.process_time() - cpu0) / (time.perf_counter() - wall0)
             stop.set()
+            probe.measuring = False
             await asyncio.gather(*watchers)
+            # Figures end here. Hanging up every waiting call at once makes an ACD that is
+            # behind log one error per call; count them rather than flood the output.
+            teardown = _ErrorCounter()
+            logging.getLogger().handlers[:] = [teardown]
+            conn.send(("hang up",))
+            await _recv(conn)  # done
             # Every call is hung up now: let the ACD finish them before it stops.
-            await _wait("the ACD to close every call", 60, lambda: not len(service.calls))
-            await service.journal.drain()
+            try:
+                await _wait("the ACD to close every call", 60, lambda: not len(service.calls))
+                await service.journal.drain()
+            except SystemExit as exc:  # an overloaded ACD still has figures to show
+                print(f"note       {exc}", file=sys.stderr)
             rest_q.put(None)
             loop = asyncio.get_running_loop()
             rest_sent = await loop.run_in_executor(None, rest_out.get, True, 30)
@@ -521,7 +572,8 @@ async def run(plan: Plan, pbx: str) -> Result:
             await node.stop()
             node = None
         probe.match_rest(rest_sent)
-        return Result(plan, placed, elapsed, probe, pings, lags, acd_cpu, rest_sent)
+        return Result(plan, placed, elapsed, probe, pings, lags, acd_cpu, sim_cpu, rest_sent,
+                      teardown.errors)
     finally:
         if node is not None:
             await node.stop()
@@ -565,7 +617,10 @@ def report(r: Result, pbx: str, target_ms: float) -> bool | None:
         if s.kind == "rest":
             from_acd_rest.append(s.written - s.acd_seen)
     ready = by_kind["timer"] + by_kind["rest"]
-    rest_errors = sum(1 for _, _, status in r.rest_sent if status != 200)
+    statuses: dict[int, int] = {}
+    for _, _, status in r.rest_sent:
+        statuses[status] = statuses.get(status, 0) + 1
+    answers = ", ".join(f"{n} x {status}" for status, n in sorted(statuses.items())) or "none"
     untimed = ", ".join(f"{n} {why}" for why, n in sorted(probe.untimed.items())) or "none"
     plan = r.plan
     print(f"pbx        {pbx} (pbx.sim in its own process, shipped dialplan); ACD with SQLite "
@@ -573,10 +628,11 @@ def report(r: Result, pbx: str, target_ms: float) -> bool | None:
     print(f"load       {r.placed} calls placed at {r.placed / r.elapsed:.1f} calls/s (asked "
           f"{plan.rate:g} for {plan.seconds:g} s); {plan.support_share:.0%} to support")
     print(f"agents     sales {plan.sales_agents}, support {plan.timer_agents} "
-          f"(wrap-up timer) + {plan.rest_agents} (REST wrap-up end, {len(r.rest_sent)} "
-          f"requests, {rest_errors} not 200)")
+          f"(wrap-up timer) + {plan.rest_agents} (REST wrap-up end; answers: "
+          f"{answers})")
     print(f"acd        took {probe.queued} calls into a queue during the run, made "
-          f"{probe.offers} offers; used {r.acd_cpu:.0%} of one core")
+          f"{probe.offers} offers; used {r.acd_cpu:.0%} of one core (the PBX "
+          f"{r.sim_cpu:.0%}); {r.teardown_errors} errors logged at the final hang-up")
     print(f"untimed    offers: {untimed}")
     print(line("baseline", "AMI Ping -> Response, same adapter and socket", r.pings))
     print(line("loop lag", "ACD event loop, 10 ms timer", r.lags).replace(" commands)", " ticks)"))
@@ -587,6 +643,11 @@ def report(r: Result, pbx: str, target_ms: float) -> bool | None:
     print(line("  rest", "REST handler in the ACD -> Redirect written", from_acd_rest))
     print(line("split", "all inputs -> engine's offer", to_decision))
     print(line("split", "engine's offer -> Redirect written", to_write))
+    jobs = "jobs)"
+    print(line("jobs", "ACD serial queue, wait before a job", probe.job_waits)
+          .replace("commands)", jobs))
+    print(line("jobs", "ACD serial queue, one job's run", probe.job_runs)
+          .replace("commands)", jobs))
     print(f"compare    Asterisk app_queue re-checks waiting callers about once a second: "
           f"up to {APP_QUEUE_MS:.0f} ms; target p99 < {target_ms:g} ms")
     if not by_kind["arrival"] or not ready:
