@@ -18,9 +18,9 @@ def step_sink(acd: AcdService, interaction_id: str, queue: str | None,
 
     def sink(event: IvrEvent) -> None:
         acd.journal.fact(
-            f"ivr_{event.kind}", interaction_id=interaction_id, queue=queue, agent_id=agent_id,
-            at=acd.now(),
-            **{**event.detail, "script": event.script, "seq": event.seq, "node": event.node},
+            f"ivr_{event.kind}",
+            {**event.detail, "script": event.script, "seq": event.seq, "node": event.node},
+            interaction_id=interaction_id, queue=queue, agent_id=agent_id, at=acd.now(),
         )
 
     return sink

@@ -219,8 +219,8 @@ class Journal:
         self._record(f"{interaction_id} {event}", write)
         log_event(log, f"interaction.{event}", interaction=interaction_id)
 
-    def fact(self, event: str, *, interaction_id: str, queue: str | None,
-             agent_id: str | None, at: float, **data: Any) -> None:
+    def fact(self, event: str, data: dict[str, Any], *, interaction_id: str,
+             queue: str | None, agent_id: str | None, at: float) -> None:
         """A fact about an interaction that is not a stage change (an IVR step, a survey
         score), also once the call is over. Synchronous, so the IVR's step sink can call it."""
         payload, when = dict(data), to_datetime(at)

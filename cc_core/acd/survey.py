@@ -83,8 +83,8 @@ async def run_survey(acd: AcdService, session: MediaSession, script: Script) -> 
               score="" if score is None else score, outcome=outcome.kind.value)
     if score is None:
         return
-    acd.journal.fact("csat", interaction_id=about.interaction_id, queue=about.queue,
-                     agent_id=about.agent_id, at=acd.now(), score=score, agent=about.agent_id,
-                     script=script.name)
+    acd.journal.fact("csat", {"score": score, "agent": about.agent_id, "script": script.name},
+                     interaction_id=about.interaction_id, queue=about.queue,
+                     agent_id=about.agent_id, at=acd.now())
     acd.journal.attributes(about.interaction_id,
                            {"csat_score": score, "csat_agent": about.agent_id})
