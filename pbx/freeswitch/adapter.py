@@ -22,6 +22,7 @@ from pbx.freeswitch.events import EventMapper
 from pbx.freeswitch.protocol import EslEvent
 from pbx.freeswitch.resync import VANISHED, bridged_pairs, listed_channels, merge
 from pbx.freeswitch.settings import FreeSwitchSettings
+from pbx.freeswitch.variables import VariableNames
 from pbx.port import (
     CallHungUp,
     CallState,
@@ -50,10 +51,12 @@ class FreeSwitchPort(PbxPort):
         self.settings = settings
         self._hub = EventHub()
         self._table = ChannelTable()
+        self.names = VariableNames(settings.variable_aliases)
         self._mapper = EventMapper(
             self._table,
             inbound_contexts=settings.inbound_contexts,
             tracked_variables=settings.tracked_variables,
+            names=self.names,
         )
         self._link = EslLink(
             settings, on_event=self._on_event, on_up=self._on_up, on_down=self._on_down
@@ -209,8 +212,9 @@ class FreeSwitchPort(PbxPort):
         if not tracked:
             answer = await self._link.bgapi(commands.exists(call_id), timeout_s)
             return answer.strip() == "true", {}
+        lines = [commands.getvar(call_id, self.names.to_freeswitch(name)) for name in tracked]
         answers = await asyncio.gather(
-            *(self._link.bgapi(commands.getvar(call_id, name), timeout_s) for name in tracked)
+            *(self._link.bgapi(line, timeout_s) for line in lines)
         )
         values: dict[str, str] = {}
         for name, answer in zip(tracked, answers, strict=True):
@@ -386,13 +390,16 @@ class FreeSwitchPort(PbxPort):
     async def set_variable(
         self, call_id: str, name: str, value: str, *, timeout_s: float | None = None
     ) -> None:
-        await self._job(commands.setvar(call_id, name, value), call_id, timeout_s)
+        """``name`` in the port's spelling (``CC_INTERACTION_ID``); set under the dialplan's."""
+        fs_name = self.names.to_freeswitch(name)
+        await self._job(commands.setvar(call_id, fs_name, value), call_id, timeout_s)
 
     async def get_variable(
         self, call_id: str, name: str, *, timeout_s: float | None = None
     ) -> str | None:
         """FreeSWITCH answers ``_undef_`` for an unset variable; that reads as ``None``."""
-        answer = await self._job(commands.getvar(call_id, name), call_id, timeout_s)
+        fs_name = self.names.to_freeswitch(name)
+        answer = await self._job(commands.getvar(call_id, fs_name), call_id, timeout_s)
         return None if answer in ("", commands.UNSET) else answer
 
     async def bridge(

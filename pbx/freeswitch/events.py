@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pbx.freeswitch.channels import Channel, ChannelTable, call_state
 from pbx.freeswitch.commands import job_cause
 from pbx.freeswitch.protocol import EslEvent
+from pbx.freeswitch.variables import VariableNames
 from pbx.port import (
     CallAnswered,
     CallArrived,
@@ -101,10 +102,12 @@ class EventMapper:
         *,
         inbound_contexts: tuple[str, ...],
         tracked_variables: tuple[str, ...],
+        names: VariableNames | None = None,
     ) -> None:
         self.table = table
         self.inbound_contexts = frozenset(inbound_contexts)
-        self.tracked = tuple((name, name.lower()) for name in tracked_variables)
+        self.tracked = tracked_variables
+        self.names = names or VariableNames()
         # Filled by the adapter's commands: the endpoint connect_agent asked for, the spy mode,
         # and the Job-UUID of each originate (its BACKGROUND_JOB tells a failure).
         self.connects: dict[str, str] = {}
@@ -161,12 +164,10 @@ class EventMapper:
             channel.caller_name = headers.get("Caller-Caller-ID-Name", "")
         if "Channel-Call-State" in headers:
             channel.state = call_state(headers["Channel-Call-State"])
-        for name, lower in self.tracked:
-            # FreeSWITCH's variable names are case-blind; the event keeps the spelling used
-            # when the variable was set (the shipped dialplan sets cc_interaction_id).
-            value = headers.get(f"variable_{name}")
-            if value is None and lower != name:
-                value = headers.get(f"variable_{lower}")
+        for name in self.tracked:
+            # Reported under the port's name (CC_DNIS), read under the dialplan's
+            # (cc_entry_number) or whichever spelling set it.
+            value = self.names.lookup(headers, name)
             if value is not None:
                 channel.variables[name] = value
         return channel

@@ -35,6 +35,7 @@ from pbx.freeswitch.protocol import (
     parse_event,
     parse_headers,
 )
+from pbx.freeswitch.variables import VariableNames
 from pbx.port import (
     DTMF_DIGITS,
     CallerHungUp,
@@ -59,6 +60,10 @@ _STREAM = re.compile(r"^[a-z_]+://[^\s!]+$")
 _UNSET = ("", "_undef_")
 # The channel variable play_and_get_digits stores digits in.
 DIGITS_VARIABLE = "pagd_digits"
+# Set by the shipped dialplan before `socket`: the IVR script to run and the dialled number.
+IVR_SCRIPT_VARIABLE = "cc_ivr_script"
+ENTRY_NUMBER_VARIABLE = "cc_entry_number"
+SCRIPT_PREFIX = "ivr/"
 # The connect reply carries every channel variable as a header.
 _MAX_HEADER_BYTES = 1024 * 1024
 
@@ -118,8 +123,11 @@ class OutboundSession:
         *,
         command_timeout: float = 10.0,
         prompt_extension: str = "wav",
+        names: VariableNames | None = None,
     ) -> None:
         self._reader = reader
+        # The IVR speaks the port's names (CC_INTERACTION_ID); the channel gets the dialplan's.
+        self.names = names or VariableNames()
         self._writer = writer
         self.command_timeout = check_timeout(command_timeout, "command_timeout")
         self.prompt_extension = prompt_extension
@@ -149,6 +157,25 @@ class OutboundSession:
     @property
     def called_num(self) -> str:
         return self.channel_data.get("Caller-Destination-Number", "")
+
+    @property
+    def script(self) -> str:
+        """The IVR the dialplan asked for, as a FastAGI script path: ``ivr/<name>`` from the
+        ``cc_ivr_script`` channel variable, ``inbound`` when it is not set."""
+        name = self.channel_variable(IVR_SCRIPT_VARIABLE)
+        return f"{SCRIPT_PREFIX}{name}" if name else "inbound"
+
+    @property
+    def args(self) -> list[str]:
+        """What FastAGI passes as arguments: the number the caller dialled, as the dialplan
+        kept it in ``cc_entry_number`` (the destination number changes on every transfer)."""
+        entry = self.channel_variable(ENTRY_NUMBER_VARIABLE)
+        return [entry] if entry else []
+
+    def channel_variable(self, name: str) -> str:
+        """A channel variable as the ``connect`` reply carried it (names are case-blind)."""
+        key = f"variable_{name}".lower()
+        return next((v for k, v in self.channel_data.items() if k.lower() == key), "")
 
     @property
     def still_here(self) -> bool:
@@ -367,6 +394,7 @@ class OutboundSession:
         check_variable_name(name)
         if self.hung_up:
             raise self._gone()
+        name = self.names.to_freeswitch(name)
         reply = await self._command(f"getvar {name}")
         text = reply.text
         if text.startswith("-ERR"):
@@ -377,7 +405,7 @@ class OutboundSession:
         check_variable_name(name)
         if not isinstance(value, str):
             raise InvalidArgument(name, value, "a string")
-        await self._execute("set", f"{name}={value}")
+        await self._execute("set", f"{self.names.to_freeswitch(name)}={value}")
 
     async def transfer(self, exten: str, context: str, dialplan: str = "XML") -> None:
         """Send the call on in the dialplan (FreeSWITCH only, not part of ``MediaSession``),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pbx.freeswitch.variables import DEFAULT_ALIASES
 from pbx.port import InvalidArgument, check_dialplan_target, check_timeout
 
 # Events the adapter subscribes to; everything the mapping reads and nothing more (an ALL
@@ -45,7 +46,9 @@ class FreeSwitchSettings:
     spy_context: str = "ccplane"
     # {mode} is listen, whisper or barge; {target} the agent call's UUID.
     spy_exten: str = "cc_{mode}_{target}"
+    # Port names (CC_*); the dialplan spells them in lower case, with these exceptions.
     tracked_variables: tuple[str, ...] = ("CC_INTERACTION_ID", "CC_DNIS")
+    variable_aliases: tuple[tuple[str, str], ...] = DEFAULT_ALIASES
     events: tuple[str, ...] = SUBSCRIBED_EVENTS
     command_timeout: float = 5.0
     connect_timeout: float = 5.0

@@ -235,7 +235,9 @@ class FakeFreeSwitch:
         if name.startswith("uuid_") and (not args or args[0] not in self.channels):
             return "-ERR No such channel!\n"
         if name == "uuid_getvar":
-            return self.channels[args[0]].variables.get(args[1], "_undef_")
+            # FreeSWITCH compares variable names case-blind (switch_event_get_header).
+            found = {k.lower(): v for k, v in self.channels[args[0]].variables.items()}
+            return found.get(args[1].lower(), "_undef_")
         if name == "uuid_setvar":
             self.channels[args[0]].variables[args[1]] = " ".join(args[2:])
             return "+OK\n"
