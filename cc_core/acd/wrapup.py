@@ -42,7 +42,9 @@ async def caller_left(acd: AcdService, record: CallRecord, *, cause: str) -> Non
         acd.live_sync.queue_changed(record.queue)
         if agent_id:
             acd.live_sync.agent_changed(agent_id)
-        await acd.live_sync.count(record.queue, "abandoned")
+        if stage in _ROUTED:
+            # Leaving in the IVR is not abandoning the queue (its SLA counts queue callers).
+            await acd.live_sync.count(record.queue, "abandoned")
         await acd.apply(outcomes)
         return
     if stage is Stage.CONNECTED:

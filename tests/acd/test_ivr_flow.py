@@ -290,6 +290,9 @@ async def test_caller_hanging_up_in_the_ivr_is_abandoned_with_the_path(
     assert path_of(events) == ["welcome", "language", "lang_de", "opening_hours", "account"]
     (outcome,) = [e for e in events if e.event == "ivr_outcome"]
     assert outcome.data["outcome"] == "caller_hung_up" and outcome.data["node"] == "account"
+    # Not an abandoned call of the queue it would have reached: the wallboard's SLA is kept.
+    stats = await centre.acd.live.get_queue(row.queue)
+    assert "abandoned" not in stats.counters
 
 
 async def test_callback_request_is_recorded_and_the_call_ends(centre: IvrCentre) -> None:
