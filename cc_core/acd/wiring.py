@@ -5,6 +5,7 @@ imports concrete adapters."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -20,6 +21,8 @@ from cc_core.store.live import LiveState, open_live_state
 from pbx.asterisk.adapter import AsteriskPort
 from pbx.asterisk.fastagi import FastAgiServer
 from pbx.asterisk.settings import AsteriskSettings
+from pbx.freeswitch import FreeSwitchPort, FreeSwitchSettings
+from pbx.freeswitch.outbound import OutboundServer, OutboundSession
 from pbx.port import PbxPort
 
 log = logging.getLogger(__name__)
@@ -41,10 +44,18 @@ def make_port(config: CentreConfig) -> PbxPort:
     if len(config.acd.pbx) > 1:
         log_event(log, "wiring.extra_pbx_ignored", logging.WARNING,
                   used=settings.name, ignored=",".join(p.name for p in config.acd.pbx[1:]))
+    if settings.type == "freeswitch":
+        if settings.esl is None:
+            raise WiringError(f"{where}: pbx[0].esl: expected host, port and password")
+        return FreeSwitchPort(
+            FreeSwitchSettings(
+                host=settings.esl.host, port=settings.esl.port, password=settings.esl.password
+            )
+        )
     if settings.type != "asterisk":
         raise WiringError(
-            f"{where}: pbx[0].type: {settings.type!r} has no adapter in this build yet "
-            "(expected 'asterisk')"
+            f"{where}: pbx[0].type: {settings.type!r} has no adapter in this build "
+            "(expected 'asterisk' or 'freeswitch')"
         )
     if settings.ami is None:
         raise WiringError(f"{where}: pbx[0].ami: expected host, port, username and secret")
@@ -70,6 +81,9 @@ class Node:
     live: LiveState | None = None
     service: AcdService | None = None
     fastagi: FastAgiServer | None = None
+    # FreeSWITCH: the outbound event-socket server the dialplan's `socket` connects to (IVR).
+    ivr_socket_port: int | None = None  # None: acd.yaml's esl_outbound; 0: a free port
+    ivr_socket: OutboundServer | None = None
     runner: web.AppRunner | None = None
     api_bound: int = 0
 
@@ -85,14 +99,17 @@ class Node:
         )
         self.service = AcdService(centre, port, self.store, self.live)
         await self.service.start(wait_for_pbx=wait_for_pbx)
-        self.fastagi = FastAgiServer(
-            acd.fastagi.host,
-            acd.fastagi.port if self.fastagi_port is None else self.fastagi_port,
-        )
         flow = make_flow(self.service)
-        for path in FLOW_PATHS:
-            self.fastagi.route(path, flow)
-        await self.fastagi.start()
+        if isinstance(port, FreeSwitchPort):
+            await self._start_ivr_socket(flow)
+        else:
+            self.fastagi = FastAgiServer(
+                acd.fastagi.host,
+                acd.fastagi.port if self.fastagi_port is None else self.fastagi_port,
+            )
+            for path in FLOW_PATHS:
+                self.fastagi.route(path, flow)
+            await self.fastagi.start()
         self.runner = web.AppRunner(make_app(self.service), access_log=None)
         await self.runner.setup()
         site = web.TCPSite(
@@ -103,13 +120,29 @@ class Node:
         sockets = getattr(server, "sockets", None) or []
         self.api_bound = int(sockets[0].getsockname()[1]) if sockets else 0
         log_event(log, "acd.started", node=acd.node_id, api=self.api_bound,
-                  fastagi=self.fastagi.port)
+                  fastagi=self.fastagi.port if self.fastagi else 0,
+                  ivr_socket=self.ivr_socket.port if self.ivr_socket else 0)
+
+    async def _start_ivr_socket(self, flow: Callable[[OutboundSession], Awaitable[None]]) -> None:
+        """FreeSWITCH callers reach the same flow as FastAGI ones, over the outbound socket.
+        The handler leaves the call where the flow left it: the shipped dialplan holds a
+        tagged call itself once the socket closes (a transfer from here could land after the
+        ACD has already sent the call to an agent)."""
+        listener = self.config.acd.esl_outbound
+        self.ivr_socket = OutboundServer(
+            listener.host,
+            listener.port if self.ivr_socket_port is None else self.ivr_socket_port,
+            flow,
+        )
+        await self.ivr_socket.start()
 
     async def stop(self) -> None:
         if self.runner is not None:
             await self.runner.cleanup()
         if self.fastagi is not None:
             await self.fastagi.close()
+        if self.ivr_socket is not None:
+            await self.ivr_socket.close()
         if self.service is not None:
             await self.service.stop()
         if self.live is not None:
