@@ -8,6 +8,7 @@ clock (the tests must not depend on when they run) and the lookups go to the tes
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from tests.acd.conftest import ACD_YAML, DIALPLAN, INBOUND, Phone, point_at, sta
 
 SHIPPED = Path(__file__).resolve().parents[2] / "configs"
 MAIN_NUMBER = "+4930901820"  # numbers: -> ivr main_menu
+VIP_NUMBER = "+4930901821"  # numbers: -> queue vip
 SCRIPT_CRM = "http://127.0.0.1:8099"
 TIME_SCALE = 0.1  # a 2 s prompt plays in 0.2 s; a 4 s menu timeout is 0.4 s
 PHONES = {f"10{n:02d}": n for n in range(1, 11)}  # PJSIP/1001 .. PJSIP/1010 of agents.yaml
@@ -45,7 +47,8 @@ GOLD = account("1000001")
 UNKNOWN = account("1000007")
 
 
-def ivr_configs(directory: Path, *, ami_port: int, store_url: str, crm: str) -> Path:
+def ivr_configs(directory: Path, *, ami_port: int, store_url: str, crm: str,
+                open_hours: bool = True) -> Path:
     shutil.copytree(SHIPPED, directory, ignore=shutil.ignore_patterns("sim"))
     acd = ACD_YAML
     for key, value in {"node": "ivr-test", "store": store_url, "backend": "memory",
@@ -55,9 +58,12 @@ def ivr_configs(directory: Path, *, ami_port: int, store_url: str, crm: str) -> 
     script_path = directory / "ivr" / "main_menu.yaml"
     script = yaml.safe_load(script_path.read_text())
     calendar = script["calendars"]["support"]
-    calendar["weekly"] = {day: ["00:00-24:00"] for day in
-                          ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+    days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun") if open_hours else ()
+    calendar["weekly"] = {day: ["00:00-24:00"] for day in days}
     calendar.pop("holidays", None)
+    # "0" for the operator: a transfer to the VIP line, which numbers: sends to its queue.
+    script["nodes"]["main_options"]["options"]["0"] = "operator"
+    script["nodes"]["operator"] = {"type": "transfer", "extension": VIP_NUMBER}
     for node in script["nodes"].values():
         if isinstance(node.get("url"), str):
             node["url"] = node["url"].replace(SCRIPT_CRM, crm)
@@ -169,6 +175,20 @@ async def crm() -> AsyncIterator[tuple[str, list[dict[str, str]]]]:
 @pytest.fixture
 async def centre(tmp_path: Path, sqlite_url: str,
                  crm: tuple[str, list[dict[str, str]]]) -> AsyncIterator[IvrCentre]:
+    async with running(tmp_path, sqlite_url, crm) as found:
+        yield found
+
+
+@pytest.fixture
+async def closed_centre(tmp_path: Path, sqlite_url: str,
+                        crm: tuple[str, list[dict[str, str]]]) -> AsyncIterator[IvrCentre]:
+    async with running(tmp_path, sqlite_url, crm, open_hours=False) as found:
+        yield found
+
+
+@contextlib.asynccontextmanager
+async def running(tmp_path: Path, sqlite_url: str, crm: tuple[str, list[dict[str, str]]],
+                  open_hours: bool = True) -> AsyncIterator[IvrCentre]:
     sim = Simulator(SimConfig(dialplan_path=DIALPLAN, time_scale=TIME_SCALE,
                               globals_override={"CC_FASTAGI": "agi://127.0.0.1:1"},
                               auth_fail_delay=0.05))
@@ -179,7 +199,7 @@ async def centre(tmp_path: Path, sqlite_url: str,
     for name in PHONES:
         sim.endpoints.register(name)
     configs = ivr_configs(tmp_path / "configs", ami_port=sim.ami_port, store_url=sqlite_url,
-                          crm=crm[0])
+                          crm=crm[0], open_hours=open_hours)
     node = await start_node(configs)
     point_at(sim, node)
     phones = {name: Phone(endpoint) for name in PHONES
@@ -369,3 +389,45 @@ async def test_ivr_time_counts_as_arrival_in_queue_not_at_the_first_prompt(
     # script's last node and its goodbye prompt, not when the call reached the IVR.
     assert record.arrival == pytest.approx(queued_event.time.timestamp(), abs=1e-3)
     assert record.arrival > last_step > events[0].time.timestamp()
+
+
+async def test_voicemail_out_of_hours_ends_the_interaction(closed_centre: IvrCentre) -> None:
+    centre = closed_centre
+    caller = centre.call({"choose_language": ["1"], "closed_options": ["2"]})
+    interaction_id = await centre.interaction_of(caller)
+
+    async def ended() -> Any:
+        row = await centre.row(interaction_id)
+        return row if row.state == "ended" else None
+
+    row = await wait_for(ended, what="interaction ended by the voicemail exit")
+    (exited,) = [e for e in await centre.events(interaction_id)
+                 if e.data.get("stage") == "exited"]
+    assert (exited.data["exit"], exited.data["mailbox"]) == ("voicemail", "support@cc-default")
+    assert row.attributes["mailbox"] == "support@cc-default"
+    assert "en/closed" in caller.heard and "en/enter_account" not in caller.heard
+    # The shipped dialplan has no cc-exit context yet: the caller is hung up, not held.
+    await wait_for(lambda: caller.chan.hung_up, what="caller hung up")
+
+
+async def test_transfer_sends_the_caller_on_as_a_new_call_to_the_extension(
+        centre: IvrCentre) -> None:
+    caller = centre.call({"choose_language": ["1"], "enter_account": [UNKNOWN + "#"],
+                          "main_options": ["0"]})
+    first = await centre.interaction_of(caller)
+
+    async def retagged() -> str | None:
+        tag = centre.sim.pbx.get_var(caller.chan, "CC_INTERACTION_ID")
+        return tag if tag and tag != first else None
+
+    second = await wait_for(retagged, what="the transferred call tagged afresh")
+    (exited,) = [e for e in await centre.events(first) if e.data.get("stage") == "exited"]
+    assert (exited.data["exit"], exited.data["extension"], exited.data["context"]) == (
+        "transfer", VIP_NUMBER, "cc-inbound")
+
+    async def in_vip() -> Any:
+        record = centre.acd.calls.get(second)
+        return record if record is not None and record.stage.value == "queued" else None
+
+    record = await wait_for(in_vip, what="transferred call queued in vip")
+    assert record.queue == "vip" and record.call_id == caller.chan.uniqueid
