@@ -38,9 +38,12 @@ a re-queued call) are counted but not timed.
 Baseline in the same run: the bare AMI round trip (``Ping`` -> ``Response``) through the
 same adapter and socket, sent every 20 ms during the load. The comparison line is Asterisk's
 ``app_queue``, which re-checks waiting callers against free members about once per second.
+To show where the time goes, it also prints the ACD's event-loop lag (a 10 ms timer), each
+serial job's wait and run time (``AcdService.serial`` wrapped) and the split of each timed
+command into input -> engine's offer and offer -> ``Redirect`` written.
 
     .venv/bin/python scripts/bench_acd.py                 # 200 calls/s for 30 s
-    .venv/bin/python scripts/bench_acd.py --quick         # 200 calls/s for 5 s (~20 s)
+    .venv/bin/python scripts/bench_acd.py --quick         # 200 calls/s for 5 s (~20-30 s)
     .venv/bin/python scripts/bench_acd.py --rate 100 --seconds 20
 
 Exit status 0 once figures are printed (PASS or FAIL; ``--strict`` makes FAIL exit 1),
