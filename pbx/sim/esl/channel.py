@@ -63,6 +63,59 @@ _PROFILE_VARIABLES = {
 }
 
 
+class ChannelVariables(dict[str, str]):
+    """Variables as FreeSWITCH keeps them: in a switch_event_t, whose lookups and deletions
+    compare names case-blind (switch_event_get_header / del_header use strcasecmp). A
+    variable keeps the spelling it was last set with; events show that spelling."""
+
+    def __init__(self, items: dict[str, str] | None = None) -> None:
+        super().__init__()
+        self._spelling: dict[str, str] = {}  # lower-case name -> the stored key
+        for name, value in (items or {}).items():
+            self[name] = value
+
+    def _key(self, name: object) -> object:
+        return self._spelling.get(name.lower(), name) if isinstance(name, str) else name
+
+    def __setitem__(self, name: str, value: str) -> None:
+        old = self._spelling.get(name.lower())
+        if old is not None and old != name:
+            super().__delitem__(old)
+        super().__setitem__(name, value)
+        self._spelling[name.lower()] = name
+
+    def __getitem__(self, name: str) -> str:
+        return super().__getitem__(self._key(name))  # type: ignore[index]
+
+    def __contains__(self, name: object) -> bool:
+        return super().__contains__(self._key(name))
+
+    def __delitem__(self, name: str) -> None:
+        key = self._key(name)
+        super().__delitem__(key)  # type: ignore[arg-type]
+        self._spelling.pop(name.lower(), None)
+
+    def get(self, name: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        return super().get(self._key(name), default)  # type: ignore[arg-type]
+
+    def pop(self, name: str, *default: str | None) -> str | None:  # type: ignore[override]
+        if name in self:
+            value = self[name]
+            del self[name]
+            return value
+        if default:
+            return default[0]
+        raise KeyError(name)
+
+    def update(self, *args: object, **kwargs: str) -> None:  # type: ignore[override]
+        for name, value in dict(*args, **kwargs).items():  # type: ignore[call-overload]
+            self[name] = value
+
+    def clear(self) -> None:
+        super().clear()
+        self._spelling.clear()
+
+
 @dataclass
 class FsChannel:
     uuid: str
@@ -70,7 +123,7 @@ class FsChannel:
     direction: str  # inbound | outbound
     session_id: int
     profile: dict[str, str] = field(default_factory=dict)
-    variables: dict[str, str] = field(default_factory=dict)
+    variables: ChannelVariables = field(default_factory=ChannelVariables)
     state: str = "CS_NEW"
     callstate: str = "DOWN"
     answer_state: str = "ringing"

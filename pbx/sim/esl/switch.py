@@ -11,7 +11,7 @@ import uuid as uuidlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from pbx.sim.esl.channel import FsChannel
+from pbx.sim.esl.channel import ChannelVariables, FsChannel
 from pbx.sim.esl.dialplan import XmlDialplan, expand
 from pbx.sim.esl.events import Event, Headers, Identity
 from pbx.sim.esl.legs import ChannelLegs, OriginateError, UserEndpoint
@@ -207,7 +207,8 @@ class FsSwitch(ChannelLegs):
             first = False
             self.set_state(ch, "CS_ROUTING")
             context = ch.profile.get("Context", "default")
-            fields = {
+            # ${var} in a condition reads the variable case-blind, as the channel does.
+            fields = ChannelVariables({
                 "destination_number": ch.profile.get("Destination-Number", ""),
                 "caller_id_number": ch.profile.get("Caller-ID-Number", ""),
                 "caller_id_name": ch.profile.get("Caller-ID-Name", ""),
@@ -215,7 +216,7 @@ class FsSwitch(ChannelLegs):
                 "uuid": ch.uuid,
                 **self.globals,
                 **ch.variables,
-            }
+            })
             actions = self.dialplan.hunt(context, fields)
             ch.hit_dialplan = True
             self.set_state(ch, "CS_EXECUTE")
@@ -225,7 +226,8 @@ class FsSwitch(ChannelLegs):
             for action, groups in actions:
                 if not ch.up or ch.transfer_to or ch.ending:
                     break
-                data = expand(action.data, {**self.globals, **ch.variables}, groups)
+                scope = ChannelVariables({**self.globals, **ch.variables})
+                data = expand(action.data, scope, groups)
                 await self.execute(ch, action.application, data)
             if await self.redirected(ch):
                 continue
