@@ -5,6 +5,7 @@ shipped XML dialplan (dialplan/freeswitch), the ACD node wired from an acd.yaml 
 from __future__ import annotations
 
 import contextlib
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -215,4 +216,38 @@ async def test_an_untagged_caller_is_held_and_marked_for_adoption(centre: FsCent
     assert not ch.get_var("cc_interaction_id")
     assert ch.get_var("cc_agi_error").startswith("no queue or IVR script")
     assert await centre.rows() == []
+    await centre.hang_up(ch)
+
+
+async def test_a_caller_the_ivr_never_reached_is_adopted_after_a_resync(
+    centre: FsCentre,
+) -> None:
+    assert centre.node.ivr_socket is not None and centre.node.service is not None
+    # The IVR socket cannot be reached (the ACD's listener moved, say): the dialplan holds
+    # the call untagged, marked, with the dialled number.
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        dead_port = closed.getsockname()[1]
+    centre.sim.switch.dialplan = shipped_dialplan(dead_port)
+    ch = centre.call()
+    await wait_for(lambda: in_hold(ch), what="held untagged")
+    assert ch.get_var("cc_ivr_failed") == "true"
+    assert ch.get_var("cc_entry_number") == SALES_NUMBER
+    assert await centre.rows() == []
+    centre.sim.switch.dialplan = shipped_dialplan(centre.node.ivr_socket.port)
+    await centre.login("ben")
+    # The next resync (here after a link drop) lists the call with its CC_DNIS and the ACD
+    # reads CC_IVR_FAILED: port names, read under the dialplan's cc_entry_number and
+    # cc_ivr_failed.
+    port = centre.node.service.port
+    assert isinstance(port, FreeSwitchPort)
+    port.drop_link("test: link cut")
+    await wait_for(lambda: ch.other is not None, seconds=15, what="adopted call answered")
+    (row,) = await centre.rows()
+    assert (row.pbx_call_id, row.queue, row.agent_id) == (ch.uuid, "sales", "ben")
+    assert row.attributes["ivr_failed"] == "true"
+    assert ch.get_var("cc_interaction_id") == row.id
+    assert [e.event for e in await centre.events(row.id)] == [
+        "created", "queued", "offered", "connected",
+    ]
     await centre.hang_up(ch)
