@@ -219,6 +219,19 @@ class VoiceDetector:
         p = self._pending
         if vad is None:
             vad = self._run_vad(frames)
+        quiet_tone = self._decided - self._last_tone > self._hangover
+        n, d = len(vad), self.delay
+        if quiet_tone and not self._edge[0] and n >= d and not (tonal.any() or p.tonal.any()):
+            # No tone anywhere near: the VAD's word stands (most blocks take this path). The
+            # last ``delay`` frames wait, all of them from this block.
+            speech = np.concatenate((p.vad, vad[: n - d]))
+            self._decided += len(speech)
+            waiting = slice(n - d, n)
+            self._pending = _Pending(
+                vad[waiting], tonal[waiting], position[waiting], k1[waiting], k2[waiting],
+                power[waiting],
+            )  # fmt: skip
+            return speech, np.zeros(len(speech), dtype=bool)
         vad = np.concatenate((p.vad, vad))
         tonal = np.concatenate((p.tonal, tonal))
         position = np.concatenate((p.position, position))
@@ -227,7 +240,6 @@ class VoiceDetector:
         power = np.concatenate((p.power, power))
         need = self.tones.min_frames
         m = max(0, len(vad) - self.delay)
-        quiet_tone = self._decided - self._last_tone > self._hangover
         if quiet_tone and not self._edge[0] and not tonal.any():
             # No tone anywhere near: the VAD's word stands (most blocks take this path).
             self._decided += m
