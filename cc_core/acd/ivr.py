@@ -75,7 +75,7 @@ def path_script(acd: AcdService, session: FlowSession) -> Script | None:
 async def run_flow(acd: AcdService, session: FlowSession) -> None:
     by_path = path_script(acd, session)
     if by_path is not None and by_path.survey is not None:
-        await run_survey(acd, session, by_path)
+        await run_survey(acd, session, by_path, session.args[0] if session.args else "")
         return
     dialled = session.args[0] if session.args else session.called_num
     queue = acd.centre.queue_for_number(dialled)

@@ -57,9 +57,10 @@ async def find(acd: AcdService, interaction_id: str) -> Surveyed | None:
     return Surveyed(row.id, row.queue, row.agent_id)
 
 
-async def run_survey(acd: AcdService, session: MediaSession, script: Script) -> None:
-    args: list[str] = list(getattr(session, "args", []))
-    interaction_id = args[0].strip() if args else ""
+async def run_survey(acd: AcdService, session: MediaSession, script: Script,
+                     argument: str) -> None:
+    """``argument``: the AGI argument, the interaction id the dialplan passes along."""
+    interaction_id = argument.strip()
     about = await find(acd, interaction_id) if interaction_id else None
     if about is None:
         # A score nobody can attribute is worth nothing; do not ask for it.

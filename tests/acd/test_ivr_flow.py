@@ -48,7 +48,7 @@ UNKNOWN = account("1000007")
 
 
 def ivr_configs(directory: Path, *, ami_port: int, store_url: str, crm: str,
-                open_hours: bool = True) -> Path:
+                open_hours: bool = True, max_steps: int | None = None) -> Path:
     shutil.copytree(SHIPPED, directory, ignore=shutil.ignore_patterns("sim"))
     acd = ACD_YAML
     for key, value in {"node": "ivr-test", "store": store_url, "backend": "memory",
@@ -64,6 +64,8 @@ def ivr_configs(directory: Path, *, ami_port: int, store_url: str, crm: str,
     # "0" for the operator: a transfer to the VIP line, which numbers: sends to its queue.
     script["nodes"]["main_options"]["options"]["0"] = "operator"
     script["nodes"]["operator"] = {"type": "transfer", "extension": VIP_NUMBER}
+    if max_steps is not None:
+        script["max_steps"] = max_steps
     for node in script["nodes"].values():
         if isinstance(node.get("url"), str):
             node["url"] = node["url"].replace(SCRIPT_CRM, crm)
@@ -186,9 +188,17 @@ async def closed_centre(tmp_path: Path, sqlite_url: str,
         yield found
 
 
+@pytest.fixture
+async def runaway_centre(tmp_path: Path, sqlite_url: str,
+                         crm: tuple[str, list[dict[str, str]]]) -> AsyncIterator[IvrCentre]:
+    async with running(tmp_path, sqlite_url, crm, max_steps=10) as found:
+        yield found
+
+
 @contextlib.asynccontextmanager
 async def running(tmp_path: Path, sqlite_url: str, crm: tuple[str, list[dict[str, str]]],
-                  open_hours: bool = True) -> AsyncIterator[IvrCentre]:
+                  open_hours: bool = True, max_steps: int | None = None
+                  ) -> AsyncIterator[IvrCentre]:
     sim = Simulator(SimConfig(dialplan_path=DIALPLAN, time_scale=TIME_SCALE,
                               globals_override={"CC_FASTAGI": "agi://127.0.0.1:1"},
                               auth_fail_delay=0.05))
@@ -199,7 +209,7 @@ async def running(tmp_path: Path, sqlite_url: str, crm: tuple[str, list[dict[str
     for name in PHONES:
         sim.endpoints.register(name)
     configs = ivr_configs(tmp_path / "configs", ami_port=sim.ami_port, store_url=sqlite_url,
-                          crm=crm[0], open_hours=open_hours)
+                          crm=crm[0], open_hours=open_hours, max_steps=max_steps)
     node = await start_node(configs)
     point_at(sim, node)
     phones = {name: Phone(endpoint) for name in PHONES
@@ -431,3 +441,27 @@ async def test_transfer_sends_the_caller_on_as_a_new_call_to_the_extension(
 
     record = await wait_for(in_vip, what="transferred call queued in vip")
     assert record.queue == "vip" and record.call_id == caller.chan.uniqueid
+
+
+async def test_a_failed_script_falls_back_to_the_numbers_default_queue(
+        runaway_centre: IvrCentre) -> None:
+    # max_steps: 10, and the caller goes back to the language menu once: the script gives up
+    # at its tenth node as a runaway script would.
+    centre = runaway_centre
+    caller = centre.call({"choose_language": ["2", "2"], "enter_account": [UNKNOWN + "#"],
+                          "main_options": ["9"]})
+
+    async def queued() -> Any:
+        record = centre.record_of(caller)
+        return record if record is not None and record.stage.value == "queued" else None
+
+    record = await wait_for(queued, what="queued after the script failed")
+    assert record.queue == "billing"  # the first voice queue: main_menu's number has no queue
+    events = await centre.events(record.interaction_id)
+    (outcome,) = [e for e in events if e.event == "ivr_outcome"]
+    assert outcome.data["outcome"] == "failed"
+    (queued_event,) = [e for e in events if e.event == "queued"]
+    assert queued_event.data["ivr_outcome"] == "failed"
+    assert "more than 10 steps" in queued_event.data["reason"]
+    # The queue's own language and no script skills: the failed run decided nothing.
+    assert (queued_event.data["language"], queued_event.data["skills"]) == ("en", {})
