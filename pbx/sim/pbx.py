@@ -152,7 +152,12 @@ class Pbx:
         return chan
 
     def find(self, name: str) -> Channel | None:
+        """A live channel by name or, failing that, by Uniqueid: Asterisk's
+        ast_channel_get_by_name (Redirect, Hangup, Getvar, Setvar, Status...) does both."""
         chan = self.channels.get(name)
+        if chan is None and name:
+            # A linear search, as Asterisk's own fallback; names are the common case.
+            chan = next((c for c in self.channels.values() if c.uniqueid == name), None)
         if chan is None or chan.hung_up:
             return None
         return chan
