@@ -10,28 +10,38 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from panoramisk.message import Message
 
 from pbx.asterisk import commands
 from pbx.asterisk.ami import AmiConnection, header
-from pbx.asterisk.channels import ChannelTable, channel_call
+from pbx.asterisk.channels import Channel, ChannelTable, channel_call
 from pbx.asterisk.events import EventMapper
-from pbx.asterisk.resync import VANISHED, listed_channels, live_calls, vanished
+from pbx.asterisk.resync import (
+    SERVED_VANISHED,
+    VANISHED,
+    listed_channels,
+    live_calls,
+    served_variable,
+    vanished,
+)
 from pbx.asterisk.settings import AsteriskSettings
 from pbx.port import (
     CallHungUp,
     CallState,
     ConnectionLost,
     ConnectionRestored,
+    DialEnded,
+    DialStatus,
     EventHub,
     EventSubscription,
     InvalidArgument,
     LiveCall,
     NoSuchCall,
     NotConnected,
+    PbxEvent,
     PbxPort,
     Resynced,
     SpyMode,
@@ -40,6 +50,9 @@ from pbx.port import (
 )
 
 log = logging.getLogger(__name__)
+
+# AMI events that settle (DialEnd) or end (Hangup) a ring the adapter asked for.
+_DIAL_WATCH = frozenset({"dialend", "hangup"})
 
 
 class AsteriskPort(PbxPort):
@@ -58,6 +71,7 @@ class AsteriskPort(PbxPort):
             settings, on_event=self._on_event, on_up=self._on_up, on_down=self._on_down
         )
         self._lost = False
+        self._background: set[asyncio.Task[None]] = set()
         self._first_sync: asyncio.Future[None] | None = None
         self.resyncs = 0
 
@@ -88,6 +102,9 @@ class AsteriskPort(PbxPort):
 
     async def close(self) -> None:
         await self._ami.close()
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
         self._hub.close()
 
     def events(self) -> EventSubscription:
@@ -128,7 +145,26 @@ class AsteriskPort(PbxPort):
     # Events -------------------------------------------------------------------------------
 
     def _on_event(self, message: Message) -> None:
+        kind = header(message, "Event").lower()
+        caller = self._table.get(header(message, "Uniqueid")) if kind in _DIAL_WATCH else None
+        if caller is not None and kind == "dialend":
+            caller.dial_pending = False
+        elif caller is not None and caller.dial_pending and caller.agent_endpoint:
+            # A caller we rang an agent for hangs up and we never saw that ring end: its
+            # DialEnd fell into an outage. Read the served mark before reporting the end.
+            events = self._mapper.map(message)
+            task = asyncio.get_running_loop().create_task(self._publish_after_mark(caller, events))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+            return
         for event in self._mapper.map(message):
+            self._hub.publish(event)
+
+    async def _publish_after_mark(self, caller: Channel, events: Sequence[PbxEvent]) -> None:
+        if caller.uniqueid in await self._served([caller]):
+            self._hub.publish(DialEnded(call_id=caller.uniqueid, endpoint=caller.agent_endpoint,
+                                        status=DialStatus.ANSWER))
+        for event in events:
             self._hub.publish(event)
 
     def _on_down(self, reason: str) -> None:
@@ -151,9 +187,21 @@ class AsteriskPort(PbxPort):
             self._mapper.hung_up_during_resync = None
         calls = [call for call in calls if call.call_id not in ended]
         listed = {call.call_id for call in calls}
-        for call_id in vanished(self._table.stale_ids(), listed, ended):
-            self._table.remove(call_id)
-            self._hub.publish(CallHungUp(call_id=call_id, cause=VANISHED))
+        gone = [self._table.get(call_id) for call_id in
+                vanished(self._table.stale_ids(), listed, ended)]
+        served = await self._served(ch for ch in gone if ch is not None)
+        for channel in gone:
+            if channel is None:
+                continue
+            self._table.remove(channel.uniqueid)
+            if channel.uniqueid in served:
+                # The DialEnd was lost with the link; the dialplan's mark was not.
+                self._hub.publish(DialEnded(call_id=channel.uniqueid,
+                                            endpoint=channel.agent_endpoint,
+                                            status=DialStatus.ANSWER))
+                self._hub.publish(CallHungUp(call_id=channel.uniqueid, cause=SERVED_VANISHED))
+            else:
+                self._hub.publish(CallHungUp(call_id=channel.uniqueid, cause=VANISHED))
         # Channels seen through this link's events but created after the list was taken.
         calls.extend(channel_call(ch) for ch in self._table if ch.uniqueid not in listed)
         inbound = set(self.settings.inbound_contexts)
@@ -172,6 +220,24 @@ class AsteriskPort(PbxPort):
         self._hub.publish(Resynced(calls=tuple(calls)))
         if self._first_sync is not None and not self._first_sync.done():
             self._first_sync.set_result(None)
+
+    async def _served(self, channels: Iterable[Channel]) -> set[str]:
+        """Which of these vanished callers an agent answered (the dialplan's mark); any
+        failure to read a mark leaves that call unknown, never served by guess."""
+        rang = [ch for ch in channels if ch.agent_endpoint]
+        answers = await asyncio.gather(
+            *(self._ami.request(commands.get_global(served_variable(ch.agent_endpoint)))
+              for ch in rang),
+            return_exceptions=True,
+        )
+        served = set()
+        for channel, answer in zip(rang, answers, strict=True):
+            if isinstance(answer, BaseException):
+                log.warning("AMI: cannot read the served mark of %s: %s", channel.uniqueid,
+                            answer)
+            elif header(answer, "Value") == channel.uniqueid:
+                served.add(channel.uniqueid)
+        return served
 
     async def _collect_live_calls(self, timeout_s: float | None) -> list[LiveCall]:
         answer = await self._ami.request(
@@ -257,11 +323,18 @@ class AsteriskPort(PbxPort):
             "CC_RING_TIMEOUT": commands.ring_seconds(ring_timeout),
             # Always set, so a caller id from an earlier attempt does not stick.
             "CC_CALLER_ID": commands.clean("caller_id", caller_id or "", allow_comma=False),
+            # Cleared so that [cc-connect]'s record of this ring starts empty (read after a
+            # link loss to learn how a ring whose DialEnd was missed ended).
+            "CC_RING_RESULT": "",
         }
         actions = [commands.setvar(channel, k, v) for k, v in variables.items()]
         actions.append(
             commands.redirect(channel, self.settings.connect_context, self.settings.connect_exten)
         )
+        known = self._table.get(call_id)
+        if known is not None:
+            # Set before sending: the link may drop before the answer comes back.
+            known.agent_endpoint, known.dial_pending = endpoint, True
         await self._send(actions, call_id, timeout_s)
 
     async def redirect(

@@ -51,6 +51,11 @@ class Channel:
     generation: int = 0  # the table generation in which an event or a list last showed it
     arrived: bool = False  # CallArrived was published (or the call came from a resync)
     answered: bool = False
+    # The agent endpoint the last connect command rang for this caller, and whether that
+    # ring's DialEnd is still to come: if it fell into a link outage, the dialplan's served
+    # mark tells whether the agent answered.
+    agent_endpoint: str = ""
+    dial_pending: bool = False
     variables: dict[str, str] = field(default_factory=dict)
 
 

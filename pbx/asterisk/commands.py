@@ -73,6 +73,11 @@ def getvar(channel: str, name: str) -> Action:
     return {"Action": "Getvar", "Channel": clean("channel", channel), "Variable": name}
 
 
+def get_global(name: str) -> Action:
+    """Getvar without a channel reads a global variable (set with ``Set(GLOBAL(...))``)."""
+    return {"Action": "Getvar", "Variable": clean("variable", name, allow_comma=False)}
+
+
 def ring_seconds(ring_timeout: float) -> str:
     """Dial's timeout argument: whole seconds, rounded up so a short timeout still rings."""
     return str(max(1, math.ceil(check_timeout(ring_timeout, "ring_timeout"))))

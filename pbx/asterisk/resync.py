@@ -18,6 +18,17 @@ log = logging.getLogger(__name__)
 
 # The cause given to a call that vanished while the link was down: Asterisk no longer says why.
 VANISHED = HangupCause(0, "Unknown (hung up while the AMI link was down)")
+# A vanished call the dialplan marked as answered by the agent it rang, who then hung up.
+SERVED_VANISHED = HangupCause(16, "Normal Clearing (answered; ended while the AMI link was down)")
+
+# [cc-connect] stores the Uniqueid of the last caller each agent endpoint talked to and hung up
+# on in the global CC_SERVED_<endpoint> (one per agent, so nothing piles up): the one trace of
+# a call served entirely inside an outage that outlives the caller's channel.
+SERVED_PREFIX = "CC_SERVED_"
+
+
+def served_variable(endpoint: str) -> str:
+    return SERVED_PREFIX + endpoint
 
 
 def duration_seconds(text: str) -> float:

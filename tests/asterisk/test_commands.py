@@ -92,20 +92,22 @@ async def test_connect_agent_passes_endpoint_and_ring_timeout(
     fake: FakeAsterisk, port: AsteriskPort
 ) -> None:
     await port.connect_agent("7.1", "PJSIP/agent1001", ring_timeout=12.5, caller_id='"Queue" <800>')
-    *setvars, redirect = fake.actions[-4:]
+    *setvars, redirect = fake.actions[-5:]
     assert {a.get("Variable"): a.get("Value") for a in setvars} == {
         "CC_AGENT_ENDPOINT": "PJSIP/agent1001",
         "CC_RING_TIMEOUT": "13",
         "CC_CALLER_ID": '"Queue" <800>',
+        "CC_RING_RESULT": "",  # the dialplan's record of this ring starts empty
     }
     assert (redirect.get("Context"), redirect.get("Exten")) == ("cc-connect", "s")
     # A later attempt without caller id clears the earlier one.
     await port.connect_agent("7.1", "PJSIP/agent1002", ring_timeout=0.2)
-    values = {a.get("Variable"): a.get("Value") for a in fake.of("Setvar")[-3:]}
+    values = {a.get("Variable"): a.get("Value") for a in fake.of("Setvar")[-4:]}
     assert values == {
         "CC_AGENT_ENDPOINT": "PJSIP/agent1002",
         "CC_RING_TIMEOUT": "1",
         "CC_CALLER_ID": "",
+        "CC_RING_RESULT": "",
     }
 
 
