@@ -29,6 +29,8 @@ TAG = "CC_INTERACTION_ID"
 DNIS = "CC_DNIS"
 IVR_FAILED = "CC_IVR_FAILED"
 FALLBACK_QUEUE = "CC_FALLBACK_QUEUE"
+# The dialplan's record of the last ring's DIALSTATUS ([cc-connect]; empty while ringing).
+RING_RESULT = "CC_RING_RESULT"
 
 
 async def adopt(acd: AcdService, live_calls: Sequence[LiveCall]) -> None:
@@ -65,8 +67,17 @@ async def adopt(acd: AcdService, live_calls: Sequence[LiveCall]) -> None:
               live=len(live_calls))
 
 
+def link_lost(acd: AcdService) -> None:
+    """The PBX link dropped: the outcome of every ring under way may fall into the outage.
+    Remember which offers those were; the next resync judges them, and only them."""
+    for record in acd.calls:
+        if record.stage is Stage.OFFERED and record.offer_id is not None:
+            acd.offers_at_loss[record.interaction_id] = record.offer_id
+
+
 async def _reconcile(acd: AcdService, by_call: dict[str, LiveCall]) -> None:
     """Calls in memory against what the PBX lists: what happened while we could not see."""
+    at_loss, acd.offers_at_loss = acd.offers_at_loss, {}
     for record in list(acd.calls):
         call = by_call.get(record.call_id)
         if call is None:
@@ -80,11 +91,33 @@ async def _reconcile(acd: AcdService, by_call: dict[str, LiveCall]) -> None:
             await answered(acd, record, acd.now(), seen_in="resync")
         elif record.connect_failed:
             await ring(acd, record)
+        elif at_loss.get(record.interaction_id) != record.offer_id:
+            continue  # rung over the link that is up now: its DialEnd comes as an event
         elif call.application.lower() != "dial":
-            # Not ringing any more and not bridged: the ring ended unanswered meanwhile.
-            # Whether the agent let it ring out is unknown: do not count it against them.
-            await missed(acd, record, acd.now(), "ended while the PBX link was down",
-                         counts_against_agent=False)
+            await _ring_outcome(acd, record)
+
+
+async def _ring_outcome(acd: AcdService, record: CallRecord) -> None:
+    """A ring from before the link loss, not ringing nor bridged in the list. The list may
+    predate the connect command taking effect, so ask the dialplan's record of the ring."""
+    try:
+        result = await acd.port.get_variable(record.call_id, RING_RESULT)
+    except PbxError as exc:
+        # Gone (its hang-up event tells) or unreadable: the offer timer is the backstop.
+        log_event(log, "offer.ring_result_unreadable", logging.INFO, call=record.call_id,
+                  error=str(exc))
+        return
+    if not result:
+        return  # the ring has not ended yet; its DialEnd comes as an event
+    now = acd.now()
+    if result.upper() == "ANSWER":
+        # Answered and already over (the agent hung up): the hang-up event follows.
+        await answered(acd, record, now, seen_in="resync")
+    else:
+        # Ended unanswered while the link was down. Whether the agent let it ring out is
+        # unknown: do not count it against them.
+        await missed(acd, record, now, "ended while the PBX link was down",
+                     counts_against_agent=False)
 
 
 async def _adopt_untagged_calls(acd: AcdService, live_calls: Sequence[LiveCall]) -> int:

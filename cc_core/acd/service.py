@@ -96,6 +96,8 @@ class AcdService:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_due: float | None = None
         self.resyncs = 0
+        # Interaction id -> the offer that was ringing when the PBX link last dropped.
+        self.offers_at_loss: dict[str, int] = {}
         self.started = False
 
     # ------------------------------------------------------------------ life cycle
@@ -223,6 +225,7 @@ class AcdService:
             await agents.endpoint_unregistered(self, event.endpoint)
         elif isinstance(event, ConnectionLost):
             log_event(log, "pbx.connection_lost", logging.WARNING, reason=event.reason)
+            adoption.link_lost(self)
         elif isinstance(event, ConnectionRestored):
             log_event(log, "pbx.connection_restored")
 
