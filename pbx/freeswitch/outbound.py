@@ -204,15 +204,18 @@ class OutboundSession:
     async def close(self) -> None:
         """End the session. A live call goes on in the dialplan after the ``socket`` app; after a
         hang-up, ``exit`` tells the lingering FreeSWITCH we are done."""
+        said_exit = False
         if (self.hung_up or self._hangup_sent) and not self.disconnected:
             # After a hang-up FreeSWITCH lingers: the disconnect notice first, then our exit.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._lingering.wait(), self.command_timeout)
             with contextlib.suppress(PbxError, OSError):
                 await self._command("exit", timeout_s=1.0)
+                said_exit = True
         if self._reader_task is not None:
-            if not self._writer.is_closing():
-                # FreeSWITCH closes after its goodbye; wait a moment for that, then close.
+            if said_exit and not self._writer.is_closing():
+                # FreeSWITCH closes after its goodbye; wait a moment for that, then close. A
+                # live call is not waited for: closing is what lets its dialplan carry on.
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(asyncio.shield(self._reader_task), 0.5)
             self._reader_task.cancel()
