@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from cc_core.quality import levels
-from cc_core.quality.frames import AudioFormat, to_pcm16
+from cc_core.quality.frames import AUDIO_TYPES, AudioFormat, to_pcm16
 from cc_core.quality.scorer import ScorerConfig, StreamScorer, StreamSnapshot
 from cc_core.quality.vad import run_vads
 
@@ -91,7 +91,7 @@ class ScorerBank:
             buf = self._buffers[sid]
         except KeyError:
             raise KeyError(f"stream {sid}: not open in this bank") from None
-        if not isinstance(data, bytes | bytearray | memoryview):
+        if not isinstance(data, AUDIO_TYPES):
             raise TypeError(f"audio data: expected bytes, got {type(data).__name__}")
         buf += data
         if len(buf) >= self._block_bytes:
