@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from cc_core.acd.ivr_log import step_sink
@@ -28,7 +28,14 @@ from cc_core.domain import ChannelKind, Interaction, SkillRequirement
 from cc_core.ivr import HttpLookupClient, IvrContext, IvrOutcome, OutcomeKind, run_script
 from cc_core.ivr.model import Script
 from cc_core.logs import log_event
-from pbx.port import CallerHungUp, MediaSession, NoSuchCall, PbxError
+from pbx.port import (
+    CallerHungUp,
+    CollectResult,
+    CollectSpec,
+    MediaSession,
+    NoSuchCall,
+    PbxError,
+)
 
 if TYPE_CHECKING:
     from cc_core.acd.service import AcdService
@@ -55,6 +62,46 @@ class FlowSession(MediaSession, Protocol):
 
     @property
     def script(self) -> str: ...
+
+
+class HangUpLater:
+    """The session as the script sees it, except that the script's own hang-up waits until
+    the interaction is closed as exited: else the PBX's hang-up event, handled first, would
+    close it as abandoned."""
+
+    def __init__(self, session: FlowSession) -> None:
+        self._session = session
+        self.hangup_wanted = False
+
+    @property
+    def call_id(self) -> str:
+        return self._session.call_id
+
+    @property
+    def caller_num(self) -> str:
+        return self._session.caller_num
+
+    @property
+    def called_num(self) -> str:
+        return self._session.called_num
+
+    async def answer(self) -> None:
+        await self._session.answer()
+
+    async def play(self, prompts: Sequence[str], *, interrupt_digits: str = "") -> str:
+        return await self._session.play(prompts, interrupt_digits=interrupt_digits)
+
+    async def play_and_collect(self, prompts: Sequence[str], spec: CollectSpec) -> CollectResult:
+        return await self._session.play_and_collect(prompts, spec)
+
+    async def get_variable(self, name: str) -> str | None:
+        return await self._session.get_variable(name)
+
+    async def set_variable(self, name: str, value: str) -> None:
+        await self._session.set_variable(name, value)
+
+    async def hangup(self) -> None:
+        self.hangup_wanted = True
 
 
 def make_flow(acd: AcdService) -> Callable[[FlowSession], Awaitable[None]]:
@@ -160,7 +207,7 @@ async def run_ivr(acd: AcdService, session: FlowSession, dialled: str, script: S
     except PbxError as exc:
         log_event(log, "ivr.tag_failed", logging.WARNING, call=session.call_id, error=str(exc))
     async with HttpLookupClient() as lookups:
-        outcome = await run_script(script, session, IvrContext(
+        outcome = await run_script(script, HangUpLater(session), IvrContext(
             prompts=acd.centre.ivr.prompts,
             sink=step_sink(acd, record.interaction_id, record.queue),
             lookup=lookups, clock=ivr_clock(acd),
@@ -281,8 +328,6 @@ async def leave(acd: AcdService, session: FlowSession, record: CallRecord,
 
     if not await acd.serial(job):
         return
-    if outcome.kind is OutcomeKind.HANGUP:
-        return  # the script hung up already
     await send_on(acd, session, record, outcome)
 
 
@@ -306,7 +351,7 @@ async def send_on(acd: AcdService, session: FlowSession, record: CallRecord,
     except PbxError as exc:
         log_event(log, "ivr.exit_failed", logging.WARNING, call=record.call_id,
                   exit=outcome.kind.value, error=str(exc))
-    # A callback request (the script said goodbye) or an exit the PBX refused.
+    # The script's hang-up, a callback request (the script said goodbye) or a refused exit.
     try:
         await session.hangup()
     except PbxError as exc:

@@ -465,3 +465,23 @@ async def test_a_failed_script_falls_back_to_the_numbers_default_queue(
     assert "more than 10 steps" in queued_event.data["reason"]
     # The queue's own language and no script skills: the failed run decided nothing.
     assert (queued_event.data["language"], queued_event.data["skills"]) == ("en", {})
+
+
+async def test_the_scripts_own_hang_up_ends_the_interaction_as_exited(
+        closed_centre: IvrCentre) -> None:
+    # Closed, and the caller says nothing in the closed menu: goodbye, the script hangs up.
+    centre = closed_centre
+    caller = centre.call({"choose_language": ["1"]})
+    interaction_id = await centre.interaction_of(caller)
+
+    async def over() -> Any:
+        row = await centre.row(interaction_id)
+        return row if row.state in ("ended", "abandoned") else None
+
+    row = await wait_for(over, what="interaction closed after the goodbye")
+    await wait_for(lambda: caller.chan.hung_up, what="caller hung up by the ACD")
+    assert row.state == "ended"  # not abandoned: the script ended the call
+    (exited,) = [e for e in await centre.events(interaction_id)
+                 if e.data.get("stage") == "exited"]
+    assert (exited.data["exit"], exited.data["node"]) == ("hangup", "goodbye")
+    assert "en/goodbye" in caller.heard
