@@ -15,7 +15,7 @@ import numpy as np
 
 from cc_core.quality import levels
 from cc_core.quality.frames import AUDIO_TYPES, AudioFormat, to_pcm16
-from cc_core.quality.scorer import ScorerConfig, StreamScorer, StreamSnapshot
+from cc_core.quality.scorer import ScorerConfig, StreamScorer, StreamSnapshot, snapshots
 from cc_core.quality.vad import run_vads
 
 SnapshotSink = Callable[[int, StreamSnapshot], None]
@@ -131,11 +131,14 @@ class ScorerBank:
         tonal, k1, k2 = scorers[0].tones.peaks(windows)  # the same settings in every stream
         tonal, k1, k2 = (a.reshape(len(ready), block) for a in (tonal, k1, k2))
         vad = run_vads([s.voice for s in scorers], frames)
+        due: list[int] = []
         for i, (sid, scorer) in enumerate(zip(ready, scorers, strict=True)):
             peaks = (tonal[i], k1[i], k2[i])
             done += scorer.analyse(frames[i], power[i], clipped[i], peaks, vad[i])
-            due = scorer.seconds >= self._next_check[sid] - 1e-9
-            if self._on_snapshot is not None and due:
+            if scorer.seconds >= self._next_check[sid] - 1e-9:
                 self._next_check[sid] = scorer.seconds + self._check_s
-                self._on_snapshot(sid, scorer.snapshot())
+                due.append(i)
+        if self._on_snapshot is not None and due:
+            for i, snap in zip(due, snapshots([scorers[i] for i in due]), strict=True):
+                self._on_snapshot(ready[i], snap)
         return done

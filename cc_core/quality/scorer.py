@@ -9,7 +9,7 @@ Time is audio time (frames analysed), never the wall clock, so results are repro
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -190,44 +190,69 @@ class StreamScorer:
 
     def snapshot(self) -> StreamSnapshot:
         """Figures over the window; analyses buffered whole frames first."""
-        self.flush()
-        cfg = self.config
-        n = min(self._frames, self._size)
+        return snapshots([self])[0]
+
+
+def _no_audio() -> StreamSnapshot:
+    return StreamSnapshot(
+        0.0, 0.0, 0.0, 0.0, False, levels.SILENCE_DBFS, levels.SILENCE_DBFS,
+        None, None, 0.0, stream_score(None, levels.SILENCE_DBFS, 0.0),
+    )  # fmt: skip
+
+
+def snapshots(scorers: Sequence[StreamScorer]) -> list[StreamSnapshot]:
+    """``scorer.snapshot()`` of each scorer (one format and config): the frames are counted
+    for all of them at once, the rest goes row by row."""
+    for scorer in scorers:
+        scorer.flush()
+    cfg, fmt = scorers[0].config, scorers[0].format
+    size = scorers[0]._size
+    counts = [min(s._frames, size) for s in scorers]
+    speech = np.stack([s._speech for s in scorers])
+    tone = np.stack([s._tone for s in scorers])
+    quiet = ~(speech | tone)
+    if min(counts) < size:  # a window not full yet: its unwritten tail is not "quiet"
+        quiet &= np.arange(size) < np.array(counts)[:, None]
+    speech_counts = np.count_nonzero(speech, axis=1).tolist()
+    tone_counts = np.count_nonzero(tone, axis=1).tolist()
+    quiet_counts = np.count_nonzero(quiet, axis=1).tolist()
+    # Integers: the sum is exact in any order (the unwritten tail holds zeros).
+    clipped_counts = _sum(np.stack([s._clipped for s in scorers]), axis=1).tolist()
+    out = []
+    for i, (scorer, n) in enumerate(zip(scorers, counts, strict=True)):
         if n == 0:
-            return StreamSnapshot(
-                0.0, 0.0, 0.0, 0.0, False, levels.SILENCE_DBFS, levels.SILENCE_DBFS,
-                None, None, 0.0, stream_score(None, levels.SILENCE_DBFS, 0.0),
-            )  # fmt: skip
-        power, level = self._power[:n], self._level[:n]
-        speech, tone = self._speech[:n], self._tone[:n]
-        quiet = ~(speech | tone)
-        speech_frames = int(np.count_nonzero(speech))
-        tone_frames = int(np.count_nonzero(tone))
-        if np.count_nonzero(quiet) >= cfg.min_noise_frames:
-            noise_floor = _percentile(level[quiet], cfg.noise_percentile)
+            out.append(_no_audio())
+            continue
+        power, level = scorer._power[:n], scorer._level[:n]
+        speech_frames, tone_frames = speech_counts[i], tone_counts[i]
+        if quiet_counts[i] >= cfg.min_noise_frames:
+            noise_floor = _percentile(level[quiet[i, :n]], cfg.noise_percentile)
         else:
             noise_floor = _percentile(level, cfg.fallback_percentile)
         speech_level: float | None = None
         snr: float | None = None
-        if speech_frames * self.format.frame_seconds >= cfg.min_speech_s:
+        if speech_frames * fmt.frame_seconds >= cfg.min_speech_s:
             # Scalars go through math, not numpy: a snapshot is taken for every block.
-            speech_power = float(_sum(power[speech])) / speech_frames
+            speech_power = float(_sum(power[speech[i, :n]])) / speech_frames
             speech_level = levels.scalar_dbfs(speech_power)
             noise_power = levels.dbfs_to_power(noise_floor)
             clean = max(speech_power - noise_power, noise_power * 10 ** (SNR_FLOOR_DB / 10))
             snr = min(SNR_CEILING_DB, 10.0 * math.log10(clean / noise_power))
-        clipping = float(_sum(self._clipped[:n])) / (n * self.format.samples_per_frame)
+        clipping = float(clipped_counts[i]) / (n * fmt.samples_per_frame)
         tone_ratio = tone_frames / n
-        return StreamSnapshot(
-            t=self.seconds,
-            window_s=n * self.format.frame_seconds,
-            speech_ratio=speech_frames / n,
-            tone_ratio=tone_ratio,
-            tone=tone_ratio > cfg.tone_flag_ratio,
-            level_dbfs=levels.scalar_dbfs(float(_sum(power)) / n),
-            noise_floor_dbfs=noise_floor,
-            speech_level_dbfs=speech_level,
-            snr_db=snr,
-            clipping_ratio=clipping,
-            score=stream_score(snr, noise_floor, clipping),
+        out.append(
+            StreamSnapshot(
+                t=scorer.seconds,
+                window_s=n * fmt.frame_seconds,
+                speech_ratio=speech_frames / n,
+                tone_ratio=tone_ratio,
+                tone=tone_ratio > cfg.tone_flag_ratio,
+                level_dbfs=levels.scalar_dbfs(float(_sum(power)) / n),
+                noise_floor_dbfs=noise_floor,
+                speech_level_dbfs=speech_level,
+                snr_db=snr,
+                clipping_ratio=clipping,
+                score=stream_score(snr, noise_floor, clipping),
+            )
         )
+    return out

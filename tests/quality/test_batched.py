@@ -10,7 +10,7 @@ import webrtcvad
 from cc_core.quality import levels
 from cc_core.quality.bank import GROUP_FRAMES, ScorerBank
 from cc_core.quality.frames import AudioFormat
-from cc_core.quality.scorer import StreamScorer
+from cc_core.quality.scorer import StreamScorer, snapshots
 from cc_core.quality.vad import ToneDetector, ToneSettings, VoiceDetector, run_vads
 from tests.quality import audio
 from tests.quality.conftest import Corpus
@@ -116,3 +116,19 @@ def test_clipped_counts_both_signs_and_quiet_blocks() -> None:
     assert levels.clipped_counts(frames, 32124).tolist() == [0, 4, 1]
     with pytest.raises(ValueError, match=r"peak: expected 1\.\.32767, got 40000"):
         levels.clipped_counts(frames, 40000)
+
+
+def test_snapshots_of_many_equal_each_alone(corpus: Corpus) -> None:
+    # Windows empty, filling and full, with and without clipping, counted together.
+    fmt = AudioFormat()
+    clips = _clips(corpus, 12 * 8000)
+    scorers = [StreamScorer(fmt) for _ in range(6)]
+    lengths = [0, 3 * 8000, 12 * 8000, 12 * 8000, 12 * 8000, 7 * 8000]
+    for scorer, clip, length in zip(scorers, [clips[0], *clips], lengths, strict=True):
+        scorer.push(clip[:length].tobytes())
+    together = snapshots(scorers)
+    assert together == [s.snapshot() for s in scorers]
+    # Decisions lag the audio by 60 ms (3 frames).
+    assert together[0].t == 0.0 and together[1].window_s == pytest.approx(2.94)
+    assert together[2].window_s == 10.0
+    assert together[5].clipping_ratio > 0.001 and together[4].tone
