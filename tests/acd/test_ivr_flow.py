@@ -416,8 +416,10 @@ async def test_voicemail_out_of_hours_ends_the_interaction(closed_centre: IvrCen
     assert (exited.data["exit"], exited.data["mailbox"]) == ("voicemail", "support@cc-default")
     assert row.attributes["mailbox"] == "support@cc-default"
     assert "en/closed" in caller.heard and "en/enter_account" not in caller.heard
-    # The shipped dialplan has no cc-exit context yet: the caller is hung up, not held.
+    # Redirected to the dialplan's cc-exit voicemail extension, which ends the call.
     await wait_for(lambda: caller.chan.hung_up, what="caller hung up")
+    assert centre.sim.pbx.get_var(caller.chan, "CC_EXIT") == "voicemail"
+    assert centre.sim.pbx.get_var(caller.chan, "CC_MAILBOX") == "support@cc-default"
 
 
 async def test_transfer_sends_the_caller_on_as_a_new_call_to_the_extension(
