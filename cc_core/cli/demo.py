@@ -32,6 +32,17 @@ ROOT = Path(__file__).resolve().parents[2]
 DIALPLAN = ROOT / "dialplan" / "asterisk" / "extensions.conf"
 AMI_USER, AMI_SECRET = "ccplane", "demo-secret"
 
+# How demo callers answer the shipped main_menu script: language, an 8-digit account number
+# (Luhn-valid; the customer system is not running, so the lookup falls back to the menu), then
+# a menu choice. Seconds are counted from the previous key; prompts take about 2 s each.
+IVR_PATHS: dict[str, list[tuple[float, str]]] = {
+    "english billing": [(3, "1"), (4, "12345674#"), (5, "1")],
+    "english outage": [(3, "1"), (4, "12345674#"), (5, "2"), (3, "1")],
+    "english sales": [(3, "1"), (4, "12345674#"), (5, "3")],
+    "spanish billing": [(3, "2"), (4, "12345674#"), (5, "1")],
+    "german support": [(3, "3"), (4, "12345674#"), (5, "2")],
+}
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -47,13 +58,33 @@ class Ports:
     esl_outbound: int
 
 
-def prepare(configs: Path, work: Path, ports: Ports, rate: float, seed: int) -> tuple[Path, Path]:
+def open_all_hours(ivr_dir: Path) -> None:
+    """Make every business-hours calendar of the copied scripts open around the clock, so the
+    demo shows queues at any time of day (``--real-hours`` keeps the admin's calendars)."""
+    always = ["00:00-24:00"]
+    for path in sorted(ivr_dir.glob("*.yaml")):
+        script = yaml.safe_load(path.read_text(encoding="utf-8"))
+        calendars = script.get("calendars") if isinstance(script, dict) else None
+        if not calendars:
+            continue
+        for calendar in calendars.values():
+            calendar["weekly"] = {day: always for day in
+                                  ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+            calendar["holidays"] = []
+        path.write_text(yaml.safe_dump(script, sort_keys=False, allow_unicode=True),
+                        encoding="utf-8")
+
+
+def prepare(configs: Path, work: Path, ports: Ports, rate: float, seed: int,
+            real_hours: bool = False) -> tuple[Path, Path]:
     """A copy of the admin configs wired to the simulator, and the simulator's scenario."""
     centre = load_configs(configs)  # refuses broken configs with file:line before anything runs
     out = work / "configs"
     if out.exists():
         shutil.rmtree(out)
     shutil.copytree(configs, out, ignore=shutil.ignore_patterns("sim"))
+    if not real_hours:
+        open_all_hours(out / "ivr")
 
     acd = yaml.safe_load((configs / "acd.yaml").read_text(encoding="utf-8"))
     acd["api"] = {"host": "127.0.0.1", "port": ports.api}
@@ -75,12 +106,18 @@ def prepare(configs: Path, work: Path, ports: Ports, rate: float, seed: int) -> 
             "no_answer_probability": 0.03, "talk_time_mean": 40 + 10 * (i % 4),
             "talk_time_min": 8,
         })
-    numbers = [
-        {"number": n.did, "calls_per_minute": rate, "patience_mean": 90,
-         # A caller answers the main menu's first question; other scripts ignore the key.
-         "keys": [{"after": 4.0, "digits": "1"}]}
-        for n in centre.queues.numbers
-    ]
+    numbers = []
+    for n in centre.queues.numbers:
+        if n.ivr == "main_menu":
+            # The IVR line carries most callers, split over the paths above.
+            for keys in IVR_PATHS.values():
+                numbers.append({
+                    "number": n.did, "calls_per_minute": 2 * rate / len(IVR_PATHS),
+                    "patience_mean": 120,
+                    "keys": [{"after": after, "digits": d} for after, d in keys]})
+        else:
+            numbers.append({"number": n.did, "calls_per_minute": rate / 2,
+                            "patience_mean": 120})
     scenario = {
         "dialplan": str(DIALPLAN),
         "globals": {"CC_FASTAGI": f"agi://127.0.0.1:{ports.fastagi}"},
@@ -230,11 +267,13 @@ async def run(work: Path, demo_configs: Path, scenario: Path, ports: Ports,
               help="Where the generated configs, the store and the logs go.")
 @click.option("--duration", type=float, default=None, help="Stop after this many seconds.")
 @click.option("--rate", type=float, default=4.0, show_default=True,
-              help="Calls per minute to each dialled number.")
+              help="Calls per minute to each direct number; the IVR line gets twice that.")
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--no-view", is_flag=True, help="Print one summary at the end instead.")
+@click.option("--real-hours", is_flag=True,
+              help="Keep the IVR's business hours (default: open around the clock).")
 def main(config_dir: Path, work: Path, duration: float | None, rate: float, seed: int,
-         no_view: bool) -> None:
+         no_view: bool, real_hours: bool) -> None:
     """Run the ACD with the simulated PBX and live traffic."""
     from cc_core.config import ConfigError
 
@@ -242,7 +281,7 @@ def main(config_dir: Path, work: Path, duration: float | None, rate: float, seed
     try:
         work.mkdir(parents=True, exist_ok=True)
         ports = Ports(free_port(), free_port(), free_port(), free_port())
-        demo_configs, scenario = prepare(config_dir, work, ports, rate, seed)
+        demo_configs, scenario = prepare(config_dir, work, ports, rate, seed, real_hours)
         code = asyncio.run(run(work, demo_configs, scenario, ports, duration, rate, not no_view))
     except ConfigError as exc:
         click.echo(str(exc), err=True)
