@@ -216,6 +216,9 @@ class AsteriskPort(PbxPort):
             # Listed calls are adopted through Resynced; one still before our dialplan (no
             # tracked variable, not in an inbound context) will arrive when it gets there.
             channel.arrived = channel.arrived or call.context in inbound or bool(call.variables)
+        # A hang-up held back to read its served mark must be published before the list
+        # that no longer shows the call, or the call would read as vanished.
+        await asyncio.gather(*self._background, return_exceptions=True)
         self.resyncs += 1
         self._hub.publish(Resynced(calls=tuple(calls)))
         if self._first_sync is not None and not self._first_sync.done():
