@@ -145,7 +145,11 @@ OPS = (
 )
 
 
-TARGETED = frozenset({"accept", "reject", "no_answer", "end", "transfer"})
+# Before these operations, due timers fire on their own, so the target is picked among what
+# still exists and, for "quality", every offer in the call's result was made under the new
+# profile that check_offer compares it with (timers inside update_agent would offer under the
+# old one, which is the engine's documented order but not what the check can see).
+TARGETED = frozenset({"accept", "reject", "no_answer", "end", "transfer", "quality"})
 
 
 @dataclass
