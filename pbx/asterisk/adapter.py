@@ -28,6 +28,7 @@ from pbx.asterisk.resync import (
     vanished,
 )
 from pbx.asterisk.settings import AsteriskSettings
+from pbx.link import wait_for_first_sync
 from pbx.port import (
     CallHungUp,
     CallState,
@@ -40,7 +41,6 @@ from pbx.port import (
     InvalidArgument,
     LiveCall,
     NoSuchCall,
-    NotConnected,
     PbxEvent,
     PbxPort,
     Resynced,
@@ -87,18 +87,12 @@ class AsteriskPort(PbxPort):
         self._ami.start()
         if not wait:
             return
-        deadline = loop.time() + self.settings.connect_timeout + 2 * self.settings.command_timeout
-        while not self._first_sync.done():
-            if self._ami.refused is not None:
-                error = self._ami.refused
-                await self.close()
-                raise error
-            if loop.time() >= deadline:
-                raise NotConnected(
-                    f"no AMI session with {self.settings.host}:{self.settings.port} yet: "
-                    f"{self._ami.last_error or 'no answer'}"
-                )
-            await asyncio.wait({self._first_sync}, timeout=0.05)
+        await wait_for_first_sync(
+            self._first_sync, self._ami,
+            seconds=self.settings.connect_timeout + 2 * self.settings.command_timeout,
+            close=self.close,
+            session=f"AMI session with {self.settings.host}:{self.settings.port}",
+        )
 
     async def close(self) -> None:
         await self._ami.close()

@@ -23,6 +23,7 @@ from pbx.freeswitch.protocol import EslEvent
 from pbx.freeswitch.resync import VANISHED, bridged_pairs, listed_channels, merge
 from pbx.freeswitch.settings import FreeSwitchSettings
 from pbx.freeswitch.variables import VariableNames
+from pbx.link import wait_for_first_sync
 from pbx.port import (
     CallHungUp,
     CallState,
@@ -32,7 +33,6 @@ from pbx.port import (
     EventSubscription,
     InvalidArgument,
     LiveCall,
-    NotConnected,
     PbxError,
     PbxPort,
     Resynced,
@@ -78,18 +78,12 @@ class FreeSwitchPort(PbxPort):
         self._link.start()
         if not wait:
             return
-        deadline = loop.time() + self.settings.connect_timeout + 2 * self.settings.command_timeout
-        while not self._first_sync.done():
-            if self._link.refused is not None:
-                error = self._link.refused
-                await self.close()
-                raise error
-            if loop.time() >= deadline:
-                raise NotConnected(
-                    f"no event socket session with {self.settings.host}:{self.settings.port} "
-                    f"yet: {self._link.last_error or 'no answer'}"
-                )
-            await asyncio.wait({self._first_sync}, timeout=0.05)
+        await wait_for_first_sync(
+            self._first_sync, self._link,
+            seconds=self.settings.connect_timeout + 2 * self.settings.command_timeout,
+            close=self.close,
+            session=f"event socket session with {self.settings.host}:{self.settings.port}",
+        )
 
     async def close(self) -> None:
         task = self._resync_task
