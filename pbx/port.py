@@ -248,6 +248,9 @@ class LiveCall:
     bridged_with: str | None = None
     duration_s: float = 0.0
     variables: Mapping[str, str] = field(default_factory=dict)
+    # Ringing an agent for us right now (Asterisk: in Dial; FreeSWITCH: in bridge, not yet
+    # bridged), so the ACD need not know each PBX's application names.
+    ringing: bool = False
 
 
 # --------------------------------------------------------------------------------------------
