@@ -9,15 +9,17 @@ call vanished is closed (abandoned if nobody had answered it).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from cc_core.acd.lifecycle import FROM_STORE, CallRecord, Stage
 from cc_core.acd.offers import answered, missed, ring
 from cc_core.acd.wrapup import ADOPTED_CALL, caller_left
-from cc_core.domain import AgentState
+from cc_core.domain import AgentState, Interaction, SkillRequirement
 from cc_core.logs import log_event
 from cc_core.store.models import Interaction as InteractionRow
+from cc_core.store.models import InteractionEvent
 from pbx.port import LiveCall, NoSuchCall, PbxError
 
 if TYPE_CHECKING:
@@ -46,6 +48,15 @@ async def adopt(acd: AcdService, live_calls: Sequence[LiveCall]) -> None:
     await acd.journal.drain()  # the store must know everything recorded so far
     async with acd.store.transaction(readonly=True) as repos:
         rows = await repos.interactions.list_open()
+        # What the IVR chose for each waiting call (skills, language, priority): re-queued,
+        # it must be routed as it was, not by its queue's defaults.
+        routing = {
+            row.id: routing_choice(await repos.events.for_interaction(row.id))
+            for row in rows
+            if row.channel == "voice"
+            and acd.calls.get(row.id) is None
+            and (by_call.get(row.pbx_call_id or "") or by_tag.get(row.id)) is not None
+        }
     adopted = closed = 0
     open_ids = {row.id for row in rows}
     for row in sorted(rows, key=lambda r: r.created_at):
@@ -56,15 +67,20 @@ async def adopt(acd: AcdService, live_calls: Sequence[LiveCall]) -> None:
             await _close_vanished(acd, row)
             closed += 1
         else:
-            await _take_back(acd, row, call)
+            await _take_back(acd, row, call, routing.get(row.id, {}))
             adopted += 1
     untagged = await _adopt_untagged_calls(acd, live_calls)
     stale = [t for t in by_tag if t not in open_ids and acd.calls.get(t) is None]
     if stale:
-        log_event(log, "acd.tagged_calls_without_interaction", logging.WARNING,
-                  interactions=",".join(sorted(stale)))
-    log_event(log, "acd.adopted", calls=adopted, closed=closed, untagged=untagged,
-              live=len(live_calls))
+        log_event(
+            log,
+            "acd.tagged_calls_without_interaction",
+            logging.WARNING,
+            interactions=",".join(sorted(stale)),
+        )
+    log_event(
+        log, "acd.adopted", calls=adopted, closed=closed, untagged=untagged, live=len(live_calls)
+    )
 
 
 def link_lost(acd: AcdService) -> None:
@@ -93,7 +109,7 @@ async def _reconcile(acd: AcdService, by_call: dict[str, LiveCall]) -> None:
             await ring(acd, record)
         elif at_loss.get(record.interaction_id) != record.offer_id:
             continue  # rung over the link that is up now: its DialEnd comes as an event
-        elif call.application.lower() != "dial":
+        elif not call.ringing:
             await _ring_outcome(acd, record)
 
 
@@ -104,8 +120,9 @@ async def _ring_outcome(acd: AcdService, record: CallRecord) -> None:
         result = await acd.port.get_variable(record.call_id, RING_RESULT)
     except PbxError as exc:
         # Gone (its hang-up event tells) or unreadable: the offer timer is the backstop.
-        log_event(log, "offer.ring_result_unreadable", logging.INFO, call=record.call_id,
-                  error=str(exc))
+        log_event(
+            log, "offer.ring_result_unreadable", logging.INFO, call=record.call_id, error=str(exc)
+        )
         return
     if not result:
         return  # the ring has not ended yet; its DialEnd comes as an event
@@ -116,15 +133,20 @@ async def _ring_outcome(acd: AcdService, record: CallRecord) -> None:
     else:
         # Ended unanswered while the link was down. Whether the agent let it ring out is
         # unknown: do not count it against them.
-        await missed(acd, record, now, "ended while the PBX link was down",
-                     counts_against_agent=False)
+        await missed(
+            acd, record, now, "ended while the PBX link was down", counts_against_agent=False
+        )
 
 
 async def _adopt_untagged_calls(acd: AcdService, live_calls: Sequence[LiveCall]) -> int:
     untagged = 0
     for call in live_calls:
-        if acd.calls.by_call(call.call_id) is None and not call.variables.get(TAG) \
-                and call.variables.get(DNIS) and await _adopt_untagged(acd, call):
+        if (
+            acd.calls.by_call(call.call_id) is None
+            and not call.variables.get(TAG)
+            and call.variables.get(DNIS)
+            and await _adopt_untagged(acd, call)
+        ):
             untagged += 1
     return untagged
 
@@ -138,16 +160,24 @@ async def _adopt_untagged(acd: AcdService, call: LiveCall) -> bool:
             return False  # still in the IVR, or not a contact-centre call
         fallback = await acd.port.get_variable(call.call_id, FALLBACK_QUEUE) or ""
     except PbxError as exc:
-        log_event(log, "acd.untagged_unreadable", logging.WARNING, call=call.call_id,
-                  error=str(exc))
+        log_event(
+            log, "acd.untagged_unreadable", logging.WARNING, call=call.call_id, error=str(exc)
+        )
         return False
     dnis = call.variables.get(DNIS, "")
     queue = fallback if fallback in acd.centre.queue_info else None
     if queue is None:
-        queue = acd.centre.queue_for_number(fallback or dnis)
+        # The number's queue, or for a number that leads to an IVR script the centre's
+        # default voice queue: where the IVR itself would have sent a failed run.
+        queue = acd.centre.default_queue(fallback or dnis)
     if queue is None:
-        log_event(log, "acd.untagged_no_queue", logging.WARNING, call=call.call_id,
-                  number=fallback or dnis)
+        log_event(
+            log,
+            "acd.untagged_no_queue",
+            logging.WARNING,
+            call=call.call_id,
+            number=fallback or dnis,
+        )
         return False
     at = acd.now()
     interaction_id = await acd.journal.created(
@@ -195,11 +225,49 @@ async def _close_vanished(acd: AcdService, row: InteractionRow) -> None:
         await acd.live_sync.count(record.queue, "abandoned")
 
 
-async def _take_back(acd: AcdService, row: InteractionRow, call: LiveCall) -> None:
+def routing_choice(events: Sequence[InteractionEvent]) -> dict[str, Any]:
+    """The routing the last queuing chose (its ``queued`` event's skills, language and
+    priority); empty when none was recorded (queued straight by number)."""
+    for event in reversed(events):
+        data = event.data or {}
+        if event.event == "queued" and "skills" in data:
+            return {key: data[key] for key in ("skills", "language", "priority") if key in data}
+    return {}
+
+
+def routed(acd: AcdService, record: CallRecord, choice: Mapping[str, Any]) -> Interaction:
+    """The engine's view of a re-queued call: its queue's defaults, then what was chosen."""
+    interaction = acd.interaction_of(record)
+    if not choice:
+        return interaction
+    skills = choice.get("skills") or {}
+    try:
+        return replace(
+            interaction,
+            skills=tuple(SkillRequirement(str(s), int(level)) for s, level in skills.items()),
+            language=choice.get("language") or interaction.language,
+            priority=float(choice.get("priority", interaction.priority)),
+        )
+    except (AttributeError, TypeError, ValueError) as exc:
+        # A record the domain refuses must not keep the caller from being served.
+        log_event(
+            log,
+            "acd.adopt_routing_unreadable",
+            logging.WARNING,
+            interaction=record.interaction_id,
+            error=str(exc),
+        )
+        return interaction
+
+
+async def _take_back(
+    acd: AcdService, row: InteractionRow, call: LiveCall, choice: Mapping[str, Any]
+) -> None:
     record = _record(acd, row, call.call_id)
     if record.queue not in acd.centre.queue_info:
-        log_event(log, "acd.adopt_unknown_queue", logging.ERROR, interaction=row.id,
-                  queue=record.queue)
+        log_event(
+            log, "acd.adopt_unknown_queue", logging.ERROR, interaction=row.id, queue=record.queue
+        )
         await _close_vanished(acd, row)
         await _hang_up(acd, call.call_id)
         return
@@ -233,7 +301,7 @@ async def _take_back(acd: AcdService, row: InteractionRow, call: LiveCall) -> No
         await acd.journal.moved(record, old, now, readopted=True)
     record.agent_id = None
     acd.live_sync.queue_changed(record.queue)
-    await acd.apply(acd.engine.arrive(acd.interaction_of(record), now))
+    await acd.apply(acd.engine.arrive(routed(acd, record, choice), now))
 
 
 async def _adopt_talking(acd: AcdService, record: CallRecord, now: float) -> None:

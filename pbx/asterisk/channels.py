@@ -72,6 +72,7 @@ def channel_call(channel: Channel) -> LiveCall:
         exten=channel.exten,
         application=channel.application,
         variables=dict(channel.variables),
+        ringing=channel.application.lower() == "dial",
     )
 
 

@@ -106,6 +106,7 @@ def live_calls(
                 variables=merged,
                 called_num=merged.get(dnis_variable) or item.call.called_num,
                 bridged_with=partners[0] if partners else None,
+                ringing=item.call.application.lower() == "dial" and not partners,
             )
         )
     return calls

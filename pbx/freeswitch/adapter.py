@@ -79,7 +79,8 @@ class FreeSwitchPort(PbxPort):
         if not wait:
             return
         await wait_for_first_sync(
-            self._first_sync, self._link,
+            self._first_sync,
+            self._link,
             seconds=self.settings.connect_timeout + 2 * self.settings.command_timeout,
             close=self.close,
             session=f"event socket session with {self.settings.host}:{self.settings.port}",
@@ -207,9 +208,7 @@ class FreeSwitchPort(PbxPort):
             answer = await self._link.bgapi(commands.exists(call_id), timeout_s)
             return answer.strip() == "true", {}
         lines = [commands.getvar(call_id, self.names.to_freeswitch(name)) for name in tracked]
-        answers = await asyncio.gather(
-            *(self._link.bgapi(line, timeout_s) for line in lines)
-        )
+        answers = await asyncio.gather(*(self._link.bgapi(line, timeout_s) for line in lines))
         values: dict[str, str] = {}
         for name, answer in zip(tracked, answers, strict=True):
             text = answer.strip()

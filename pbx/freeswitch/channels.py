@@ -24,6 +24,11 @@ def call_state(text: str) -> CallState:
     return _CALL_STATES.get(text.upper(), CallState.DOWN)
 
 
+def is_ringing(application: str, bridged_with: str | None) -> bool:
+    """Ringing an agent: in the ``bridge`` application and not bridged yet."""
+    return application.lower() == "bridge" and not bridged_with
+
+
 @dataclass
 class Channel:
     uuid: str
@@ -54,6 +59,7 @@ class Channel:
             application=self.application,
             bridged_with=self.bridged_with,
             variables=dict(self.variables),
+            ringing=is_ringing(self.application, self.bridged_with),
         )
 
 

@@ -240,6 +240,8 @@ class EventMapper:
         channel = self._channel(event)
         app = event.get("Application")
         if app == "bridge":
+            if channel.application == "bridge":
+                channel.application = ""  # no longer ringing (LiveCall.ringing)
             dial = self._dials.pop(channel.uuid, None)
             if dial is not None:  # still ringing: the bridge never happened
                 status = dial_status(event)

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import replace
 
-from pbx.freeswitch.channels import call_state
+from pbx.freeswitch.channels import call_state, is_ringing
 from pbx.port import HangupCause, LiveCall, PbxError
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,7 @@ def listed_channels(answer: str, now: float) -> list[LiveCall]:
                 exten=_field(row, "dest"),
                 application=_field(row, "application"),
                 duration_s=max(0.0, now - created),
+                ringing=is_ringing(_field(row, "application"), None),
             )
         )
     return calls
@@ -95,11 +96,13 @@ def merge(
     for call in listed:
         if not alive.get(call.call_id, False):
             continue
+        partner = bridged.get(call.call_id, call.bridged_with)
         out.append(
             replace(
                 call,
-                bridged_with=bridged.get(call.call_id, call.bridged_with),
+                bridged_with=partner,
                 variables={**call.variables, **variables.get(call.call_id, {})},
+                ringing=is_ringing(call.application, partner),
             )
         )
     return out
