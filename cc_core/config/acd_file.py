@@ -102,6 +102,27 @@ class PbxSettings(ConfigModel):
     ring_timeout: RingTimeout = 20
 
 
+def _check_dial_template(value: str) -> str:
+    if "{number}" not in value or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*/\S+", value):
+        raise PydanticCustomError(
+            "invalid", "got {value} (expected TECH/resource with {placeholder}, e.g. {example})",
+            {"value": repr(value), "placeholder": "{number}", "example": "'PJSIP/{number}@trunk'"})
+    return value
+
+
+DialTemplate = Annotated[str, AfterValidator(_check_dial_template)]
+
+
+class CallbackSettings(ConfigModel):
+    """Callback requests: how the customer is dialled once an agent has answered, and how
+    often an attempt the customer does not answer is tried again."""
+
+    dial: DialTemplate = "PJSIP/{number}@trunk"
+    ring_timeout: RingTimeout = 30
+    max_attempts: Annotated[int, AfterValidator(in_range(1, 10, "a whole number"))] = 3
+    retry_after: Annotated[int, AfterValidator(in_range(1, 86400, "a number of seconds"))] = 600
+
+
 class LoggingSettings(ConfigModel):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     # "json" would shadow a BaseModel method, so the attribute has another name.
@@ -118,4 +139,5 @@ class AcdFile(ConfigModel):
     store: StoreSettings = StoreSettings()
     live_state: LiveStateSettings = LiveStateSettings()
     pbx: list[PbxSettings] = []
+    callback: CallbackSettings = CallbackSettings()
     logging: LoggingSettings = LoggingSettings()
