@@ -37,6 +37,16 @@ class Endpoint:
     rng: random.Random = field(default_factory=random.Random)
     expires: float = 0.0
     call_id: str = ""
+    # A trunk (`PJSIP/<number>@<trunk>`) reaches simulated customers: each number answers as
+    # its entry here says, or as `behaviour` when it has none. `dialled` lists numbers called.
+    customers: dict[str, Behaviour] = field(default_factory=dict)
+    dialled: list[str] = field(default_factory=list)
+
+    def customer(self, number: str) -> Endpoint:
+        """The far end of a call to ``number`` through this endpoint as a trunk."""
+        self.dialled.append(number)
+        behaviour = self.customers.get(number, self.behaviour)
+        return Endpoint(number, self.context, self.port, behaviour, True, self.rng)
 
     @property
     def uri(self) -> str:

@@ -44,7 +44,8 @@ def request(
     if tech.lower() == "local":
         return _request_local(pbx, resource, uniqueid, other_uniqueid, linkedid)
     if tech.upper() == "PJSIP":
-        endpoint_name = resource.split("/", 1)[0]
+        # `number@trunk` dials a number through the trunk endpoint (channel PJSIP/trunk-...).
+        number, _, endpoint_name = resource.split("/", 1)[0].rpartition("@")
         endpoints = pbx.endpoints
         endpoint = endpoints.get(endpoint_name) if endpoints else None
         if endpoint is None or not endpoint.registered:
@@ -57,7 +58,7 @@ def request(
             uniqueid=uniqueid,
             linkedid=linkedid,
         )
-        chan.endpoint = endpoint
+        chan.endpoint = endpoint.customer(number) if number else endpoint
         return chan
     raise RequestError(66, "CHANUNAVAIL")
 
