@@ -7,10 +7,14 @@ import contextlib
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from cc_core.logs import setup_logging
+
+if TYPE_CHECKING:
+    from cc_core.acd.wiring import Node
 
 EXIT_CONFIG = 2
 EXIT_START = 1
@@ -23,8 +27,12 @@ def cli() -> None:
 
 @cli.command()
 @click.option(
-    "--configs", "config_dir", default="configs", show_default=True,
-    type=click.Path(path_type=Path), help="Directory with acd.yaml, agents.yaml, queues.yaml.",
+    "--configs",
+    "config_dir",
+    default="configs",
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Directory with acd.yaml, agents.yaml, queues.yaml.",
 )
 @click.option("--no-migrate", is_flag=True, help="Do not run the store migrations at start.")
 def run(config_dir: Path, no_migrate: bool) -> None:
@@ -62,15 +70,21 @@ async def _serve(config: object, *, migrate: bool) -> int:
         click.echo(f"cc-acd: cannot start: {exc}", err=True)
         await node.stop()
         return EXIT_START
-    click.echo(
-        f"cc-acd: API on {config.acd.api.host}:{node.api_bound}, "
-        f"FastAGI on {config.acd.fastagi.host}:{node.fastagi.port if node.fastagi else 0}",
-        err=False,
-    )
+    click.echo(f"cc-acd: API on {config.acd.api.host}:{node.api_bound}, {ivr_listener(node)}")
     sys.stdout.flush()
     await stop.wait()
     await node.stop()
     return 0
+
+
+def ivr_listener(node: Node) -> str:
+    """Where the PBX reaches the IVR, as it really listens: FastAGI for Asterisk, the outbound
+    event socket server for FreeSWITCH."""
+    if node.ivr_socket is not None:
+        return f"ESL outbound socket on {node.ivr_socket.host}:{node.ivr_socket.port}"
+    if node.fastagi is not None:
+        return f"FastAGI on {node.fastagi.host}:{node.fastagi.port}"
+    return "no IVR listener"
 
 
 def main() -> None:
