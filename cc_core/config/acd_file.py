@@ -16,6 +16,7 @@ from cc_core.config.value_types import (
     Port,
     TimeZoneName,
     in_range,
+    pattern,
 )
 
 DEFAULT_STORE_URL = "sqlite+aiosqlite:///var/ccplane.db"
@@ -46,6 +47,10 @@ def _check_redis_url(value: str) -> str:
 StoreUrl = Annotated[str, AfterValidator(_check_store_url)]
 RedisUrl = Annotated[str, AfterValidator(_check_redis_url)]
 RingTimeout = Annotated[int, AfterValidator(in_range(1, 600, "a whole number of seconds"))]
+# Agents' softphones prove who they are with HMAC(secret, agent id): long enough to not guess.
+AgentSecret = Annotated[
+    str, AfterValidator(pattern(r"\S{16,}", "a secret of 16 or more non-blank characters"))
+]
 
 
 class ApiListener(ConfigModel):
@@ -53,6 +58,8 @@ class ApiListener(ConfigModel):
 
     host: Host = "127.0.0.1"
     port: Port = 8080
+    # Signs each agent's token for edge-quality reports and screen-pops; unset: both refused.
+    agent_secret: AgentSecret | None = None
 
 
 class FastAgiListener(ConfigModel):
