@@ -202,7 +202,9 @@ async def _now(value: T) -> T:
     return value
 
 
-def make_app(acd: AcdService) -> web.Application:
+def make_app(acd: AcdService, *, agent_secret: str | None = None) -> web.Application:
+    from cc_core.api import agent_edge
+
     app = web.Application(middlewares=[errors_as_json], client_max_size=MAX_BODY)
     app[ACD_KEY] = acd
     app.router.add_get("/health", health)
@@ -214,4 +216,5 @@ def make_app(acd: AcdService) -> web.Application:
     app.router.add_post("/api/agents/{agent_id}/wrap-up/end", end_wrap_up)
     app.router.add_get("/api/queues", list_queues)
     app.router.add_get("/api/calls", list_calls)
+    agent_edge.add_routes(app, agent_secret)  # the agent's softphone: quality, screen-pop
     return app
