@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from cc_core.acd.agent_quality import offer_quality_fields
 from cc_core.acd.lifecycle import CallRecord, Stage
 from cc_core.logs import log_event
 from cc_core.routing import Offer, OfferExpired
@@ -58,6 +59,7 @@ async def place(acd: AcdService, offer: Offer) -> None:
         trigger=offer.reason.trigger.value,
         step=offer.reason.step,
         requirements=offer.reason.requirements,
+        **offer_quality_fields(offer.reason),  # the agent's score and the queue's minimum
     )
     acd.live_sync.queue_changed(record.queue)
     acd.live_sync.agent_changed(agent_id)
