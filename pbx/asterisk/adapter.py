@@ -282,16 +282,12 @@ class AsteriskPort(PbxPort):
     async def _send(
         self, actions: Sequence[dict[str, Any]], call_id: str | None, timeout_s: float | None
     ) -> list[Any]:
-        """Send actions back to back (AMI runs them in order) and raise the first failure."""
+        """Send actions back to back (AMI runs them in order) and raise the first failure.
+
+        The actions are on the socket once this coroutine has run its first step: a caller
+        that does not wait for the answer still knows the command went out in order."""
         timeout = self._timeout(timeout_s)
-        answers = await asyncio.gather(
-            *(self._ami.request(a, timeout_s=timeout, call_id=call_id) for a in actions),
-            return_exceptions=True,
-        )
-        for answer in answers:
-            if isinstance(answer, BaseException):
-                raise answer
-        return answers
+        return await self._ami.request_all(list(actions), timeout_s=timeout, call_id=call_id)
 
     async def hold(
         self, call_id: str, *, moh_class: str = "default", timeout_s: float | None = None

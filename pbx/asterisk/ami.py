@@ -275,6 +275,44 @@ class AmiConnection:
         check_response(name, first, call_id)
         return answer
 
+    async def request_all(
+        self,
+        actions: list[dict[str, Any]],
+        *,
+        timeout_s: float | None = None,
+        call_id: str | None = None,
+    ) -> list[Any]:
+        """Send ``actions`` back to back and return their answers, in order.
+
+        Every action is written before the first ``await`` (AMI runs them in the order sent),
+        so a caller that starts this coroutine as a task has its bytes on the socket once the
+        task has run one step; one deadline covers all the answers. Raises like
+        :meth:`request`, for the first action (in order) that failed.
+        """
+        link = self._link
+        if not actions:
+            return []
+        name = str(actions[-1].get("Action", "?"))
+        if link is None or not link.alive or self._closing:
+            raise NotConnected(
+                f"{name}: not connected to Asterisk AMI at "
+                f"{self.settings.host}:{self.settings.port}"
+            )
+        sent = [link.send(action, False) for action in actions]
+        try:
+            answers = await with_timeout(
+                name,
+                timeout_s or self.settings.command_timeout,
+                asyncio.gather(*(future for _, future in sent)),
+            )
+        except CommandTimeout:
+            for action_id, _ in sent:
+                link.forget(action_id)  # late answers must not linger in panoramisk's table
+            raise
+        for action, answer in zip(actions, answers, strict=True):
+            check_response(str(action.get("Action", "?")), answer, call_id)
+        return list(answers)
+
     async def _request_on(
         self,
         link: _Link,
