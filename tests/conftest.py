@@ -7,6 +7,7 @@ skipped): CI must not turn green by testing less.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import secrets
 from collections.abc import Callable, Coroutine, Iterator
@@ -23,6 +24,29 @@ DEFAULT_PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 T = TypeVar("T")
+
+
+class _FieldsFormatter(logging.Formatter):
+    """pytest's captured-log format plus the fields of `log_event` records, so a failing test
+    shows e.g. the error text of a `journal.write_failed`, not just the event name."""
+
+    def __init__(self, inner: logging.Formatter) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = self.inner.format(record)
+        fields = getattr(record, "cc_fields", None)
+        if fields:
+            text += " " + " ".join(f"{key}={value!r}" for key, value in fields.items())
+        return text
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    plugin = config.pluginmanager.get_plugin("logging-plugin")
+    if plugin is not None:
+        plugin.report_handler.setFormatter(_FieldsFormatter(plugin.formatter))
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:

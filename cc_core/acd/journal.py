@@ -4,8 +4,15 @@ wallboard). One method per kind of fact, so every transition is written the same
 Stage changes are written by one writer task, in the order they happened, several to a
 transaction: the ACD's job loop never waits for the database, and a slow disk delays the log,
 not the calls. `drain()` waits until everything recorded so far is committed (adoption reads
-the store only after it). Creating an interaction is the exception: its id is needed at once
-to tag the call, so `created` writes directly.
+the store only after it). `created` goes through the same writer but its caller awaits the
+new id, which is needed at once to tag the call.
+
+Nothing recorded is dropped:
+* a store that is unreachable or busy (locked SQLite, a PostgreSQL restart) keeps the writes
+  pending, in order, and retries with backoff until it answers;
+* a write the store refuses (a state change it does not allow, a value it rejects) is kept
+  as a plain event with the refusal beside it, so the fact stays in the interaction's log;
+* only when even that is refused is it logged as `journal.write_failed`, with the error.
 """
 
 from __future__ import annotations
@@ -13,17 +20,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from cc_core.acd.lifecycle import STORE_STATE, CallRecord, Stage
 from cc_core.logs import log_event
 from cc_core.store.database import Repositories, Store
-from cc_core.store.errors import StoreError
+from cc_core.store.errors import NotFound
 from cc_core.store.live import LiveState, LiveStateError
 
 log = logging.getLogger(__name__)
@@ -31,8 +40,30 @@ log = logging.getLogger(__name__)
 INTERACTIONS_CHANNEL = "interactions"
 AGENTS_CHANNEL = "agents"
 MAX_BATCH = 50
+# Backoff while the store is unreachable: quick first retries (a busy SQLite), then a pace
+# that does not flood a database that is restarting.
+RETRY_FIRST, RETRY_MAX = 0.05, 5.0
 
 Write = Callable[[Repositories], Awaitable[object]]
+Fallback = Callable[[Repositories, Exception], Awaitable[object]]
+
+
+# What a store that is busy, restarting or out of reach says, as opposed to one refusing a
+# write ("no such column" is an OperationalError too, and retrying it would block the log).
+_TRANSIENT_TEXT = re.compile(
+    r"locked|busy|timeout|timed out|connect|closed|terminat|shutting down|i/o error|"
+    r"unable to open|server|network|reset by peer|broken pipe",
+    re.IGNORECASE,
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Errors after which the same write can succeed later: the store, not the write, failed."""
+    if isinstance(exc, (OSError, TimeoutError)):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, OperationalError) and bool(_TRANSIENT_TEXT.search(str(exc.orig)))
 
 
 @dataclass(slots=True)
@@ -41,12 +72,56 @@ class _Item:
     write: Write
     on_commit: Callable[[], None] | None = None
     future: asyncio.Future[Any] | None = None  # failed with the write's error
+    fallback: Fallback | None = None  # what to keep when the store refuses the write
 
 
 def _resolve(created: list[tuple[asyncio.Future[str], str]]) -> None:
     for future, row_id in created:
         if not future.done():
             future.set_result(row_id)
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON the store accepts: odd objects by their repr, NaN and infinities as
+    text."""
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_plain(item) for item in value]
+    if isinstance(value, bool) or value is None or isinstance(value, (int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    return repr(value)
+
+
+def _keeper(
+    event: str,
+    interaction_id: str | None,
+    queue: str | None,
+    agent_id: str | None,
+    payload: dict[str, Any],
+    when: datetime,
+) -> Fallback:
+    """A fallback that keeps a refused write as a plain event: the refusal beside the data,
+    and without the link to an interaction the store does not know."""
+
+    async def keep(repos: Repositories, exc: Exception) -> None:
+        linked = interaction_id
+        if linked is not None:
+            try:
+                await repos.interactions.get(linked)
+            except NotFound:
+                linked = None
+        data = _plain(payload)
+        data["store_refused"] = f"{type(exc).__name__}: {exc}"
+        if interaction_id is not None and linked is None:
+            data["interaction_id"] = interaction_id
+        await repos.events.append(
+            event, interaction_id=linked, queue=queue, agent_id=agent_id, data=data, time=when
+        )
+
+    return keep
 
 
 def to_datetime(epoch: float) -> datetime:
@@ -64,6 +139,8 @@ class Journal:
         self._writer: asyncio.Task[None] | None = None
         self.written = 0
         self.failed = 0
+        self.kept = 0  # refused writes kept as plain events
+        self.retries = 0
 
     # ------------------------------------------------------------------ writer
 
@@ -80,10 +157,15 @@ class Journal:
         """Wait until every write recorded so far is committed (or reported as failed)."""
         await self._idle.wait()
 
-    async def close(self) -> None:
+    async def close(self, grace: float = 30.0) -> None:
+        """Stop the writer once everything is in, or after ``grace`` seconds of a store that
+        does not answer (then the unwritten count is logged: stopping must not hang)."""
         if self._writer is None:
             return
-        await self.drain()
+        try:
+            await asyncio.wait_for(self.drain(), grace)
+        except TimeoutError:
+            log_event(log, "journal.unwritten_at_close", logging.ERROR, writes=len(self._pending))
         self._writer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._writer
@@ -96,8 +178,9 @@ class Journal:
         *,
         on_commit: Callable[[], None] | None = None,
         future: asyncio.Future[Any] | None = None,
+        fallback: Fallback | None = None,
     ) -> None:
-        self._pending.append(_Item(what, write, on_commit, future))
+        self._pending.append(_Item(what, write, on_commit, future, fallback))
         self._idle.clear()
         self._wake.set()
 
@@ -107,33 +190,97 @@ class Journal:
             self._wake.clear()
             while self._pending:
                 batch = self._pending[:MAX_BATCH]
-                del self._pending[:MAX_BATCH]
-                await self._commit(batch)
+                await self._store(batch)
+                # Only now: `drain()` and `backlog` count a batch as pending until it is in.
+                del self._pending[: len(batch)]
             if not self._pending:
                 self._idle.set()
 
-    async def _commit(self, batch: list[_Item]) -> None:
+    async def _store(self, batch: list[_Item]) -> None:
+        """Commit ``batch``, waiting out a store that is away; a refused write is isolated so
+        it cannot cost the others, then kept as well as the store allows."""
         try:
-            async with self.store.transaction() as repos:
-                for item in batch:
-                    await item.write(repos)
-            self.written += len(batch)
-            for item in batch:
-                if item.on_commit is not None:
-                    item.on_commit()
+            await self._retrying(lambda: self._transaction(batch), len(batch))
             return
-        except (StoreError, SQLAlchemyError, OSError) as exc:
-            if len(batch) == 1:
-                self.failed += 1
-                item = batch[0]
-                log_event(log, "journal.write_failed", logging.ERROR, what=item.what,
-                          error=str(exc))
+        except Exception as exc:  # refused: `_retrying` only lets non-transient errors out
+            refusal = exc
+        if len(batch) == 1:
+            await self._retrying(lambda: self._refused(batch[0], refusal), 1)
+            return
+        for item in batch:
+            await self._store([item])
+
+    async def _retrying(self, operation: Callable[[], Awaitable[None]], writes: int) -> None:
+        delay, attempt = RETRY_FIRST, 0
+        while True:
+            try:
+                await operation()
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                attempt += 1
+                self.retries += 1
+                if attempt == 1 or attempt % 20 == 0:
+                    log_event(
+                        log,
+                        "journal.store_unavailable",
+                        logging.WARNING,
+                        attempts=attempt,
+                        writes=writes,
+                        backlog=len(self._pending),
+                        error=f"{type(exc).__name__}: {exc}",
+                    )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX)
+                continue
+            if attempt:
+                log_event(
+                    log,
+                    "journal.write_recovered",
+                    logging.WARNING,
+                    attempts=attempt + 1,
+                    writes=writes,
+                )
+            return
+
+    async def _transaction(self, batch: list[_Item]) -> None:
+        async with self.store.transaction() as repos:
+            for item in batch:
+                await item.write(repos)
+        self.written += len(batch)
+        for item in batch:
+            if item.on_commit is not None:
+                item.on_commit()
+
+    async def _refused(self, item: _Item, exc: Exception) -> None:
+        """The store refused ``item``: keep what can be kept, and say why."""
+        error = f"{type(exc).__name__}: {exc}"
+        if item.fallback is not None:
+            fallback = item.fallback
+            try:
+                async with self.store.transaction() as repos:
+                    await fallback(repos, exc)
+            except Exception as second:
+                if is_transient(second):
+                    raise
+                error += f"; kept as an event: refused too ({type(second).__name__}: {second})"
+            else:
+                self.kept += 1
+                log_event(
+                    log,
+                    "journal.write_refused",
+                    logging.WARNING,
+                    what=item.what,
+                    kept="as an event",
+                    error=error,
+                )
                 if item.future is not None and not item.future.done():
                     item.future.set_exception(exc)
                 return
-        # One bad write must not cost the others: retry them one at a time.
-        for item in batch:
-            await self._commit([item])
+        self.failed += 1
+        log_event(log, "journal.write_failed", logging.ERROR, what=item.what, error=error)
+        if item.future is not None and not item.future.done():
+            item.future.set_exception(exc)
 
     # ------------------------------------------------------------------ facts
 
@@ -177,15 +324,23 @@ class Journal:
         async def write(repos: Repositories) -> None:
             if state is None:
                 await repos.events.append(
-                    new.value, interaction_id=interaction_id, queue=queue, agent_id=agent_id,
-                    data=payload, time=when,
+                    new.value,
+                    interaction_id=interaction_id,
+                    queue=queue,
+                    agent_id=agent_id,
+                    data=payload,
+                    time=when,
                 )
             else:
                 await repos.interactions.set_state(
                     interaction_id, state, queue=queue, agent_id=agent_id, data=payload, at=when
                 )
 
-        self._record(f"{interaction_id} {new.value}", write)
+        self._record(
+            f"{interaction_id} {new.value}",
+            write,
+            fallback=_keeper(new.value, interaction_id, queue, agent_id, payload, when),
+        )
         log_event(
             log,
             f"interaction.{new.value}",
@@ -213,23 +368,51 @@ class Journal:
         when = to_datetime(at)
 
         async def write(repos: Repositories) -> None:
-            await repos.events.append(event, interaction_id=interaction_id, queue=queue,
-                                      agent_id=agent_id, data=payload, time=when)
+            await repos.events.append(
+                event,
+                interaction_id=interaction_id,
+                queue=queue,
+                agent_id=agent_id,
+                data=payload,
+                time=when,
+            )
 
-        self._record(f"{interaction_id} {event}", write)
+        self._record(
+            f"{interaction_id} {event}",
+            write,
+            fallback=_keeper(event, interaction_id, queue, agent_id, payload, when),
+        )
         log_event(log, f"interaction.{event}", interaction=interaction_id)
 
-    def fact(self, event: str, data: dict[str, Any], *, interaction_id: str,
-             queue: str | None, agent_id: str | None, at: float) -> None:
+    def fact(
+        self,
+        event: str,
+        data: dict[str, Any],
+        *,
+        interaction_id: str,
+        queue: str | None,
+        agent_id: str | None,
+        at: float,
+    ) -> None:
         """A fact about an interaction that is not a stage change (an IVR step, a survey
         score), also once the call is over. Synchronous, so the IVR's step sink can call it."""
         payload, when = dict(data), to_datetime(at)
 
         async def write(repos: Repositories) -> None:
-            await repos.events.append(event, interaction_id=interaction_id, queue=queue,
-                                      agent_id=agent_id, data=payload, time=when)
+            await repos.events.append(
+                event,
+                interaction_id=interaction_id,
+                queue=queue,
+                agent_id=agent_id,
+                data=payload,
+                time=when,
+            )
 
-        self._record(f"{interaction_id} {event}", write)
+        self._record(
+            f"{interaction_id} {event}",
+            write,
+            fallback=_keeper(event, interaction_id, queue, agent_id, payload, when),
+        )
         log_event(log, f"interaction.{event}", logging.DEBUG, interaction=interaction_id)
 
     def attributes(self, interaction_id: str, changes: dict[str, Any]) -> None:
@@ -240,17 +423,24 @@ class Journal:
         async def write(repos: Repositories) -> None:
             await repos.interactions.update_attributes(interaction_id, **values)
 
-        self._record(f"{interaction_id} attributes", write)
+        self._record(
+            f"{interaction_id} attributes",
+            write,
+            fallback=_keeper("attributes", interaction_id, None, None, values, datetime.now(UTC)),
+        )
 
     async def agent_event(self, agent_id: str, event: str, at: float, **data: Any) -> None:
         """Agent-only facts (login, ready, not_ready, logout, auto not-ready)."""
         payload, when = dict(data), to_datetime(at)
 
         async def write(repos: Repositories) -> None:
-            await repos.events.append(f"agent_{event}", agent_id=agent_id, data=payload,
-                                      time=when)
+            await repos.events.append(f"agent_{event}", agent_id=agent_id, data=payload, time=when)
 
-        self._record(f"{agent_id} agent_{event}", write)
+        self._record(
+            f"{agent_id} agent_{event}",
+            write,
+            fallback=_keeper(f"agent_{event}", None, None, agent_id, payload, when),
+        )
         log_event(log, f"agent.{event}", agent=agent_id, **{k: str(v) for k, v in data.items()})
 
     async def publish(self, channel: str, data: dict[str, Any]) -> None:
