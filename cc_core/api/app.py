@@ -103,6 +103,7 @@ async def health(request: web.Request) -> web.Response:
         "resyncs": acd.resyncs,
         "calls": len(acd.calls),
         "journal_backlog": acd.journal.backlog,
+        "journal_kept": acd.journal.kept,
         "journal_failed": acd.journal.failed,
     }
     return web.json_response(body, status=200 if ok else 503)
