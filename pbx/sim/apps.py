@@ -172,6 +172,7 @@ async def app_agi(pbx: Pbx, chan: Channel, args: str) -> Outcome:
 def default_applications() -> dict[str, Application]:
     from pbx.sim.chanspy import app_chanspy
     from pbx.sim.dial import app_bridge, app_dial
+    from pbx.sim.media import app_audiosocket, app_originate
 
     apps = [
         Application("Answer", app_answer),
@@ -189,5 +190,7 @@ def default_applications() -> dict[str, Application]:
         Application("Dial", app_dial),
         Application("Bridge", app_bridge),
         Application("ChanSpy", app_chanspy),
+        Application("AudioSocket", app_audiosocket),
+        Application("Originate", app_originate),
     ]
     return {a.name.lower(): a for a in apps}

@@ -225,6 +225,13 @@ class Pbx:
         if fn is None:
             if name.upper() == "GLOBAL":
                 return self.globals.get(args, "")
+            if name.upper() == "IMPORT":
+                # func_import.c: IMPORT(channel,variable) reads another channel's variable.
+                other_name, _, var = args.partition(",")
+                other = self.find(other_name.strip())
+                if other is None or not var.strip():
+                    return ""
+                return self.get_var(other, var.strip()) or ""
             return None
         return fn(chan, args)
 

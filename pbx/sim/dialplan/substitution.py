@@ -13,6 +13,7 @@ Values are never re-scanned, so a value holding ``${...}`` stays literal.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Mapping
 
@@ -220,6 +221,8 @@ STANDARD_FUNCTIONS: dict[str, Function] = {
     "IF": _if,
     "TOUPPER": str.upper,
     "TOLOWER": str.lower,
+    # func_md5.c: the hex digest of the argument (the media fork builds its UUID with it).
+    "MD5": lambda a: hashlib.md5(a.encode(), usedforsecurity=False).hexdigest() if a else "",
 }
 
 
