@@ -261,7 +261,9 @@ async def make_centre() -> AsyncIterator[MakeCentre]:
                     ami_port=0,
                     time_scale=TIME_SCALE,
                     accounts={user: secret},
-                    globals_override={"CC_FASTAGI": url},
+                    # No media fork here: its Local channels would add events to every
+                    # check (tests/acd/test_media_fork.py runs it against a real server).
+                    globals_override={"CC_FASTAGI": url, "CC_AUDIOSOCKET": ""},
                     auth_fail_delay=0.05,
                 )
             )
