@@ -1,0 +1,3 @@
+from agent_softphone.cli import main
+
+main()
