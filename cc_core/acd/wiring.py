@@ -110,7 +110,9 @@ class Node:
             for path in FLOW_PATHS:
                 self.fastagi.route(path, flow)
             await self.fastagi.start()
-        self.runner = web.AppRunner(make_app(self.service), access_log=None)
+        self.runner = web.AppRunner(
+            make_app(self.service, agent_secret=acd.api.agent_secret), access_log=None
+        )
         await self.runner.setup()
         site = web.TCPSite(
             self.runner, acd.api.host, acd.api.port if self.api_port is None else self.api_port
