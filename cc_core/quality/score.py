@@ -48,11 +48,14 @@ def clipping_part(clipping_ratio: float) -> float:
 
 
 def stream_score(snr_db: float | None, noise_floor_dbfs: float, clipping_ratio: float) -> float:
-    parts = {"noise": noise_part(noise_floor_dbfs), "clipping": clipping_part(clipping_ratio)}
-    if snr_db is not None:
-        parts["snr"] = snr_part(snr_db)
-    weight = sum(STREAM_WEIGHTS[k] for k in parts)
-    return sum(STREAM_WEIGHTS[k] * v for k, v in parts.items()) / weight
+    # The weighted mean of the parts present, added in this order (noise, clipping, snr);
+    # written out rather than through a dict: it runs for every snapshot of every stream.
+    w_noise, w_clipping = STREAM_WEIGHTS["noise"], STREAM_WEIGHTS["clipping"]
+    total = w_noise * noise_part(noise_floor_dbfs) + w_clipping * clipping_part(clipping_ratio)
+    if snr_db is None:
+        return total / (w_noise + w_clipping)
+    w_snr = STREAM_WEIGHTS["snr"]
+    return (total + w_snr * snr_part(snr_db)) / (w_noise + w_clipping + w_snr)
 
 
 def call_score(agent_stream: float, dead_air_ratio: float, talk_over_ratio: float) -> float:

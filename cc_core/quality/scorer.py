@@ -73,12 +73,6 @@ class StreamSnapshot:
 _sum = np.add.reduce
 
 
-def _percentile(values: npt.NDArray[np.float64], q: float) -> float:
-    # np.partition is several times cheaper than np.percentile on these small arrays.
-    k = min(len(values) - 1, max(0, round(q / 100.0 * (len(values) - 1))))
-    return float(np.partition(values, k)[k])
-
-
 class StreamScorer:
     """Scores one direction of audio. Not thread-safe: one owner feeds it."""
 
@@ -201,53 +195,76 @@ def _no_audio() -> StreamSnapshot:
 
 
 def snapshots(scorers: Sequence[StreamScorer]) -> list[StreamSnapshot]:
-    """``scorer.snapshot()`` of each scorer (one format and config): the frames are counted
-    for all of them at once, the rest goes row by row."""
+    """``scorer.snapshot()`` of each scorer (one format and config), computed for all of them
+    at once: counts, sums and noise floors are row-wise numpy calls, one per figure.
+
+    A single scorer goes through the same rows (one row), so a bank's snapshots equal those
+    of its streams scored alone, bit for bit.
+    """
     for scorer in scorers:
         scorer.flush()
     cfg, fmt = scorers[0].config, scorers[0].format
     size = scorers[0]._size
-    counts = [min(s._frames, size) for s in scorers]
+    frames = [s._frames for s in scorers]
+    counts = np.minimum(frames, size)
     speech = np.stack([s._speech for s in scorers])
     tone = np.stack([s._tone for s in scorers])
+    power = np.stack([s._power for s in scorers])
+    level = np.stack([s._level for s in scorers])
     quiet = ~(speech | tone)
-    if min(counts) < size:  # a window not full yet: its unwritten tail is not "quiet"
-        quiet &= np.arange(size) < np.array(counts)[:, None]
-    speech_counts = np.count_nonzero(speech, axis=1).tolist()
-    tone_counts = np.count_nonzero(tone, axis=1).tolist()
-    quiet_counts = np.count_nonzero(quiet, axis=1).tolist()
+    filling = bool(counts.min() < size)
+    valid = np.arange(size) < counts[:, None] if filling else None
+    if valid is not None:  # a window not full yet: its unwritten tail is not "quiet"
+        quiet &= valid
+    speech_counts = np.count_nonzero(speech, axis=1)
+    quiet_counts = np.count_nonzero(quiet, axis=1)
     # Integers: the sum is exact in any order (the unwritten tail holds zeros).
-    clipped_counts = _sum(np.stack([s._clipped for s in scorers]), axis=1).tolist()
+    clipped_counts = _sum(np.stack([s._clipped for s in scorers]), axis=1)
+    # Sums over whole rows (the unwritten tail holds zeros): the same reduction for a row of
+    # a bank and for a scorer alone.
+    power_sums = _sum(power, axis=1)
+    speech_sums = _sum(np.where(speech, power, 0.0), axis=1)
+    # The noise floor: a percentile of the quiet frames' levels, or of all frames when too
+    # few are quiet; one row-wise sort for all streams, the rest of each row pushed to +inf.
+    by_quiet = quiet_counts >= cfg.min_noise_frames
+    pool = np.where(by_quiet[:, None], quiet, True if valid is None else valid)
+    among = np.where(by_quiet, quiet_counts, counts)
+    q = np.where(by_quiet, cfg.noise_percentile, cfg.fallback_percentile)
+    # The k-th smallest, k rounded half to even like Python's round(); what np.partition
+    # gives at k is the value a sort puts at k.
+    k = np.clip(np.round(q / 100.0 * (among - 1)), 0, np.maximum(among - 1, 0)).astype(np.intp)
+    ranked = np.sort(np.where(pool, level, np.inf), axis=1)
+    noise_floors = ranked[np.arange(len(scorers)), k]
     out = []
-    for i, (scorer, n) in enumerate(zip(scorers, counts, strict=True)):
+    rows = zip(
+        scorers, counts.tolist(), speech_counts.tolist(), np.count_nonzero(tone, axis=1).tolist(),
+        noise_floors.tolist(), power_sums.tolist(), speech_sums.tolist(),
+        clipped_counts.tolist(), strict=True,
+    )  # fmt: skip
+    frame_s, samples = fmt.frame_seconds, fmt.samples_per_frame
+    for scorer, n, speech_frames, tone_frames, noise_floor, power_sum, speech_sum, clips in rows:
         if n == 0:
             out.append(_no_audio())
             continue
-        power, level = scorer._power[:n], scorer._level[:n]
-        speech_frames, tone_frames = speech_counts[i], tone_counts[i]
-        if quiet_counts[i] >= cfg.min_noise_frames:
-            noise_floor = _percentile(level[quiet[i, :n]], cfg.noise_percentile)
-        else:
-            noise_floor = _percentile(level, cfg.fallback_percentile)
         speech_level: float | None = None
         snr: float | None = None
-        if speech_frames * fmt.frame_seconds >= cfg.min_speech_s:
+        if speech_frames * frame_s >= cfg.min_speech_s:
             # Scalars go through math, not numpy: a snapshot is taken for every block.
-            speech_power = float(_sum(power[speech[i, :n]])) / speech_frames
+            speech_power = speech_sum / speech_frames
             speech_level = levels.scalar_dbfs(speech_power)
             noise_power = levels.dbfs_to_power(noise_floor)
             clean = max(speech_power - noise_power, noise_power * 10 ** (SNR_FLOOR_DB / 10))
             snr = min(SNR_CEILING_DB, 10.0 * math.log10(clean / noise_power))
-        clipping = float(clipped_counts[i]) / (n * fmt.samples_per_frame)
+        clipping = clips / (n * samples)
         tone_ratio = tone_frames / n
         out.append(
             StreamSnapshot(
                 t=scorer.seconds,
-                window_s=n * fmt.frame_seconds,
+                window_s=n * frame_s,
                 speech_ratio=speech_frames / n,
                 tone_ratio=tone_ratio,
                 tone=tone_ratio > cfg.tone_flag_ratio,
-                level_dbfs=levels.scalar_dbfs(float(_sum(power)) / n),
+                level_dbfs=levels.scalar_dbfs(power_sum / n),
                 noise_floor_dbfs=noise_floor,
                 speech_level_dbfs=speech_level,
                 snr_db=snr,
