@@ -14,6 +14,7 @@ from cc_core.config.value_types import (
     Identifier,
     NonEmpty,
     Port,
+    Score,
     TimeZoneName,
     in_range,
     pattern,
@@ -74,6 +75,31 @@ class EslOutboundListener(ConfigModel):
 
     host: Host = "127.0.0.1"
     port: Port = 8084
+
+
+class MediaForkListener(ConfigModel):
+    """Live voice scoring: Asterisk's ``AudioSocket`` forks of each answered call connect here
+    (the dialplan's ``CC_AUDIOSOCKET``). ``enabled: false`` starts no listener."""
+
+    enabled: bool = True
+    host: Host = "127.0.0.1"
+    port: Port = 9093
+
+
+Positive = Annotated[float, AfterValidator(in_range(0.1, 3600, "a number of seconds"))]
+
+
+class QualityAlerts(ConfigModel):
+    """When live call scores are logged and when a supervisor is alerted."""
+
+    # A `quality` event at most this often per call (more often only on a real change).
+    event_every_seconds: Positive = 5.0
+    min_change: Annotated[float, AfterValidator(in_range(0.01, 1, "a score change"))] = 0.1
+    # Alert when a score (the call's, or one side's) stays below this for that long.
+    low_score: Score = 0.5
+    low_score_seconds: Positive = 10.0
+    # Alert when nobody has spoken for this long.
+    dead_air_seconds: Positive = 15.0
 
 
 class StoreSettings(ConfigModel):
@@ -143,6 +169,8 @@ class AcdFile(ConfigModel):
     api: ApiListener = ApiListener()
     fastagi: FastAgiListener = FastAgiListener()
     esl_outbound: EslOutboundListener = EslOutboundListener()
+    media_fork: MediaForkListener = MediaForkListener()
+    quality: QualityAlerts = QualityAlerts()
     store: StoreSettings = StoreSettings()
     live_state: LiveStateSettings = LiveStateSettings()
     pbx: list[PbxSettings] = []

@@ -28,9 +28,9 @@ def listeners(src: Sources) -> list[Listener]:
     found: list[Listener] = []
     if src.acd is not None:
         acd = src.acd.partial
-        for name in ("api", "fastagi", "esl_outbound"):
+        for name in ("api", "fastagi", "esl_outbound", "media_fork"):
             section = getattr(acd, name, None)
-            if section is not None:
+            if section is not None and getattr(section, "enabled", True):
                 found.append(Listener(src.acd.doc, (name, "port"), section.host, section.port))
     if src.channels is not None:
         email = src.channels.partial.email
