@@ -131,7 +131,12 @@ def make_sim(fastagi_port: int) -> Simulator:
     sim = Simulator(
         SimConfig(
             dialplan_path=DIALPLAN,
-            globals_override={"CC_FASTAGI": f"agi://127.0.0.1:{fastagi_port}"},
+            # The media fork is tested on its own (test_media_fork.py); here it would only add
+            # Local channels and events to every call.
+            globals_override={
+                "CC_FASTAGI": f"agi://127.0.0.1:{fastagi_port}",
+                "CC_AUDIOSOCKET": "",
+            },
             auth_fail_delay=0.05,
         )
     )
