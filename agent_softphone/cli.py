@@ -198,7 +198,9 @@ def run(
             phone.poll(20)
             if time.monotonic() >= next_report:
                 next_report += report_every
-                sender.offer(mic_probe.report(phone.network(), cpu.load()))
+                load = cpu.load()
+                if mic_probe.ready or mic_wav is None:
+                    sender.offer(mic_probe.report(phone.network(), load))
     except KeyboardInterrupt:
         pass
     finally:

@@ -89,6 +89,8 @@ def run_probe(
             probe.feed(mic(due - fed))
             fed = due
         if now >= next_report:
-            sender.offer(probe.report(cpu_load=cpu.load()))
             next_report += report_every
+            load = cpu.load()
+            if probe.ready:  # no report on CPU alone while the microphone warms up
+                sender.offer(probe.report(cpu_load=load))
         stop.wait(chunk_s)

@@ -67,6 +67,12 @@ class MicProbe:
         self._call = None
         self._idle = StreamScorer(self.format, self._idle_config)
 
+    @property
+    def ready(self) -> bool:
+        """Enough audio for figures (a report without them would be CPU and network only)."""
+        scorer = self._call or self._idle
+        return scorer.seconds >= MIN_AUDIO_S + self._idle_config.analysis_ms / 1000
+
     def feed(self, pcm: bytes) -> None:
         (self._call or self._idle).push(pcm)
 
