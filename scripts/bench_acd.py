@@ -144,8 +144,14 @@ class Plan:
 
 
 def write_configs(directory: Path, plan: Plan, ami_port: int) -> Path:
-    lines = ["skills:", "  - {id: sales}", "  - {id: support}", "languages:", "  - {id: en}",
-             "agents:"]
+    lines = [
+        "skills:",
+        "  - {id: sales}",
+        "  - {id: support}",
+        "languages:",
+        "  - {id: en}",
+        "agents:",
+    ]
     for agent_id, queue in plan.agent_ids():
         lines.append(
             f"  - {{id: {agent_id}, name: Agent {agent_id}, endpoint: PJSIP/{agent_id}, "
@@ -160,15 +166,15 @@ def write_configs(directory: Path, plan: Plan, ami_port: int) -> Path:
         f"     require: {{support: 1}}, wrap_up_seconds: {SUPPORT_WRAP_UP},\n"
         "     ring_timeout_seconds: 10}\n"
         "numbers:\n"
-        f"  - {{did: \"{SALES_NUMBER}\", queue: sales}}\n"
-        f"  - {{did: \"{SUPPORT_NUMBER}\", queue: support}}\n"
+        f'  - {{did: "{SALES_NUMBER}", queue: sales}}\n'
+        f'  - {{did: "{SUPPORT_NUMBER}", queue: support}}\n'
     )
     (directory / "acd.yaml").write_text(
         "node_id: bench\n"
         "timezone: UTC\n"
         "api: {host: 127.0.0.1, port: 8080}\n"
         "fastagi: {host: 127.0.0.1, port: 4573}\n"
-        f"store: {{url: \"sqlite+aiosqlite:///{directory / 'acd.sqlite'}\"}}\n"
+        f'store: {{url: "sqlite+aiosqlite:///{directory / "acd.sqlite"}"}}\n'
         "live_state: {backend: memory}\n"
         "pbx:\n"
         "  - name: sim\n"
@@ -220,12 +226,19 @@ async def _sim(conn: Connection, plan: Plan, rest_q: mp.Queue) -> None:  # type:
         loop.call_later(REST_DELAY, rest_q.put, name)
 
     for i, (name, _) in enumerate(plan.agent_ids()):
-        behaviour = Behaviour(ring_delay=RING_DELAY, answer_delay=ANSWER_DELAY,
-                              talk_time_mean=TALK_MEAN, talk_time_min=TALK_MIN)
+        behaviour = Behaviour(
+            ring_delay=RING_DELAY,
+            answer_delay=ANSWER_DELAY,
+            talk_time_mean=TALK_MEAN,
+            talk_time_min=TALK_MIN,
+        )
         rng = random.Random(plan.seed * 100_000 + i)
         if name.startswith("r"):
-            sim.endpoints.add(WrapUpPhone(name, port=20000 + i, behaviour=behaviour, rng=rng,
-                                          after_call=end_wrap_up_later))
+            sim.endpoints.add(
+                WrapUpPhone(
+                    name, port=20000 + i, behaviour=behaviour, rng=rng, after_call=end_wrap_up_later
+                )
+            )
         else:
             sim.endpoints.add(Endpoint(name, port=20000 + i, behaviour=behaviour, rng=rng))
     await sim.start()
@@ -274,8 +287,12 @@ def rest_main(api_port: int, requests: mp.Queue, out: mp.Queue) -> None:  # type
     sent: list[tuple[str, float, int]] = []
     while (agent_id := requests.get()) is not None:
         t = time.perf_counter()
-        conn.request("POST", f"/api/agents/{agent_id}/wrap-up/end", body=b"{}",
-                     headers={"Content-Type": "application/json"})
+        conn.request(
+            "POST",
+            f"/api/agents/{agent_id}/wrap-up/end",
+            body=b"{}",
+            headers={"Content-Type": "application/json"},
+        )
         response = conn.getresponse()
         response.read()
         sent.append((agent_id, t, response.status))
@@ -287,9 +304,7 @@ def rest_main(api_port: int, requests: mp.Queue, out: mp.Queue) -> None:  # type
 
 # The call whose connect command is being written (set around ``connect_agent``; the
 # adapter's send tasks inherit it).
-_CONNECTING: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "connecting", default=None
-)
+_CONNECTING: contextvars.ContextVar[str | None] = contextvars.ContextVar("connecting", default=None)
 
 
 @dataclass
@@ -310,9 +325,7 @@ class Probe:
     enqueued: dict[str, float] = field(default_factory=dict)
     ready: dict[str, tuple[str, float, float]] = field(default_factory=dict)
     in_rest: set[str] = field(default_factory=set)
-    pending: dict[str, tuple[str, str, float | None, float, float]] = field(
-        default_factory=dict
-    )
+    pending: dict[str, tuple[str, str, float | None, float, float]] = field(default_factory=dict)
     samples: list[Sample] = field(default_factory=list)
     untimed: dict[str, int] = field(default_factory=dict)
     queued: int = 0  # calls the ACD took into a queue
@@ -343,6 +356,7 @@ class Probe:
                         probe.job_runs.append(time.perf_counter() - started)
 
             return await serial(acd, timed_job)
+
         place = acd_offers.place
         wrap_up_ended = acd_wrapup.wrap_up_ended
         end_wrap_up = acd_agents.end_wrap_up
@@ -377,10 +391,17 @@ class Probe:
             record = acd.calls.get(offer.interaction_id)
             if record is not None:
                 probe.offered(offer, record.call_id)
+            sent = record.connects if record is not None else 0
             try:
                 await place(acd, offer)
             finally:
-                if record is not None and probe.pending.pop(record.call_id, None) is not None:
+                # The command is written after `place` returns (on the loop's next turn); an
+                # offer that sent none (not reserved, caller gone) is not timed.
+                if (
+                    record is not None
+                    and record.connects == sent
+                    and probe.pending.pop(record.call_id, None) is not None
+                ):
                     probe.untimed_offer("no connect command sent")
 
         AcdService.enqueue = timed_enqueue  # type: ignore[method-assign]
@@ -403,9 +424,7 @@ class Probe:
         elif offer.reason.trigger is Trigger.AGENT and agent_id in self.ready:
             kind, started, seen = self.ready.pop(agent_id)
             self.enqueued.pop(offer.interaction_id, None)
-            self.pending[call_id] = (
-                kind, agent_id, None if kind == "rest" else started, seen, now
-            )
+            self.pending[call_id] = (kind, agent_id, None if kind == "rest" else started, seen, now)
         else:
             self.enqueued.pop(offer.interaction_id, None)
             self.untimed_offer(f"trigger {offer.reason.trigger.value} (login, step, ...)")
@@ -530,25 +549,32 @@ async def run(plan: Plan, pbx: str) -> Result:
         with tempfile.TemporaryDirectory(prefix="bench_acd-") as tmp:
             probe = Probe()
             probe.install()
-            node = Node(load_configs(write_configs(Path(tmp), plan, ami_port)),
-                        api_port=0, fastagi_port=0)
+            node = Node(
+                load_configs(write_configs(Path(tmp), plan, ami_port)), api_port=0, fastagi_port=0
+            )
             await node.start(wait_for_pbx=True)
             probe.attach(node)
             assert node.fastagi is not None and node.service is not None
-            rest = ctx.Process(target=rest_main, args=(node.api_bound, rest_q, rest_out),
-                               daemon=True)
+            rest = ctx.Process(
+                target=rest_main, args=(node.api_bound, rest_q, rest_out), daemon=True
+            )
             rest.start()
             conn.send(("acd", node.fastagi.port))
             await _recv(conn)  # registered
             service = node.service
             ids = [a for a, _ in plan.agent_ids()]
-            await _wait("every agent to log in by registration", 60, lambda: all(
-                service.engine.agent_state(a) is AgentState.READY for a in ids))
+            await _wait(
+                "every agent to log in by registration",
+                60,
+                lambda: all(service.engine.agent_state(a) is AgentState.READY for a in ids),
+            )
             stop = asyncio.Event()
             pings: list[float] = []
             lags: list[float] = []
-            watchers = [asyncio.create_task(_pinger(node, stop, pings)),
-                        asyncio.create_task(_ticker(stop, lags))]
+            watchers = [
+                asyncio.create_task(_pinger(node, stop, pings)),
+                asyncio.create_task(_ticker(stop, lags)),
+            ]
             cpu0, wall0 = time.process_time(), time.perf_counter()
             conn.send(("go",))
             _, placed, elapsed, sim_cpu = await _recv(conn)
@@ -575,8 +601,9 @@ async def run(plan: Plan, pbx: str) -> Result:
             await node.stop()
             node = None
         probe.match_rest(rest_sent)
-        return Result(plan, placed, elapsed, probe, pings, lags, acd_cpu, sim_cpu, rest_sent,
-                      teardown.errors)
+        return Result(
+            plan, placed, elapsed, probe, pings, lags, acd_cpu, sim_cpu, rest_sent, teardown.errors
+        )
     finally:
         if node is not None:
             await node.stop()
@@ -601,8 +628,10 @@ def line(label: str, what: str, values_s: list[float]) -> str:
     if not values_s:
         return f"{label:<10} {what}: no samples"
     p50, p99, top = percentiles(values_s)
-    return (f"{label:<10} {what}: p50 {p50:.2f} ms, p99 {p99:.2f} ms, max {top:.2f} ms "
-            f"({len(values_s)} commands)")
+    return (
+        f"{label:<10} {what}: p50 {p50:.2f} ms, p99 {p99:.2f} ms, max {top:.2f} ms "
+        f"({len(values_s)} commands)"
+    )
 
 
 def report(r: Result, pbx: str, target_ms: float) -> bool | None:
@@ -626,16 +655,24 @@ def report(r: Result, pbx: str, target_ms: float) -> bool | None:
     answers = ", ".join(f"{n} x {status}" for status, n in sorted(statuses.items())) or "none"
     untimed = ", ".join(f"{n} {why}" for why, n in sorted(probe.untimed.items())) or "none"
     plan = r.plan
-    print(f"pbx        {pbx} (pbx.sim in its own process, shipped dialplan); ACD with SQLite "
-          f"store and memory live state")
-    print(f"load       {r.placed} calls placed at {r.placed / r.elapsed:.1f} calls/s (asked "
-          f"{plan.rate:g} for {plan.seconds:g} s); {plan.support_share:.0%} to support")
-    print(f"agents     sales {plan.sales_agents}, support {plan.timer_agents} "
-          f"(wrap-up timer) + {plan.rest_agents} (REST wrap-up end; answers: "
-          f"{answers})")
-    print(f"acd        took {probe.queued} calls into a queue during the run, made "
-          f"{probe.offers} offers; used {r.acd_cpu:.0%} of one core (the PBX "
-          f"{r.sim_cpu:.0%}); {r.teardown_errors} errors logged at the final hang-up")
+    print(
+        f"pbx        {pbx} (pbx.sim in its own process, shipped dialplan); ACD with SQLite "
+        f"store and memory live state"
+    )
+    print(
+        f"load       {r.placed} calls placed at {r.placed / r.elapsed:.1f} calls/s (asked "
+        f"{plan.rate:g} for {plan.seconds:g} s); {plan.support_share:.0%} to support"
+    )
+    print(
+        f"agents     sales {plan.sales_agents}, support {plan.timer_agents} "
+        f"(wrap-up timer) + {plan.rest_agents} (REST wrap-up end; answers: "
+        f"{answers})"
+    )
+    print(
+        f"acd        took {probe.queued} calls into a queue during the run, made "
+        f"{probe.offers} offers; used {r.acd_cpu:.0%} of one core (the PBX "
+        f"{r.sim_cpu:.0%}); {r.teardown_errors} errors logged at the final hang-up"
+    )
     print(f"untimed    offers: {untimed}")
     print(line("baseline", "AMI Ping -> Response, same adapter and socket", r.pings))
     print(line("loop lag", "ACD event loop, 10 ms timer", r.lags).replace(" commands)", " ticks)"))
@@ -647,32 +684,52 @@ def report(r: Result, pbx: str, target_ms: float) -> bool | None:
     print(line("split", "all inputs -> engine's offer", to_decision))
     print(line("split", "engine's offer -> Redirect written", to_write))
     jobs = "jobs)"
-    print(line("jobs", "ACD serial queue, wait before a job", probe.job_waits)
-          .replace("commands)", jobs))
-    print(line("jobs", "ACD serial queue, one job's run", probe.job_runs)
-          .replace("commands)", jobs))
-    print(f"compare    Asterisk app_queue re-checks waiting callers about once a second: "
-          f"up to {APP_QUEUE_MS:.0f} ms; target p99 < {target_ms:g} ms")
+    print(
+        line("jobs", "ACD serial queue, wait before a job", probe.job_waits).replace(
+            "commands)", jobs
+        )
+    )
+    print(
+        line("jobs", "ACD serial queue, one job's run", probe.job_runs).replace("commands)", jobs)
+    )
+    print(
+        f"compare    Asterisk app_queue re-checks waiting callers about once a second: "
+        f"up to {APP_QUEUE_MS:.0f} ms; target p99 < {target_ms:g} ms"
+    )
     if not by_kind["arrival"] or not ready:
         print("result     NO FIGURES (no timed commands of one kind)")
         return None
     p99s = (percentiles(by_kind["arrival"])[1], percentiles(ready)[1])
     ok = all(p < target_ms for p in p99s)
-    print(f"result     {'PASS' if ok else 'FAIL'} (p99 arrival {p99s[0]:.2f} ms, "
-          f"ready {p99s[1]:.2f} ms, target < {target_ms:g} ms)")
+    print(
+        f"result     {'PASS' if ok else 'FAIL'} (p99 arrival {p99s[0]:.2f} ms, "
+        f"ready {p99s[1]:.2f} ms, target < {target_ms:g} ms)"
+    )
     return ok
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rate", type=float, default=200.0, help="new calls per second")
-    p.add_argument("--seconds", type=float, default=None,
-                   help="how long calls keep arriving (default 30, 5 with --quick)")
+    p.add_argument(
+        "--seconds",
+        type=float,
+        default=None,
+        help="how long calls keep arriving (default 30, 5 with --quick)",
+    )
     p.add_argument("--quick", action="store_true", help="a short run (~20 s in all)")
-    p.add_argument("--support-share", type=float, default=0.1,
-                   help="share of calls to the queue where calls wait for agents")
-    p.add_argument("--pbx", choices=("asterisk",), default="asterisk",
-                   help="which simulated PBX and adapter (FreeSWITCH is not wired yet)")
+    p.add_argument(
+        "--support-share",
+        type=float,
+        default=0.1,
+        help="share of calls to the queue where calls wait for agents",
+    )
+    p.add_argument(
+        "--pbx",
+        choices=("asterisk",),
+        default="asterisk",
+        help="which simulated PBX and adapter (FreeSWITCH is not wired yet)",
+    )
     p.add_argument("--target-ms", type=float, default=TARGET_MS, help="p99 target")
     p.add_argument("--strict", action="store_true", help="exit 1 when below target")
     args = p.parse_args()

@@ -94,6 +94,9 @@ class CallRecord:
     outside_engine: bool = False
     # The PBX could not be told to ring the agent (link down): ring again once it is back.
     connect_failed: bool = False
+    # Connect commands sent for this record; an answer names the one it belongs to, so a late
+    # answer to an earlier attempt changes nothing.
+    connects: int = 0
 
     def move(self, new: Stage) -> Stage:
         """Change stage (checked); returns the previous one."""

@@ -1,7 +1,11 @@
 """Offers: atomic reservation, then the PBX command; the ring's outcome back into the engine.
 
 The reservation (live-state compare-and-set) comes before any PBX command, so two ACD nodes,
-or a stale decision, can never ring one agent twice. A ring that ends without an answer puts
+or a stale decision, can never ring one agent twice. The connect command is sent without
+waiting for the PBX's answer (`AcdService.command`); the answer comes back as a job of its own
+(`connect_answered`): the caller gone (NoSuchCall) closes the interaction, any other failure
+(link down, no answer in time) marks the ring to be sent again after the next resync, with
+the engine's offer timer as the backstop. A ring that ends without an answer puts
 the caller back on hold and lets the engine re-route (its `no_answer` also applies the
 agent's consecutive no-answer rule). An answer within the queue's SLA seconds also counts
 `answered_in_sla` on the queue's live counters, for the wallboard's "SLA so far".
@@ -9,7 +13,9 @@ agent's consecutive no-answer rule). An answer within the queue's SLA seconds al
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 from cc_core.acd.agent_quality import offer_quality_fields
@@ -34,6 +40,14 @@ async def place(acd: AcdService, offer: Offer) -> None:
         await acd.apply(acd.engine.end(offer.interaction_id, acd.now()))
         return
     agent_id = offer.agent_id
+    if record.call_id in acd.hung_up:
+        # The PBX already said this caller hung up (its job is still queued): close it now
+        # rather than reserve an agent and ring for nobody.
+        from cc_core.acd.wrapup import caller_left
+
+        acd.live_sync.agent_changed(agent_id)
+        await caller_left(acd, record, cause="hung up before ringing")
+        return
     expected = acd.live_sync.written_state(agent_id)
     try:
         reserved = await acd.live.reserve(agent_id, expected, record.interaction_id)
@@ -42,8 +56,14 @@ async def place(acd: AcdService, offer: Offer) -> None:
         reserved = None
     if reserved is None:
         # Someone else changed the agent (another node, a stale record): not this agent now.
-        log_event(log, "offer.not_reserved", logging.WARNING, agent=agent_id,
-                  interaction=record.interaction_id, expected=expected)
+        log_event(
+            log,
+            "offer.not_reserved",
+            logging.WARNING,
+            agent=agent_id,
+            interaction=record.interaction_id,
+            expected=expected,
+        )
         acd.live_sync.agent_changed(agent_id)
         await acd.apply(acd.engine.reject(offer.offer_id, acd.now()))
         return
@@ -51,6 +71,7 @@ async def place(acd: AcdService, offer: Offer) -> None:
     record.agent_id = agent_id
     record.offer_id = offer.offer_id
     old = record.move(Stage.OFFERED)
+    await ring(acd, record)  # first: the caller waits for this, the records below do not
     await acd.journal.moved(
         record,
         old,
@@ -64,36 +85,80 @@ async def place(acd: AcdService, offer: Offer) -> None:
     acd.live_sync.queue_changed(record.queue)
     acd.live_sync.agent_changed(agent_id)
     await acd.live_sync.count(record.queue, "offered")
-    await ring(acd, record)
 
 
 async def ring(acd: AcdService, record: CallRecord) -> None:
-    """Tell the PBX to ring the reserved agent for ``record``."""
+    """Tell the PBX to ring the reserved agent for ``record``; the answer is a later job
+    (nothing here waits: a coroutine only for its callers)."""
     agent_id = record.agent_id or ""
     endpoint = acd.centre.endpoints[agent_id]
     info = acd.centre.queue_info[record.queue]
-    ring_timeout = info.ring_timeout
-    try:
-        if info.csat_survey:
-            # Set when ringing, not in the IVR: overflow or adoption may have changed the queue.
-            await _ask_for_survey(acd, record)
-        await acd.port.connect_agent(
-            record.call_id, endpoint, ring_timeout=ring_timeout,
-            caller_id=record.caller_num or None,
-        )
-        record.connect_failed = False
-    except NoSuchCall as exc:
+    # In flight is not failed: a resync meanwhile must not send it a second time.
+    record.connect_failed = False
+    record.connects += 1
+    attempt, offer_id = record.connects, record.offer_id
+    connect = acd.port.connect_agent(
+        record.call_id,
+        endpoint,
+        ring_timeout=info.ring_timeout,
+        caller_id=record.caller_num or None,
+    )
+    if info.csat_survey:
+        # Set when ringing, not in the IVR: overflow or adoption may have changed the queue.
+        # Sent first: the PBX runs the two in the order they are written.
+        send: Awaitable[object] = _with_survey(acd, record.call_id, connect)
+    else:
+        send = connect
+
+    async def then(error: BaseException | None) -> None:
+        await connect_answered(acd, record, offer_id, attempt, error)
+
+    acd.command(send, then)
+
+
+async def connect_answered(
+    acd: AcdService,
+    record: CallRecord,
+    offer_id: int | None,
+    attempt: int,
+    error: BaseException | None,
+) -> None:
+    """The PBX's answer to a connect command, in the ACD's order."""
+    if (
+        acd.calls.get(record.interaction_id) is not record
+        or record.stage is not Stage.OFFERED
+        or record.offer_id != offer_id
+        or record.connects != attempt
+    ):
+        return  # the offer moved on meanwhile (answered, hung up, timed out, sent again)
+    if error is None:
+        return
+    agent_id = record.agent_id or ""
+    if isinstance(error, NoSuchCall):
         from cc_core.acd.wrapup import caller_left
 
-        log_event(log, "offer.call_not_found", logging.WARNING, call=record.call_id,
-                  agent=agent_id, error=str(exc))
+        log_event(
+            log,
+            "offer.call_not_found",
+            logging.WARNING,
+            call=record.call_id,
+            agent=agent_id,
+            error=str(error),
+        )
         await caller_left(acd, record, cause="call gone before ringing")
-    except PbxError as exc:
-        # Link down or no answer in time: ring again after the next resync; the engine's
-        # offer timer (ring time plus a grace) re-routes the call if that never comes.
-        record.connect_failed = True
-        log_event(log, "offer.connect_failed", logging.WARNING, call=record.call_id,
-                  agent=agent_id, error=str(exc))
+        return
+    # Link down or no answer in time (or an adapter bug): ring again after the next resync;
+    # the engine's offer timer (ring time plus a grace) re-routes the call if that never comes.
+    record.connect_failed = True
+    level = logging.WARNING if isinstance(error, PbxError) else logging.ERROR
+    log_event(
+        log,
+        "offer.connect_failed",
+        level,
+        call=record.call_id,
+        agent=agent_id,
+        error=str(error) or type(error).__name__,
+    )
 
 
 async def dial_ended(acd: AcdService, event: DialEnded) -> None:
@@ -154,19 +219,19 @@ async def count_sla(acd: AcdService, record: CallRecord, now: float) -> None:
     try:
         await acd.live.incr_counter(record.queue, "answered_in_sla", 1 if within else 0)
     except LiveStateError as exc:
-        log_event(log, "live.counter_failed", logging.WARNING, queue=record.queue,
-                  error=str(exc))
+        log_event(log, "live.counter_failed", logging.WARNING, queue=record.queue, error=str(exc))
 
 
-async def _ask_for_survey(acd: AcdService, record: CallRecord) -> None:
-    try:
-        await acd.port.set_variable(record.call_id, SURVEY_VARIABLE, "1")
-    except NoSuchCall:
-        raise
-    except PbxError as exc:
+async def _with_survey(acd: AcdService, call_id: str, connect: Awaitable[None]) -> None:
+    """Ask for the survey, then connect: both written before either answer is awaited."""
+    survey, ringing = await asyncio.gather(
+        acd.port.set_variable(call_id, SURVEY_VARIABLE, "1"), connect, return_exceptions=True
+    )
+    if isinstance(ringing, BaseException):
+        raise ringing
+    if isinstance(survey, PbxError) and not isinstance(survey, NoSuchCall):
         # No survey for this call is better than no agent for it.
-        log_event(log, "offer.survey_not_set", logging.WARNING, call=record.call_id,
-                  error=str(exc))
+        log_event(log, "offer.survey_not_set", logging.WARNING, call=call_id, error=str(survey))
 
 
 async def expired(acd: AcdService, outcome: OfferExpired) -> None:
@@ -194,9 +259,13 @@ async def _hold_if_waiting(acd: AcdService, record: CallRecord) -> None:
     # Re-offered at once: the connect command moves the caller anyway.
     if record.stage is not Stage.QUEUED or acd.calls.get(record.interaction_id) is None:
         return
+    acd.command(_hold(acd, record.call_id))
+
+
+async def _hold(acd: AcdService, call_id: str) -> None:
     try:
-        await acd.port.hold(record.call_id)
+        await acd.port.hold(call_id)
     except NoSuchCall:
         return  # hung up meanwhile; its hang-up event closes the interaction
     except PbxError as exc:
-        log_event(log, "call.hold_failed", logging.WARNING, call=record.call_id, error=str(exc))
+        log_event(log, "call.hold_failed", logging.WARNING, call=call_id, error=str(exc))

@@ -5,12 +5,17 @@ Everything that changes the ACD's picture (a PBX event, an API request, the engi
 runs as one job at a time from one queue, so engine calls, store writes and PBX commands
 happen in a single order. The engine's timers are driven by one asyncio timer armed at
 ``engine.next_timer()``; nothing polls.
+
+A job never waits for the PBX: it sends a command (`command`) and goes on; the answer comes
+back as a job of its own. So one slow or lost answer delays nothing else, and the commands of
+consecutive jobs still reach the PBX in the order they were decided.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -92,6 +97,12 @@ class AcdService:
             asyncio.Queue()
         )
         self._tasks: list[asyncio.Task[None]] = []
+        # PBX commands sent and not yet answered; `_sent` is set when a job sent one.
+        self._commands: set[asyncio.Task[Any]] = set()
+        self._sent = False
+        # Calls whose hang-up the PBX reported and whose job has not run yet: an offer for one
+        # of them is not sent (it would only come back as NoSuchCall).
+        self.hung_up: set[str] = set()
         self._subscription: EventSubscription | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_due: float | None = None
@@ -139,10 +150,11 @@ class AcdService:
             self._subscription.close()
         with contextlib.suppress(Exception):
             await self.port.close()
-        for task in self._tasks:
+        for task in [*self._tasks, *self._commands]:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks, *self._commands, return_exceptions=True)
         self._tasks.clear()
+        self._commands.clear()
         await self.journal.close()
         self.started = False
 
@@ -176,15 +188,54 @@ class AcdService:
             except Exception:
                 log.exception("live state sync failed")
             self._arm_timer()
+            if self._sent:
+                # Let the commands this job sent reach the socket before the next job runs
+                # (with jobs waiting, `get` above would not give the loop a turn).
+                self._sent = False
+                await asyncio.sleep(0)
+
+    def command(
+        self,
+        send: Awaitable[Any],
+        then: Callable[[BaseException | None], Awaitable[None]] | None = None,
+    ) -> None:
+        """Send a PBX command without waiting for its answer.
+
+        ``send`` (a port call) starts on the loop's next turn, before the next job; ``then``
+        gets the answer (None, or the error) as a job of its own, in the ACD's order. Without
+        ``then`` a failure is only logged.
+        """
+        task = asyncio.ensure_future(send)
+        self._commands.add(task)
+        self._sent = True
+
+        def answered(done: asyncio.Future[Any]) -> None:
+            self._commands.discard(task)
+            if done.cancelled():
+                return
+            error = done.exception()
+            if then is not None:
+                self.submit(lambda: then(error))
+            elif error is not None and not isinstance(error, NoSuchCall):
+                log_event(log, "pbx.command_failed", logging.WARNING, error=str(error))
+
+        task.add_done_callback(answered)
 
     async def _pump(self, subscription: EventSubscription) -> None:
+        # Events are queued as jobs without waiting for each to run: their order among
+        # themselves is kept, and a hang-up is known (`hung_up`) before its job's turn.
         async for event in subscription:
             if not isinstance(event, _HANDLED):
                 continue  # ringing, answer, bridge and DTMF events change nothing here
-            try:
-                await self.serial(lambda e=event: self.on_pbx_event(e))
-            except Exception:
-                log.exception("PBX event %r failed", event)
+            if isinstance(event, CallHungUp):
+                self.hung_up.add(event.call_id)
+            self.submit(lambda e=event: self._event_job(e))
+
+    async def _event_job(self, event: PbxEvent) -> None:
+        try:
+            await self.on_pbx_event(event)
+        except Exception:
+            log.exception("PBX event %r failed", event)
 
     def _arm_timer(self) -> None:
         due = self.engine.next_timer()
@@ -213,12 +264,19 @@ class AcdService:
         if isinstance(event, DialEnded):
             await offers.dial_ended(self, event)
         elif isinstance(event, CallHungUp):
+            self.hung_up.discard(event.call_id)
             record = self.calls.by_call(event.call_id)
             if record is not None:
                 await wrapup.caller_left(self, record, cause=event.cause.text)
         elif isinstance(event, Resynced):
             self.resyncs += 1
             await adoption.adopt(self, event.calls)
+            if self.resyncs == 1:
+                # What was just loaded (possibly a large backlog of calls) lives as long as its
+                # calls: out of the collector's sight, a full collection of it (~350 ms at
+                # 100k interactions) cannot land inside one call's handling.
+                gc.collect()
+                gc.freeze()
         elif isinstance(event, EndpointRegistered):
             await agents.endpoint_registered(self, event.endpoint)
         elif isinstance(event, EndpointUnregistered):
@@ -247,8 +305,11 @@ class AcdService:
             elif isinstance(outcome, AgentAutoNotReady):
                 self.live_sync.agent_changed(outcome.agent_id)
                 await self.journal.agent_event(
-                    outcome.agent_id, "auto_not_ready", outcome.at,
-                    reason=outcome.reason, missed=outcome.missed,
+                    outcome.agent_id,
+                    "auto_not_ready",
+                    outcome.at,
+                    reason=outcome.reason,
+                    missed=outcome.missed,
                 )
 
     async def _overflowed(self, outcome: Overflowed) -> None:
@@ -271,20 +332,29 @@ class AcdService:
         await self.journal.moved(record, old, outcome.at, exit=outcome.exit.value)
         self.calls.drop(record)
         self.live_sync.queue_changed(record.queue)
+        self.command(self._leave(record.call_id, outcome.exit.value))
+
+    async def _leave(self, call_id: str, exit_kind: str) -> None:
+        """Send a caller to its exit; the interaction is already closed, so nothing waits."""
         try:
-            await self.port.redirect(record.call_id, EXIT_CONTEXT, outcome.exit.value)
+            await self.port.redirect(call_id, EXIT_CONTEXT, exit_kind)
             return
         except NoSuchCall:
             return
         except PbxError as exc:
             # No exit in the dialplan: better a clear end than a caller left on hold for ever.
-            log_event(log, "call.exit_failed", logging.WARNING, call=record.call_id,
-                      exit=outcome.exit.value, error=str(exc))
+            log_event(
+                log,
+                "call.exit_failed",
+                logging.WARNING,
+                call=call_id,
+                exit=exit_kind,
+                error=str(exc),
+            )
         try:
-            await self.port.hangup(record.call_id)
+            await self.port.hangup(call_id)
         except PbxError as exc:
-            log_event(log, "call.hangup_failed", logging.WARNING, call=record.call_id,
-                      error=str(exc))
+            log_event(log, "call.hangup_failed", logging.WARNING, call=call_id, error=str(exc))
 
     # ------------------------------------------------------------------ calls (IVR side)
 
@@ -366,7 +436,9 @@ class AcdService:
             "state": state.value,
             "reason": self.engine.agent_reason(agent_id),
             "interactions": [
-                r.interaction_id for r in self.calls if r.agent_id == agent_id
+                r.interaction_id
+                for r in self.calls
+                if r.agent_id == agent_id
                 and r.stage in (Stage.OFFERED, Stage.CONNECTED, Stage.WRAP_UP)
             ],
             "contacts": contacts,
