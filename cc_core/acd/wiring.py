@@ -12,6 +12,7 @@ from aiohttp import web
 
 from cc_core.acd.centre import centre_from_config
 from cc_core.acd.ivr import make_flow
+from cc_core.acd.media import MediaMonitor
 from cc_core.acd.service import AcdService
 from cc_core.api.app import make_app
 from cc_core.config import CentreConfig, PbxSettings
@@ -19,6 +20,7 @@ from cc_core.logs import log_event
 from cc_core.store.database import Store
 from cc_core.store.live import LiveState, open_live_state
 from pbx.asterisk.adapter import AsteriskPort
+from pbx.asterisk.audiosocket import AudioSocketServer
 from pbx.asterisk.fastagi import FastAgiServer
 from pbx.asterisk.settings import AsteriskSettings
 from pbx.freeswitch import FreeSwitchPort, FreeSwitchSettings
@@ -84,6 +86,10 @@ class Node:
     # FreeSWITCH: the outbound event-socket server the dialplan's `socket` connects to (IVR).
     ivr_socket_port: int | None = None  # None: acd.yaml's esl_outbound; 0: a free port
     ivr_socket: OutboundServer | None = None
+    # Asterisk: the AudioSocket server the dialplan's media fork streams call audio to.
+    media_port: int | None = None  # None: acd.yaml's media_fork; 0: a free port
+    media: AudioSocketServer | None = None
+    media_monitor: MediaMonitor | None = None
     runner: web.AppRunner | None = None
     api_bound: int = 0
 
@@ -110,6 +116,7 @@ class Node:
             for path in FLOW_PATHS:
                 self.fastagi.route(path, flow)
             await self.fastagi.start()
+            await self._start_media()
         self.runner = web.AppRunner(
             make_app(self.service, agent_secret=acd.api.agent_secret), access_log=None
         )
@@ -138,9 +145,36 @@ class Node:
         )
         await self.ivr_socket.start()
 
+    async def _start_media(self) -> None:
+        """Live voice scoring: optional, so a port that cannot be bound is logged, not fatal
+        (calls go on unscored)."""
+        settings = self.config.acd.media_fork
+        if not settings.enabled or self.service is None:
+            return
+        monitor = MediaMonitor(self.service, self.config.acd.quality)
+        # The agent quality feed, when the service has one, hears the agent side's score.
+        desk = getattr(self.service, "quality_desk", None)
+        hook = getattr(desk, "on_agent_side_score", None)
+        if callable(hook):
+            monitor.on_agent_side_score = hook
+        server = AudioSocketServer(
+            settings.host,
+            settings.port if self.media_port is None else self.media_port,
+            monitor.open_stream,
+        )
+        try:
+            await server.start()
+        except OSError as exc:
+            log_event(log, "media.listen_failed", logging.ERROR, host=settings.host,
+                      port=settings.port, error=str(exc))
+            return
+        self.media, self.media_monitor = server, monitor
+
     async def stop(self) -> None:
         if self.runner is not None:
             await self.runner.cleanup()
+        if self.media is not None:
+            await self.media.close()
         if self.fastagi is not None:
             await self.fastagi.close()
         if self.ivr_socket is not None:
