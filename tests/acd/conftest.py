@@ -224,7 +224,7 @@ def point_at(sim: Simulator, node: Node) -> None:
 
 
 async def start_node(configs: Path) -> Node:
-    node = Node(load_configs(configs), api_port=0, fastagi_port=0)
+    node = Node(load_configs(configs), api_port=0, fastagi_port=0, media_port=0)
     await node.start(wait_for_pbx=True)
     return node
 
