@@ -33,7 +33,7 @@ from cc_core.routing.ready import ReadyAgents
 from cc_core.routing.requirements import EligibilityClass, fits
 from cc_core.routing.state import AgentRuntime, InteractionRuntime, Phase
 from cc_core.routing.sticky import ServiceHistory
-from cc_core.routing.timers import TimerKind, Timers
+from cc_core.routing.timers import Timers
 from cc_core.routing.waiting import WaitingLines
 
 NO_ANSWER_REASON = "no-answer"
@@ -205,18 +205,16 @@ class EngineCore:
         queue = rec.queue
         agent = rt.agent
         if agent_rank is None:
-            agent_rank = ranking.agent_entry(
+            agent_rank = ranking.agent_value(
                 queue.strategy,
-                queue.quality_weight,
-                agent.quality,
+                queue.quality_weight * agent.quality,
                 rt.rank,
                 rt.last_activity,
                 rt.contacts,
                 rt.talk,
                 agent.skills.get(cls.primary or "", 0),
-            )[0]
-        self._offer_seq += 1
-        offer_id = self._offer_seq
+            )
+        self._offer_seq = offer_id = self._offer_seq + 1
         channel = cls.channel
         seq = rec.seq
         rt.take(channel)
@@ -226,22 +224,23 @@ class EngineCore:
         rec.offer_id = offer_id
         rec.agent_id = agent_id = agent.id
         self._offers[offer_id] = PendingOffer(offer_id, seq, agent_id, channel)
+        queue_id = queue.id
         ready = self._ready
-        ready.rr_last[queue.id] = rt.rank
-        ready.picks[queue.id] += 1
+        ready.rr_last[queue_id] = rt.rank
+        ready.picks[queue_id] += 1
         expires = now + queue.offer_timeout
-        self._timers.push(expires, TimerKind.OFFER_TIMEOUT, offer_id)
+        self._timers.push_offer(expires, offer_id)
         reason = Reason(
             trigger,
             queue.strategy,
             rec.step,
             self._lines.class_text[class_id],
             float(agent_rank),
-            ranking.score_at(rec.neg_key, rec.rate, now),
+            -rec.neg_key + rec.rate * now,  # ranking.score_at, inlined
             agent.quality,
             queue.min_quality,
             sticky,
         )
         self._out.append(
-            Offer(offer_id, rec.interaction.id, agent_id, queue.id, channel, now, expires, reason)
+            Offer(offer_id, rec.interaction.id, agent_id, queue_id, channel, now, expires, reason)
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from cc_core.domain import ChannelKind, ExitKind, Strategy
 
@@ -17,8 +18,12 @@ class Trigger(enum.Enum):
     STICKY_END = "sticky_end"  # the sticky-agent preference ended
 
 
-@dataclass(frozen=True, slots=True)
-class Reason:
+# Offer and Reason are named tuples, not frozen dataclasses: one of each is made per
+# assignment, and a frozen dataclass sets every field through object.__setattr__ (about eight
+# times the cost). Same fields, constructor, repr and immutability.
+
+
+class Reason(NamedTuple):
     """Why this agent got this interaction, for the decision log."""
 
     trigger: Trigger
@@ -32,8 +37,7 @@ class Reason:
     sticky: bool  # chosen as the customer's previous agent
 
 
-@dataclass(frozen=True, slots=True)
-class Offer:
+class Offer(NamedTuple):
     """Ring ``agent_id`` with ``interaction_id``: one capacity slot is reserved for it.
 
     Answer with ``Engine.accept``/``reject``/``no_answer``; unanswered it expires at

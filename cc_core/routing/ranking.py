@@ -59,6 +59,28 @@ def agent_entry(
     return (-level - wq, last_activity, rank)  # BEST_SKILL
 
 
+def agent_value(
+    strategy: Strategy,
+    wq: float,
+    rank: int,
+    last_activity: float,
+    contacts: int,
+    talk: float,
+    level: int = 0,
+) -> float:
+    """The first element of ``agent_entry`` (what an offer's reason reports), with the
+    quality term ``wq = quality_weight * quality`` already computed; no tuple is built."""
+    if strategy is Strategy.LONGEST_IDLE:
+        return last_activity - wq
+    if strategy is Strategy.FEWEST_CONTACTS:
+        return contacts - wq
+    if strategy is Strategy.LEAST_TALK_TIME:
+        return talk - wq
+    if strategy is Strategy.ROUND_ROBIN or strategy is Strategy.RANDOM:
+        return rank
+    return -level - wq  # BEST_SKILL
+
+
 def random_draw(seed: int, queue_id: str, pick: int, key: str) -> float:
     """A uniform number in [0, 1) fixed by (seed, queue, the queue's pick count, key).
 

@@ -8,10 +8,11 @@ ranking order and takes the first agent with its language and skills.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from sortedcontainers import SortedList
 
-from cc_core.domain import AgentState, Queue, Strategy
+from cc_core.domain import AgentState, ChannelKind, Queue, Strategy
 from cc_core.routing import ranking
 from cc_core.routing.requirements import EligibilityClass, fits
 from cc_core.routing.state import AgentRuntime, InteractionRuntime
@@ -38,47 +39,66 @@ class ReadyAgents:
             step.requirements[0].skill for step in queue.steps if step.requirements
         )
 
-    def _wanted(self, rt: AgentRuntime) -> list[tuple[tuple, tuple]]:
-        """(index key, entry) pairs the agent belongs in now: READY, quality high enough, and
-        for each channel it has a free slot for."""
-        if rt.presence is not AgentState.READY:
-            return []
+    def _plan(self, rt: AgentRuntime) -> tuple[tuple[Any, ...], bool, bool, bool]:
+        """What the agent's entries are made of, per served queue it is good enough for:
+        (index key per channel, strategy, quality term, best-skill keys per channel with the
+        skill's ranking value), and which counters its entries depend on. Kept on the agent
+        until its profile changes (queues never change)."""
         agent = rt.agent
-        wanted: list[tuple[tuple, tuple]] = []
-        takeable = rt.takeable
-        if not takeable:
-            return wanted
+        plan = []
+        uses: set[Strategy] = set()
         for queue_id, _prio in rt.queue_order:
             queue = self._queues[queue_id]
             if agent.quality < queue.min_quality:
                 continue
-            entry = ranking.agent_entry(
-                queue.strategy,
-                queue.quality_weight,
-                agent.quality,
-                rt.rank,
-                rt.last_activity,
-                rt.contacts,
-                rt.talk,
-            )
+            strategy = queue.strategy
+            uses.add(strategy)
+            wq = queue.quality_weight * agent.quality
+            keys = {channel: (queue_id, channel) for channel in rt.channels}
+            skill_keys: dict[ChannelKind, tuple[tuple[tuple, float], ...]] = {}
+            if strategy is Strategy.BEST_SKILL:
+                levels = [
+                    (skill, level)
+                    for skill in self._primaries[queue_id]
+                    if (level := agent.skills.get(skill)) is not None
+                ]
+                for channel in rt.channels:
+                    skill_keys[channel] = tuple(
+                        ((queue_id, channel, skill), -level - wq) for skill, level in levels
+                    )
+            plan.append((keys, strategy, wq, skill_keys))
+        uses_idle = bool(uses - {Strategy.ROUND_ROBIN, Strategy.RANDOM})
+        return (
+            tuple(plan),
+            uses_idle,
+            Strategy.FEWEST_CONTACTS in uses,
+            Strategy.LEAST_TALK_TIME in uses,
+        )
+
+    def _wanted(self, rt: AgentRuntime, plan: tuple[Any, ...]) -> list[tuple[tuple, tuple]]:
+        """(index key, entry) pairs of a READY agent with a free slot: for each channel it
+        has a free slot for, in each queue of its plan. The entries are ``ranking.agent_entry``
+        written out per strategy (this runs after every offer and free)."""
+        takeable = rt.takeable
+        last, contacts, talk, rank = rt.last_activity, rt.contacts, rt.talk, rt.rank
+        wanted: list[tuple[tuple, tuple]] = []
+        add = wanted.append
+        for keys, strategy, wq, skill_keys in plan:
+            if strategy is Strategy.LONGEST_IDLE:
+                entry: tuple = (last - wq, rank)
+            elif strategy is Strategy.FEWEST_CONTACTS:
+                entry = (contacts - wq, last, rank)
+            elif strategy is Strategy.LEAST_TALK_TIME:
+                entry = (talk - wq, last, rank)
+            elif strategy is Strategy.BEST_SKILL:
+                entry = (0 - wq, last, rank)  # agent_entry's level 0: -0 - wq
+            else:  # ROUND_ROBIN, RANDOM
+                entry = (rank,)
             for channel in takeable:
-                wanted.append(((queue_id, channel), entry))
-                if queue.strategy is Strategy.BEST_SKILL:
-                    for skill in self._primaries[queue_id]:
-                        level = agent.skills.get(skill)
-                        if level is None:
-                            continue
-                        skill_entry = ranking.agent_entry(
-                            Strategy.BEST_SKILL,
-                            queue.quality_weight,
-                            agent.quality,
-                            rt.rank,
-                            rt.last_activity,
-                            0,
-                            0.0,
-                            level,
-                        )
-                        wanted.append(((queue_id, channel, skill), skill_entry))
+                add((keys[channel], entry))
+                if skill_keys:
+                    for key, value in skill_keys[channel]:
+                        add((key, (value, last, rank)))
         return wanted
 
     def refresh(self, rt: AgentRuntime) -> None:
@@ -87,10 +107,25 @@ class ReadyAgents:
             if rt.entries:  # nothing wanted: the common case of an agent that just got busy
                 self.unindex(rt)
             return
-        wanted = self._wanted(rt)
+        plan = rt.ready_plan
+        if plan is None:
+            plan = rt.ready_plan = self._plan(rt)
+        queues, uses_idle, uses_contacts, uses_talk = plan
+        # The entries depend on these inputs only: unchanged (an accept, say), nothing to do.
+        sig = (
+            rt.takeable,
+            rt.last_activity if uses_idle else None,
+            rt.contacts if uses_contacts else None,
+            rt.talk if uses_talk else None,
+        )
+        if sig == rt.ready_sig:
+            return
+        wanted = self._wanted(rt, queues)
+        rt.ready_sig = sig
         if wanted == rt.entries:
             return
         self.unindex(rt)
+        rt.ready_sig = sig
         ready = self._index
         for key, entry in wanted:
             line = ready.get(key)
@@ -107,6 +142,7 @@ class ReadyAgents:
             if not line:
                 del ready[key]
         rt.entries = []
+        rt.ready_sig = None
 
     def ranked(self, rec: InteractionRuntime, cls: EligibilityClass) -> Iterator[tuple]:
         queue = rec.queue

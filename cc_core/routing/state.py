@@ -37,6 +37,8 @@ class AgentRuntime:
         "queue_fit",
         "queue_order",
         "rank",
+        "ready_plan",
+        "ready_sig",
         "reason",
         "sticky",
         "takeable",
@@ -75,6 +77,10 @@ class AgentRuntime:
         self.queue_order = tuple(sorted(agent.queues.items(), key=lambda kv: (kv[1], kv[0])))
         # The agent-side search's resolved view of queue_order, built by the waiting lines.
         self.plan: tuple[Any, ...] | None = None
+        # The ready index's view of the agent (see ready.py): what its entries are made of,
+        # and the inputs its current entries were made from (None: not indexed).
+        self.ready_plan: Any = None
+        self.ready_sig: tuple | None = None
         self.slots_changed()
 
     def can_take(self, channel: ChannelKind) -> bool:

@@ -33,8 +33,13 @@ class Timers:
     def __len__(self) -> int:
         return len(self._heap)
 
-    def push(self, due: float, kind: TimerKind, ordinal: int, epoch: int = 0) -> None:
+    def push(self, due: float, kind: int, ordinal: int, epoch: int = 0) -> None:
+        """``kind``: a ``TimerKind`` or its int value (the heap holds plain ints)."""
         heapq.heappush(self._heap, (due, int(kind), ordinal, epoch))
+
+    def push_offer(self, due: float, offer_id: int) -> None:
+        """An offer's timeout: one per assignment, so without the enum conversion."""
+        heapq.heappush(self._heap, (due, 0, offer_id, 0))
 
     def first_due(self) -> float:
         """Due time of the heap's top entry, stale or not (infinity when empty)."""
