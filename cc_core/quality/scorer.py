@@ -115,6 +115,47 @@ class StreamScorer:
         """Bytes of one analysis block."""
         return self._block_bytes
 
+    @property
+    def has_listeners(self) -> bool:
+        return bool(self._listeners)
+
+    @property
+    def pending_frames(self) -> int:
+        """Frames analysed but not decided yet (they wait for the voice detector)."""
+        return len(self._pending_power)
+
+    @property
+    def pending_levels(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.intp]]:
+        """Power and clipped samples of the frames not decided yet."""
+        return self._pending_power, self._pending_clipped
+
+    @pending_levels.setter
+    def pending_levels(self, levels_: tuple[npt.NDArray[np.float64], npt.NDArray[np.intp]]) -> None:
+        self._pending_power, self._pending_clipped = levels_
+
+    def advance(self, n: int) -> None:
+        """Count ``n`` frames that a bank decided and wrote into this scorer's rings itself
+        (no tone, the VAD's word as speech); listeners are not called."""
+        self._frames += n
+        self._voice.count_decided(n)
+
+    @property
+    def rings(self) -> tuple[npt.NDArray[np.generic], ...]:
+        """The per-frame rings: power, level, speech, tone, clipped samples."""
+        return (self._power, self._level, self._speech, self._tone, self._clipped)
+
+    def use_rings(self, rings: Sequence[npt.NDArray[np.generic]]) -> None:
+        """Keep the rings in the given arrays (e.g. rows of a bank's 2-D arrays), contents
+        copied over; same order, lengths and dtypes as ``rings``."""
+        for mine, theirs in zip(self.rings, rings, strict=True):
+            if theirs.shape != mine.shape or theirs.dtype != mine.dtype:
+                raise ValueError(
+                    f"rings: expected {mine.dtype} of shape {mine.shape}, got {theirs.dtype} "
+                    f"of shape {theirs.shape}"
+                )
+            theirs[...] = mine
+        self._power, self._level, self._speech, self._tone, self._clipped = rings
+
     def buffer(self, data: bytes | bytearray | memoryview) -> None:
         """Buffer audio without analysing it (a ``ScorerBank`` analyses its streams itself)."""
         self._framer.push(data)

@@ -79,6 +79,25 @@ class ToneDetector:
         self._prev_peaks = (-10, -10)
         self._run = 0
 
+    @property
+    def span(self) -> int:
+        """Frames in one analysis window (2 for 10 ms frames, else 1)."""
+        return self._span
+
+    @property
+    def prev_tonal(self) -> bool:
+        """Whether the last frame measured was tonal."""
+        return self._prev_tonal
+
+    @property
+    def prev_peaks(self) -> tuple[int, int]:
+        """The peaks of the last frame measured (-10: none)."""
+        return self._prev_peaks
+
+    @prev_peaks.setter
+    def prev_peaks(self, peaks: tuple[int, int]) -> None:
+        self._prev_peaks = peaks
+
     def windows(self, frames: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
         """The analysis window of each frame (10 ms frames: with their previous frame)."""
         if self._span == 1:
@@ -189,11 +208,35 @@ class VoiceDetector:
         self._hangover_drop = 10.0 ** (-settings.hangover_drop_db / 10.0)
         self._emphasis = emphasis
         self._prev_sample = 0.0
-        self._pending = _Pending.empty()  # frames measured but not yet decided
+        self._pending = Pending.empty()  # frames measured but not yet decided
         self._edge = (False, -10, -10)  # the last decided frame: (tone run, peak1, peak2)
         self._decided = 0  # absolute index of the next frame to decide
         self._last_tone = -(10**9)
         self._tone_power = 0.0
+
+    @property
+    def pending(self) -> Pending:
+        """The frames measured but not decided yet (``delay`` of them once running)."""
+        return self._pending
+
+    @pending.setter
+    def pending(self, pending: Pending) -> None:
+        self._pending = pending
+
+    @property
+    def quiet_after_tone(self) -> bool:
+        """Whether the next frame to decide is past the hangover of the last tone."""
+        return self._decided - self._last_tone > self._hangover
+
+    @property
+    def tone_edge(self) -> bool:
+        """Whether the last frame decided was a tone frame (the next may be its edge)."""
+        return self._edge[0]
+
+    def count_decided(self, n: int) -> None:
+        """Count ``n`` frames decided elsewhere as "the VAD's word, no tone" (a bank decides
+        such blocks for many streams at once)."""
+        self._decided += n
 
     def _run_vad(self, frames: npt.NDArray[np.int16]) -> BoolArray:
         return run_vads([self], frames[None])[0]
@@ -227,7 +270,7 @@ class VoiceDetector:
             speech = np.concatenate((p.vad, vad[: n - d]))
             self._decided += len(speech)
             waiting = slice(n - d, n)
-            self._pending = _Pending(
+            self._pending = Pending(
                 vad[waiting], tonal[waiting], position[waiting], k1[waiting], k2[waiting],
                 power[waiting],
             )  # fmt: skip
@@ -243,7 +286,7 @@ class VoiceDetector:
         if quiet_tone and not self._edge[0] and not tonal.any():
             # No tone anywhere near: the VAD's word stands (most blocks take this path).
             self._decided += m
-            self._pending = _Pending(vad[m:], tonal[m:], position[m:], k1[m:], k2[m:], power[m:])
+            self._pending = Pending(vad[m:], tonal[m:], position[m:], k1[m:], k2[m:], power[m:])
             return vad[:m], np.zeros(m, dtype=bool)
         # A tonal frame is a tone if its run is, or will be within the lookahead, long enough;
         # known for one frame beyond those decided now.
@@ -276,7 +319,7 @@ class VoiceDetector:
             self._last_tone = int(last_tone[-1])
             self._tone_power = float(tone_power[-1])
         self._decided += m
-        self._pending = _Pending(vad[m:], tonal[m:], position[m:], k1[m:], k2[m:], power[m:])
+        self._pending = Pending(vad[m:], tonal[m:], position[m:], k1[m:], k2[m:], power[m:])
         return speech, tone
 
 
@@ -315,8 +358,8 @@ def run_vads(detectors: Sequence[VoiceDetector], frames: npt.NDArray[np.int16]) 
 
 
 @dataclass(frozen=True)
-class _Pending:
-    """Per-frame measures of the frames not decided yet."""
+class Pending:
+    """Per-frame measures of the frames a voice detector has not decided yet."""
 
     vad: BoolArray
     tonal: BoolArray
@@ -326,6 +369,6 @@ class _Pending:
     power: npt.NDArray[np.float64]
 
     @classmethod
-    def empty(cls) -> _Pending:
+    def empty(cls) -> Pending:
         none = np.zeros(0, dtype=np.intp)
         return cls(none.astype(bool), none.astype(bool), none, none, none, none.astype(float))

@@ -61,3 +61,38 @@ def test_snapshots_between_odd_chunks(corpus: Corpus) -> None:
     alone.push(data)
     assert bank.snapshot(sid) == alone.snapshot()
     assert times == sorted(times) and len(times) >= 3
+
+
+def test_rows_of_closed_streams_start_empty_and_scorers_stay_whole(corpus: Corpus) -> None:
+    # A bank keeps its streams' rings as rows of shared arrays and decides quiet blocks of
+    # many streams together: a row used again must start empty, more streams than rows must
+    # grow the arrays, and a scorer read in mid-stream must hold all of its own state.
+    fmt = AudioFormat()
+    speech = corpus.speech[8000][: 4 * 8000]
+    mix, _ = audio.mix_at_snr(speech, corpus.noise["whitenoise", 8000], 8000, 15)
+    tone_then_speech = np.concatenate([corpus.dtmf, speech])[: len(speech)]
+    bank = ScorerBank(fmt)
+    step = fmt.bytes_per_frame
+    first = [bank.open() for _ in range(20)]
+    longer = np.tile(speech, 2).tobytes()  # the rows hold more than the later streams write
+    for at in range(0, len(longer), step):
+        for sid in first:
+            bank.push(sid, longer[at : at + step])
+        bank.tick()
+    for sid in first[:5]:
+        bank.close(sid)
+    clips = [mix, tone_then_speech, speech]
+    later = [bank.open() for _ in clips] + [
+        bank.open() for _ in range(20)
+    ]  # rows reused, then grown
+    data = [c.tobytes() for c in clips] + [mix.tobytes()] * 20
+    for k, at in enumerate(range(0, len(data[0]), step)):
+        for sid, d in zip(later, data, strict=True):
+            bank.push(sid, d[at : at + step])
+        bank.tick()
+        if k % 40 == 39:  # a scorer taken out in mid-stream (its state handed back to it)
+            assert bank.scorer(later[k % 3]).frames_analysed > 0
+    for sid, d in zip(later, data, strict=True):
+        alone = StreamScorer(fmt)
+        alone.push(d)
+        assert bank.snapshot(sid) == alone.snapshot(), sid
