@@ -45,6 +45,14 @@ command into input -> engine's offer and offer -> ``Redirect`` written.
     .venv/bin/python scripts/bench_acd.py                 # 200 calls/s for 30 s
     .venv/bin/python scripts/bench_acd.py --quick         # 200 calls/s for 5 s (~20-30 s)
     .venv/bin/python scripts/bench_acd.py --rate 100 --seconds 20
+    .venv/bin/python scripts/bench_acd.py --quick --pbx freeswitch
+
+With ``--pbx freeswitch`` the simulated PBX is the simulated FreeSWITCH (``pbx.sim.esl``,
+real event socket over TCP, the shipped XML dialplan in ``dialplan/freeswitch/``), the ACD's
+PBX is ``type: freeswitch`` and the IVR comes in over the outbound socket. The command timed
+is the ``bgapi uuid_transfer <uuid> cc_connect`` written on the event socket (the adapter
+writes from its gevent thread; the timestamp is taken when ``sendall`` returns there), and the
+baseline is a ``bgapi status`` round trip (sent, accepted, its BACKGROUND_JOB back).
 
 Exit status 0 once figures are printed (PASS or FAIL; ``--strict`` makes FAIL exit 1),
 2 when the run produced no figures.
@@ -54,11 +62,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import contextvars
 import http.client
 import logging
 import math
 import multiprocessing as mp
+import os
 import random
 import statistics
 import sys
@@ -88,6 +98,13 @@ from pbx.sim.pbx import Pbx  # noqa: E402
 from pbx.sim.runtime import SimConfig, Simulator, tune_gc  # noqa: E402
 
 DIALPLAN = ROOT / "dialplan" / "asterisk" / "extensions.conf"
+FS_DIALPLAN = [
+    ROOT / "dialplan" / "freeswitch" / "vars_cc.xml",
+    ROOT / "dialplan" / "freeswitch" / "dialplan" / "ccplane.xml",
+]
+FS_CONTEXT = "ccplane"
+FS_CONNECT_EXTEN = "cc_connect"
+FS_USER_BASE = 10000  # agent i's phone is user/<FS_USER_BASE + i>
 INBOUND = "cc-inbound"
 SALES_NUMBER = "5550100"
 SUPPORT_NUMBER = "5550200"
@@ -143,7 +160,9 @@ class Plan:
 # ---------------------------------------------------------------------------------- configs
 
 
-def write_configs(directory: Path, plan: Plan, ami_port: int) -> Path:
+def write_configs(
+    directory: Path, plan: Plan, pbx_port: int, pbx: str = "asterisk", live_url: str = ""
+) -> Path:
     lines = [
         "skills:",
         "  - {id: sales}",
@@ -152,9 +171,10 @@ def write_configs(directory: Path, plan: Plan, ami_port: int) -> Path:
         "  - {id: en}",
         "agents:",
     ]
-    for agent_id, queue in plan.agent_ids():
+    for i, (agent_id, queue) in enumerate(plan.agent_ids()):
+        endpoint = f"user/{FS_USER_BASE + i}" if pbx == "freeswitch" else f"PJSIP/{agent_id}"
         lines.append(
-            f"  - {{id: {agent_id}, name: Agent {agent_id}, endpoint: PJSIP/{agent_id}, "
+            f"  - {{id: {agent_id}, name: Agent {agent_id}, endpoint: {endpoint}, "
             f"skills: {{{queue}: 3}}, languages: [en], queues: {{{queue}: 1}}}}"
         )
     (directory / "agents.yaml").write_text("\n".join(lines) + "\n")
@@ -169,17 +189,33 @@ def write_configs(directory: Path, plan: Plan, ami_port: int) -> Path:
         f'  - {{did: "{SALES_NUMBER}", queue: sales}}\n'
         f'  - {{did: "{SUPPORT_NUMBER}", queue: support}}\n'
     )
+    if pbx == "freeswitch":
+        link = (
+            "esl_outbound: {host: 127.0.0.1, port: 8084}\n"
+            "pbx:\n"
+            "  - name: sim\n"
+            "    type: freeswitch\n"
+            f"    esl: {{host: 127.0.0.1, port: {pbx_port}, password: ClueCon}}\n"
+        )
+    else:
+        link = (
+            "fastagi: {host: 127.0.0.1, port: 4573}\n"
+            "pbx:\n"
+            "  - name: sim\n"
+            "    type: asterisk\n"
+            f"    ami: {{host: 127.0.0.1, port: {pbx_port}, username: acd, secret: acdsecret}}\n"
+        )
+    if live_url:
+        live = f'live_state: {{backend: redis, redis_url: "{live_url}"}}\n'
+    else:
+        live = "live_state: {backend: memory}\n"
     (directory / "acd.yaml").write_text(
-        "node_id: bench\n"
+        # A node id of its own: with Redis, nothing is restored from an earlier run.
+        f"node_id: bench-{os.getpid()}-{int(time.time())}\n"
         "timezone: UTC\n"
         "api: {host: 127.0.0.1, port: 8080}\n"
-        "fastagi: {host: 127.0.0.1, port: 4573}\n"
         f'store: {{url: "sqlite+aiosqlite:///{directory / "acd.sqlite"}"}}\n'
-        "live_state: {backend: memory}\n"
-        "pbx:\n"
-        "  - name: sim\n"
-        "    type: asterisk\n"
-        f"    ami: {{host: 127.0.0.1, port: {ami_port}, username: acd, secret: acdsecret}}\n"
+        f"{live}{link}"
         "    ring_timeout: 10\n"
         "logging: {level: WARNING}\n"
     )
@@ -202,10 +238,10 @@ class WrapUpPhone(Endpoint):
             self.after_call(self.name)
 
 
-def sim_main(conn: Connection, plan: Plan, rest_q: mp.Queue) -> None:  # type: ignore[type-arg]
+def sim_main(conn: Connection, plan: Plan, rest_q: mp.Queue, pbx: str) -> None:  # type: ignore[type-arg]
     logging.basicConfig(level=logging.WARNING)
     tune_gc()
-    asyncio.run(_sim(conn, plan, rest_q))
+    asyncio.run(_fs_sim(conn, plan, rest_q) if pbx == "freeswitch" else _sim(conn, plan, rest_q))
 
 
 async def _recv(conn: Connection) -> Any:
@@ -242,7 +278,7 @@ async def _sim(conn: Connection, plan: Plan, rest_q: mp.Queue) -> None:  # type:
         else:
             sim.endpoints.add(Endpoint(name, port=20000 + i, behaviour=behaviour, rng=rng))
     await sim.start()
-    conn.send(("ami", sim.ami_port))
+    conn.send(("pbx", sim.ami_port))
     _, fastagi_port = await _recv(conn)
     sim.pbx.globals["CC_FASTAGI"] = f"agi://127.0.0.1:{fastagi_port}"
     # Registration logs each agent in as ready (EndpointRegistered).
@@ -271,6 +307,75 @@ async def _sim(conn: Connection, plan: Plan, rest_q: mp.Queue) -> None:  # type:
         sim.pbx.queue_hangup(chan, 16)
     for _ in range(100):  # up to 5 s
         if not sim.pbx.channels:
+            break
+        await asyncio.sleep(0.05)
+    conn.send(("done",))
+    await _recv(conn)  # stop
+    await sim.stop()
+
+
+async def _fs_sim(conn: Connection, plan: Plan, rest_q: mp.Queue) -> None:  # type: ignore[type-arg]
+    """The same load over the simulated FreeSWITCH (event socket, shipped XML dialplan)."""
+    from pbx.sim.esl import dialplan as xml_dialplan
+    from pbx.sim.esl.legs import UserEndpoint
+    from pbx.sim.esl.runtime import FsSimConfig, FsSimulator
+
+    loop = asyncio.get_running_loop()
+    sim = FsSimulator(FsSimConfig(dialplan_paths=FS_DIALPLAN, port=0, heartbeat=5.0))
+    await sim.start()
+    phones = []
+    for i, (name, _) in enumerate(plan.agent_ids()):
+        rng = random.Random(plan.seed * 100_000 + i)
+        talk = max(TALK_MIN, rng.expovariate(1 / TALK_MEAN))
+        on_call = None
+        if name.startswith("r"):
+
+            def on_call(_: object, name: str = name, talk: float = talk) -> None:
+                loop.call_later(talk + REST_DELAY, rest_q.put, name)
+
+        user = str(FS_USER_BASE + i)
+        phones.append(
+            UserEndpoint(
+                user,
+                "127.0.0.1",
+                f"sip:{user}@127.0.0.1:{20000 + i}",
+                answer_delay=RING_DELAY + ANSWER_DELAY,
+                talk_time=talk,
+                on_call=on_call,
+            )
+        )
+    conn.send(("pbx", sim.port))
+    _, ivr_port = await _recv(conn)
+    dialplan = xml_dialplan.XmlDialplan(overrides={"cc_ivr_socket": f"127.0.0.1:{ivr_port}"})
+    for path in FS_DIALPLAN:
+        xml_dialplan.load(path, dialplan)
+    sim.switch.dialplan = dialplan
+    # Registration logs each agent in as ready (sofia::register -> EndpointRegistered).
+    for phone in phones:
+        sim.register(phone)
+    conn.send(("registered",))
+    await _recv(conn)  # go
+
+    rng = random.Random(plan.seed)
+    placed = 0
+    cpu0 = time.process_time()
+    t0 = loop.time()
+    while (now := loop.time() - t0) < plan.seconds:
+        for _ in range(int(now * plan.rate) - placed):
+            number = SUPPORT_NUMBER if rng.random() < plan.support_share else SALES_NUMBER
+            sim.switch.inbound_call(number, f"555{placed:07d}", context=FS_CONTEXT)
+            placed += 1
+        await asyncio.sleep(0.005)
+    elapsed = loop.time() - t0
+    sim_cpu = (time.process_time() - cpu0) / elapsed
+    conn.send(("placed", placed, elapsed, sim_cpu))
+    await _recv(conn)  # the ACD stopped measuring
+    await asyncio.sleep(1.0)
+    for chan in list(sim.switch.channels.values()):
+        with contextlib.suppress(Exception):
+            await sim.switch.hangup(chan, "NORMAL_CLEARING")
+    for _ in range(100):  # up to 5 s
+        if not sim.switch.channels:
             break
         await asyncio.sleep(0.05)
     conn.send(("done",))
@@ -429,10 +534,14 @@ class Probe:
             self.enqueued.pop(offer.interaction_id, None)
             self.untimed_offer(f"trigger {offer.reason.trigger.value} (login, step, ...)")
 
-    def attach(self, node: Node) -> None:
-        """Wrap the running adapter's connect command and its AMI transport's write."""
+    def attach(self, node: Node, pbx: str) -> None:
+        """Wrap the running adapter's connect command and its AMI transport's write (or the
+        event socket's ``sendall``)."""
         assert node.service is not None
         port = node.service.port
+        if pbx == "freeswitch":
+            self._attach_esl(port)
+            return
         connect_agent = port.connect_agent
 
         async def marked_connect(call_id: str, *args: Any, **kwargs: Any) -> None:
@@ -460,6 +569,31 @@ class Probe:
                 self.connect_written(call_id, written)
 
         transport.write = timed_write
+
+    def _attach_esl(self, port: Any) -> None:
+        try:
+            client = port._link._client  # the connected EslClient (gevent thread)
+            sock = client.sock
+        except AttributeError as exc:
+            raise SystemExit(f"bench_acd: cannot reach the event socket: {exc}") from exc
+        loop = asyncio.get_running_loop()
+        marker = f" {FS_CONNECT_EXTEN} ".encode()
+        probe = self
+
+        class TimedSocket:
+            """The client's socket, timing each connect transfer when ``sendall`` returns."""
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(sock, name)
+
+            def sendall(self, data: bytes) -> None:
+                sock.sendall(data)
+                written = time.perf_counter()
+                if data.startswith(b"bgapi uuid_transfer ") and marker in data:
+                    call_id = data.split(b" ", 3)[2].decode()
+                    loop.call_soon_threadsafe(probe.connect_written, call_id, written)
+
+        client.sock = TimedSocket()
 
     def connect_written(self, call_id: str, written: float) -> None:
         pending = self.pending.pop(call_id, None)
@@ -499,10 +633,16 @@ async def _ticker(stop: asyncio.Event, lags: list[float]) -> None:
         lags.append(max(0.0, time.perf_counter() - t - 0.01))
 
 
-async def _pinger(node: Node, stop: asyncio.Event, rtts: list[float]) -> None:
+async def _pinger(node: Node, stop: asyncio.Event, rtts: list[float], pbx: str) -> None:
     assert node.service is not None
     port = node.service.port
-    ping: Callable[[], Awaitable[float]] = port.ping  # type: ignore[attr-defined]
+    if pbx == "freeswitch":
+
+        async def ping() -> object:
+            return await port.api("status")  # type: ignore[attr-defined]
+
+    else:
+        ping = port.ping  # type: ignore[attr-defined]
     while not stop.is_set():
         t = time.perf_counter()
         await ping()
@@ -533,33 +673,36 @@ class Result:
     teardown_errors: int
 
 
-async def run(plan: Plan, pbx: str) -> Result:
-    if pbx != "asterisk":
-        raise SystemExit(f"bench_acd: --pbx {pbx} is not wired yet")
+async def run(plan: Plan, pbx: str, live_url: str = "") -> Result:
     ctx = mp.get_context("spawn")
     conn, child_conn = ctx.Pipe()
     rest_q: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
     rest_out: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
-    sim = ctx.Process(target=sim_main, args=(child_conn, plan, rest_q), daemon=True)
+    sim = ctx.Process(target=sim_main, args=(child_conn, plan, rest_q, pbx), daemon=True)
     sim.start()
     rest: mp.process.BaseProcess | None = None
     node: Node | None = None
     try:
-        _, ami_port = await _recv(conn)
+        _, pbx_port = await _recv(conn)
         with tempfile.TemporaryDirectory(prefix="bench_acd-") as tmp:
             probe = Probe()
             probe.install()
-            node = Node(
-                load_configs(write_configs(Path(tmp), plan, ami_port)), api_port=0, fastagi_port=0
-            )
+            configs = load_configs(write_configs(Path(tmp), plan, pbx_port, pbx, live_url))
+            node = Node(configs, api_port=0, fastagi_port=0, ivr_socket_port=0)
             await node.start(wait_for_pbx=True)
-            probe.attach(node)
-            assert node.fastagi is not None and node.service is not None
+            probe.attach(node, pbx)
+            assert node.service is not None
+            if pbx == "freeswitch":
+                assert node.ivr_socket is not None
+                ivr_port = node.ivr_socket.port
+            else:
+                assert node.fastagi is not None
+                ivr_port = node.fastagi.port
             rest = ctx.Process(
                 target=rest_main, args=(node.api_bound, rest_q, rest_out), daemon=True
             )
             rest.start()
-            conn.send(("acd", node.fastagi.port))
+            conn.send(("acd", ivr_port))
             await _recv(conn)  # registered
             service = node.service
             ids = [a for a, _ in plan.agent_ids()]
@@ -572,7 +715,7 @@ async def run(plan: Plan, pbx: str) -> Result:
             pings: list[float] = []
             lags: list[float] = []
             watchers = [
-                asyncio.create_task(_pinger(node, stop, pings)),
+                asyncio.create_task(_pinger(node, stop, pings, pbx)),
                 asyncio.create_task(_ticker(stop, lags)),
             ]
             cpu0, wall0 = time.process_time(), time.perf_counter()
@@ -634,9 +777,10 @@ def line(label: str, what: str, values_s: list[float]) -> str:
     )
 
 
-def report(r: Result, pbx: str, target_ms: float) -> bool | None:
+def report(r: Result, pbx: str, target_ms: float, live: str = "memory") -> bool | None:
     """Print the figures; True/False for PASS/FAIL, None when there is nothing to judge."""
     probe = r.probe
+    cmd = "uuid_transfer" if pbx == "freeswitch" else "Redirect"
     by_kind: dict[str, list[float]] = {"arrival": [], "timer": [], "rest": []}
     from_acd_rest: list[float] = []
     to_decision: list[float] = []
@@ -657,7 +801,7 @@ def report(r: Result, pbx: str, target_ms: float) -> bool | None:
     plan = r.plan
     print(
         f"pbx        {pbx} (pbx.sim in its own process, shipped dialplan); ACD with SQLite "
-        f"store and memory live state"
+        f"store and {live} live state"
     )
     print(
         f"load       {r.placed} calls placed at {r.placed / r.elapsed:.1f} calls/s (asked "
@@ -674,15 +818,20 @@ def report(r: Result, pbx: str, target_ms: float) -> bool | None:
         f"{r.sim_cpu:.0%}); {r.teardown_errors} errors logged at the final hang-up"
     )
     print(f"untimed    offers: {untimed}")
-    print(line("baseline", "AMI Ping -> Response, same adapter and socket", r.pings))
+    baseline = (
+        "ESL bgapi status -> BACKGROUND_JOB, same adapter and socket"
+        if pbx == "freeswitch"
+        else "AMI Ping -> Response, same adapter and socket"
+    )
+    print(line("baseline", baseline, r.pings))
     print(line("loop lag", "ACD event loop, 10 ms timer", r.lags).replace(" commands)", " ticks)"))
-    print(line("arrival", "call queued -> Redirect written", by_kind["arrival"]))
-    print(line("ready", "agent ready -> Redirect written", ready))
-    print(line("  timer", "wrap-up timer due -> Redirect written", by_kind["timer"]))
-    print(line("  rest", "REST request sent -> Redirect written", by_kind["rest"]))
-    print(line("  rest", "REST handler in the ACD -> Redirect written", from_acd_rest))
+    print(line("arrival", f"call queued -> {cmd} written", by_kind["arrival"]))
+    print(line("ready", f"agent ready -> {cmd} written", ready))
+    print(line("  timer", f"wrap-up timer due -> {cmd} written", by_kind["timer"]))
+    print(line("  rest", f"REST request sent -> {cmd} written", by_kind["rest"]))
+    print(line("  rest", f"REST handler in the ACD -> {cmd} written", from_acd_rest))
     print(line("split", "all inputs -> engine's offer", to_decision))
-    print(line("split", "engine's offer -> Redirect written", to_write))
+    print(line("split", f"engine's offer -> {cmd} written", to_write))
     jobs = "jobs)"
     print(
         line("jobs", "ACD serial queue, wait before a job", probe.job_waits).replace(
@@ -726,9 +875,14 @@ def main() -> int:
     )
     p.add_argument(
         "--pbx",
-        choices=("asterisk",),
+        choices=("asterisk", "freeswitch"),
         default="asterisk",
-        help="which simulated PBX and adapter (FreeSWITCH is not wired yet)",
+        help="which simulated PBX and adapter",
+    )
+    p.add_argument(
+        "--redis-url",
+        default="",
+        help="live state in this Redis (e.g. redis://127.0.0.1:6379/15) instead of in memory",
     )
     p.add_argument("--target-ms", type=float, default=TARGET_MS, help="p99 target")
     p.add_argument("--strict", action="store_true", help="exit 1 when below target")
@@ -740,8 +894,8 @@ def main() -> int:
         p.error("--seconds must be > 0")
     logging.basicConfig(level=logging.WARNING)
     plan = Plan.for_rate(args.rate, seconds, args.support_share)
-    result = asyncio.run(run(plan, args.pbx))
-    ok = report(result, args.pbx, args.target_ms)
+    result = asyncio.run(run(plan, args.pbx, args.redis_url))
+    ok = report(result, args.pbx, args.target_ms, "redis" if args.redis_url else "memory")
     if ok is None:
         return 2
     return 1 if args.strict and not ok else 0

@@ -117,11 +117,31 @@ class Run:
             await asyncio.sleep(0.1)
         self.bridged.add(chan.uniqueid)
 
+    def leftovers(self) -> str:
+        """What is still open, on both sides: the message of a run that did not finish."""
+        service = self.node.service
+        assert service is not None
+        records = [f"{r.interaction_id} {r.stage.value} call={r.call_id} agent={r.agent_id}"
+                   for r in service.calls]
+        channels = [
+            f"{c.name} id={c.uniqueid} at {c.context},{c.exten},{c.priority} app={c.appl} "
+            f"tag={c.variables.get('CC_INTERACTION_ID', '')} "
+            f"ivr_failed={c.variables.get('CC_IVR_FAILED', '')}"
+            for c in self.sim.pbx.channels.values()
+        ]
+        return f"ACD records: {records or 'none'}; PBX channels: {channels or 'none'}"
+
     async def finish(self, calls: int) -> collections.Counter[str]:
         service = self.node.service
         assert service is not None
-        await wait_for(lambda: len(service.calls) == 0 and not self.sim.pbx.channels,
-                       seconds=120, what="every call closed")
+        try:
+            await wait_for(lambda: len(service.calls) == 0 and not self.sim.pbx.channels,
+                           seconds=120, what="every call closed")
+        except AssertionError as exc:
+            await service.journal.drain()
+            counts = await logged_events(self.node.config.acd.store.url)
+            abandoned = {k: n for k, n in counts.items() if k.startswith("abandoned")}
+            raise AssertionError(f"{exc}; {self.leftovers()}; {abandoned}") from None
         await service.journal.drain()
         for task in self._watchers:
             task.cancel()
