@@ -35,8 +35,14 @@ AGENTS = 20
 
 
 def agents_yaml(count: int) -> str:
-    lines = ["skills:", "  - {id: sales}", "  - {id: support}", "languages:", "  - {id: en}",
-             "agents:"]
+    lines = [
+        "skills:",
+        "  - {id: sales}",
+        "  - {id: support}",
+        "languages:",
+        "  - {id: en}",
+        "agents:",
+    ]
     for i in range(count):
         lines.append(
             f"  - {{id: a{i:02d}, name: Agent {i}, endpoint: PJSIP/agent{1001 + i}, "
@@ -50,8 +56,9 @@ def add_phones(endpoints: Endpoints, count: int) -> list[str]:
     names = []
     for i in range(count):
         name = f"agent{1001 + i}"
-        behaviour = Behaviour(ring_delay=0.02, answer_delay=0.05, talk_time_mean=0.4,
-                              talk_time_min=0.2)
+        behaviour = Behaviour(
+            ring_delay=0.02, answer_delay=0.05, talk_time_mean=0.4, talk_time_min=0.2
+        )
         endpoint = endpoints.get(name)
         if endpoint is None:
             endpoints.add(Endpoint(name, port=5200 + i, behaviour=behaviour))
@@ -67,8 +74,9 @@ async def logged_events(store_url: str) -> collections.Counter[str]:
     try:
         async with store.transaction(readonly=True) as repos:
             counts: collections.Counter[str] = collections.Counter()
-            async for e in repos.events.between(datetime(2000, 1, 1, tzinfo=UTC),
-                                                datetime(2100, 1, 1, tzinfo=UTC)):
+            async for e in repos.events.between(
+                datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+            ):
                 if e.interaction_id:
                     counts[e.event] += 1
                     if e.event == "abandoned":
@@ -100,13 +108,15 @@ class Run:
         phone = endpoint_of(channel)
         if not phone.startswith("PJSIP/agent"):
             return
-        held = sum(1 for c in self.sim.pbx.channels.values()
-                   if not c.hung_up and endpoint_of(c.name) == phone)
+        held = sum(
+            1
+            for c in self.sim.pbx.channels.values()
+            if not c.hung_up and endpoint_of(c.name) == phone
+        )
         self.most_per_phone[phone] = max(self.most_per_phone[phone], held)
 
     def call(self, n: int) -> Channel:
-        chan = inbound_call(self.sim.pbx, SALES_NUMBER, context=INBOUND,
-                            caller_num=f"2015{n:06d}")
+        chan = inbound_call(self.sim.pbx, SALES_NUMBER, context=INBOUND, caller_num=f"2015{n:06d}")
         self._watchers.append(asyncio.get_running_loop().create_task(self._watch(chan)))
         return chan
 
@@ -121,8 +131,10 @@ class Run:
         """What is still open, on both sides: the message of a run that did not finish."""
         service = self.node.service
         assert service is not None
-        records = [f"{r.interaction_id} {r.stage.value} call={r.call_id} agent={r.agent_id}"
-                   for r in service.calls]
+        records = [
+            f"{r.interaction_id} {r.stage.value} call={r.call_id} agent={r.agent_id}"
+            for r in service.calls
+        ]
         channels = [
             f"{c.name} id={c.uniqueid} at {c.context},{c.exten},{c.priority} app={c.appl} "
             f"tag={c.variables.get('CC_INTERACTION_ID', '')} "
@@ -135,8 +147,11 @@ class Run:
         service = self.node.service
         assert service is not None
         try:
-            await wait_for(lambda: len(service.calls) == 0 and not self.sim.pbx.channels,
-                           seconds=120, what="every call closed")
+            await wait_for(
+                lambda: len(service.calls) == 0 and not self.sim.pbx.channels,
+                seconds=120,
+                what="every call closed",
+            )
         except AssertionError as exc:
             await service.journal.drain()
             counts = await logged_events(self.node.config.acd.store.url)
@@ -159,8 +174,9 @@ async def start_run(tmp_path: Path, store_url: str) -> Run:
     sim = make_sim(1)
     phones = add_phones(sim.endpoints, AGENTS)
     await sim.start()
-    configs = write_configs(tmp_path / "configs", ami_port=sim.ami_port, store_url=store_url,
-                            wrap=0, ring=5)
+    configs = write_configs(
+        tmp_path / "configs", ami_port=sim.ami_port, store_url=store_url, wrap=0, ring=5
+    )
     (configs / "agents.yaml").write_text(agents_yaml(AGENTS))
     node = await start_node(configs)
     point_at(sim, node)
@@ -168,8 +184,12 @@ async def start_run(tmp_path: Path, store_url: str) -> Run:
     assert service is not None
     for name in phones:
         sim.endpoints.register(name)  # agents log in through registration
-    await wait_for(lambda: all(service.engine.agent_state(f"a{i:02d}").value == "ready"
-                               for i in range(AGENTS)), what="all agents logged in")
+    await wait_for(
+        lambda: all(
+            service.engine.agent_state(f"a{i:02d}").value == "ready" for i in range(AGENTS)
+        ),
+        what="all agents logged in",
+    )
     return Run(sim, node)
 
 
@@ -201,6 +221,7 @@ async def test_calls_through_twenty_ami_link_drops(tmp_path: Path, sqlite_url: s
     port: Any = service.port
     assert isinstance(port, AsteriskPort)
     try:
+
         async def place() -> None:
             for n in range(calls):
                 run.call(n)
@@ -211,8 +232,11 @@ async def test_calls_through_twenty_ami_link_drops(tmp_path: Path, sqlite_url: s
                 await asyncio.sleep(0.5)
                 before = service.resyncs
                 port.drop_link("test: link drop")
-                await wait_for(lambda b=before: service.resyncs > b, seconds=60,
-                               what="resync after a link drop")
+                await wait_for(
+                    lambda b=before: service.resyncs > b,
+                    seconds=60,
+                    what="resync after a link drop",
+                )
 
         await asyncio.gather(place(), drop())
         counts = await run.finish(calls)
