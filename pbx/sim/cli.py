@@ -15,6 +15,7 @@ import click
 from pbx.sim.dialplan.errors import DialplanError
 from pbx.sim.endpoints import Behaviour, Endpoint
 from pbx.sim.esl.dialplan import XmlDialplanError
+from pbx.sim.media import AudioFileError, audio_of
 from pbx.sim.runtime import SimConfig, Simulator, tune_gc
 from pbx.sim.scenario import Scenario, ScenarioError, load
 from pbx.sim.traffic import KeyPress, NumberTraffic, TrafficGenerator
@@ -51,7 +52,22 @@ def build(scenario: Scenario, base: Path, port: int | None, time_scale: float | 
                 ),
             )
         )
+    attach_audio(sim, scenario, base)
     return sim
+
+
+def attach_audio(sim: Simulator, scenario: Scenario, base: Path) -> None:
+    """The scenario's WAV files, for the media fork; a bad file is a scenario error."""
+    audio = audio_of(sim.pbx)
+    try:
+        for a in scenario.agents:
+            if a.audio:
+                audio.attach_endpoint(a.endpoint, base / a.audio)
+        for n in scenario.traffic.numbers:
+            if n.audio:
+                audio.attach_number(n.number, base / n.audio)
+    except AudioFileError as exc:
+        raise ScenarioError(str(exc)) from None
 
 
 def traffic_for(sim: Simulator, scenario: Scenario) -> TrafficGenerator:
@@ -138,7 +154,7 @@ def main(
             asyncio.run(esl_cli.run(sc, scenario.parent, esl_port, time_scale, not no_traffic))
         else:
             asyncio.run(run(sc, scenario.parent, ami_port, time_scale, not no_traffic))
-    except (DialplanError, XmlDialplanError) as exc:
+    except (DialplanError, XmlDialplanError, ScenarioError) as exc:
         click.echo(f"cc-sim: {exc}", err=True)
         sys.exit(2)
     except OSError as exc:

@@ -61,6 +61,7 @@ class SimAudio:
     by_channel: dict[str, bytes] = field(default_factory=dict)
     by_caller: dict[str, bytes] = field(default_factory=dict)
     by_endpoint: dict[str, bytes] = field(default_factory=dict)
+    by_number: dict[str, bytes] = field(default_factory=dict)  # dialled number
     spying: dict[str, Channel] = field(default_factory=dict)  # spy channel name -> target
     readonly: dict[str, bool] = field(default_factory=dict)
     streams: int = 0  # AudioSocket connections made
@@ -73,6 +74,10 @@ class SimAudio:
         """The agent phone ``endpoint`` (e.g. ``agent1001``) says this WAV on every call."""
         self.by_endpoint[endpoint] = load_wav(wav)
 
+    def attach_number(self, number: str, wav: Path) -> None:
+        """Every caller of the dialled ``number`` says this WAV (scenario traffic)."""
+        self.by_number[number] = load_wav(wav)
+
     def attach_channel(self, chan: Channel, wav: Path) -> None:
         self.by_channel[chan.name] = load_wav(wav)
 
@@ -82,7 +87,9 @@ class SimAudio:
         endpoint = chan.endpoint
         if endpoint is not None and endpoint.name in self.by_endpoint and chan.tech == "PJSIP":
             return self.by_endpoint[endpoint.name]
-        return self.by_caller.get(chan.caller_num, b"")
+        if chan.caller_num in self.by_caller:
+            return self.by_caller[chan.caller_num]
+        return self.by_number.get(chan.dnid, b"")
 
     def heard_by(self, chan: Channel) -> Channel | None:
         """The channel whose audio ``chan`` reads: a Local ``;1`` reads what its ``;2``
@@ -143,16 +150,22 @@ async def app_audiosocket(pbx: Pbx, chan: Channel, args: str) -> Outcome:
     audio = audio_of(pbx)
     audio.streams += 1
     sent = 0
+    heard: Channel | None = None
+    first = 0  # the frame the current target's audio started at
     start = asyncio.get_running_loop().time()
     frame_real = FRAME_S * pbx.time_scale
     try:
         while not client.closing:
             due = int((asyncio.get_running_loop().time() - start) / frame_real)
             target = audio.heard_by(chan)
+            if target is not heard:
+                # A party's audio starts when the spy starts listening to it.
+                heard, first = target, sent
             pcm = audio.source(target) if target is not None else b""
             batch = bytearray()
             while sent < due:
-                chunk = pcm[sent * FRAME_BYTES : (sent + 1) * FRAME_BYTES]
+                at = (sent - first) * FRAME_BYTES
+                chunk = pcm[at : at + FRAME_BYTES]
                 batch += encode_audio(chunk.ljust(FRAME_BYTES, b"\0"), RATE)
                 sent += 1
             if batch:

@@ -52,6 +52,9 @@ class AgentPhone(_Strict):
     no_answer_probability: float = Field(0.0, ge=0, le=1)
     talk_time_mean: float | None = Field(180.0, gt=0)
     talk_time_min: float = Field(5.0, ge=0)
+    # A WAV (mono 16-bit 8 kHz; relative to the scenario file) this phone says on every call,
+    # heard by the dialplan's media fork (ChanSpy + AudioSocket).
+    audio: str | None = None
 
 
 class Key(_Strict):
@@ -64,6 +67,7 @@ class Number(_Strict):
     calls_per_minute: float = Field(ge=0)
     keys: list[Key] = Field(default_factory=list)
     patience_mean: float = Field(120.0, ge=0)
+    audio: str | None = None  # a WAV every caller of this number says (as AgentPhone.audio)
 
 
 class Traffic(_Strict):
