@@ -1,6 +1,7 @@
 """How an IVR run that does not end in a queue leaves the ACD: transfer, voicemail, callback
 request or the script's own hang-up. The interaction is closed as ``exited`` (the store's
-``ended``) with the details, then the caller is moved on or hung up."""
+``ended``) with the details, then the caller is moved on or hung up. A callback request
+also becomes a new interaction waiting in its queue (:mod:`cc_core.acd.callback`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from cc_core.acd.callback import request_callback
 from cc_core.acd.lifecycle import CallRecord, Stage
 from cc_core.ivr import IvrOutcome, OutcomeKind
 from cc_core.logs import log_event
@@ -105,6 +107,12 @@ async def leave(acd: AcdService, session: MediaSession, record: CallRecord,
 
     if not await acd.serial(job):
         return
+    if outcome.kind is OutcomeKind.CALLBACK:
+        # The request becomes its own interaction, waiting in the queue from now on.
+        await request_callback(
+            acd, number=outcome.callback_number or "", queue=outcome.queue or record.queue,
+            requested_at=acd.now(), first_interaction=record.interaction_id,
+            language=outcome.language)
     await send_on(acd, session, record, outcome)
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from cc_core.acd.callback import CallbackPort
 from cc_core.acd.centre import centre_from_config
 from cc_core.acd.ivr import make_flow
 from cc_core.acd.media import MediaMonitor
@@ -103,7 +104,10 @@ class Node:
         self.live = await open_live_state(
             acd.live_state.backend, acd.live_state.redis_url, acd.node_id
         )
-        self.service = AcdService(centre, port, self.store, self.live)
+        # Callback requests wait as virtual calls the port wrapper stands in for.
+        callbacks = CallbackPort(port, acd.callback)
+        self.service = AcdService(centre, callbacks, self.store, self.live)
+        callbacks.attach(self.service)
         await self.service.start(wait_for_pbx=wait_for_pbx)
         flow = make_flow(self.service)
         if isinstance(port, FreeSwitchPort):
