@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 
 from pbx.sim import agi
 from pbx.sim.ami import events as ev
-from pbx.sim.apps import PLAYBACK_SECONDS
 from pbx.sim.pbx import Interrupted
 
 if TYPE_CHECKING:
@@ -73,8 +72,11 @@ class SimAgiChannel:
         return ""
 
     async def _play(self, files: str, escape: str) -> str:
-        for _ in [f for f in files.split("&") if f]:
-            end = asyncio.get_running_loop().time() + PLAYBACK_SECONDS * self._pbx.time_scale
+        names = [f for f in files.split("&") if f]
+        # Every file is opened before anything plays: a missing one fails the command.
+        lengths = [self._pbx.sounds.seconds(name) for name in names]
+        for seconds in lengths:
+            end = asyncio.get_running_loop().time() + seconds * self._pbx.time_scale
             while True:
                 left = (end - asyncio.get_running_loop().time()) / self._pbx.time_scale
                 if left <= 0:
@@ -85,8 +87,9 @@ class SimAgiChannel:
         return ""
 
     async def stream_file(self, name: str, escape_digits: str, offset: int) -> agi.Playback:
+        seconds = self._pbx.sounds.seconds(name)
         digit = await self._play(name, escape_digits)
-        return agi.Playback(digit, 8000 * int(PLAYBACK_SECONDS))
+        return agi.Playback(digit, int(8000 * seconds))
 
     async def get_data(self, prompt: str, timeout_ms: int, max_digits: int) -> agi.Digits:
         collected = await self._play(prompt, "0123456789*#ABCD")

@@ -141,8 +141,16 @@ async def app_playtones(pbx: Pbx, chan: Channel, args: str) -> Outcome:
 
 async def app_playback(pbx: Pbx, chan: Channel, args: str) -> Outcome:
     files = [f for f in split_args(args)[:1][0].split("&")] if args else []
-    for _ in files:
-        await pbx.wait(chan, PLAYBACK_SECONDS)
+    for name in files:
+        try:
+            seconds = pbx.sounds.seconds(name)
+        except FileNotFoundError:
+            # app_playback.c: a missing file is logged and skipped with the rest of the list;
+            # the dialplan goes on with PLAYBACKSTATUS=FAILED.
+            log.warning("Playback failed on %s for %s", chan.name, name)
+            pbx.set_var(chan, "PLAYBACKSTATUS", "FAILED")
+            return None
+        await pbx.wait(chan, seconds)
     pbx.set_var(chan, "PLAYBACKSTATUS", "SUCCESS")
     return None
 

@@ -33,6 +33,7 @@ def build(scenario: Scenario, base: Path, port: int | None, time_scale: float | 
         accounts=dict(scenario.ami.accounts),
         globals_override=dict(scenario.globals),
         time_scale=scenario.time_scale if time_scale is None else time_scale,
+        sound_dir=scenario.sound_dir(base),
     )
     sim = Simulator(config)
     seed = scenario.traffic.seed

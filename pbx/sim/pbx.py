@@ -22,6 +22,7 @@ from pbx.sim.ami.events import Event
 from pbx.sim.channel import Channel, Snapshot, State
 from pbx.sim.dialplan_port import Dialplan, Expander
 from pbx.sim.functions import BUILTINS, FUNCTIONS
+from pbx.sim.sounds import Sounds
 
 if TYPE_CHECKING:
     from pbx.sim.apps import Application
@@ -70,6 +71,7 @@ class Pbx:
         self._seq: dict[str, itertools.count[int]] = defaultdict(itertools.count)
         self._uid = itertools.count(1)
         self.calls_total = 0
+        self.sounds = Sounds()
 
     # ----------------------------------------------------------------- events
 

@@ -12,6 +12,7 @@ from pbx.sim.ami.server import Account, AmiServer, ServerConfig
 from pbx.sim.dialplan_port import Dialplan
 from pbx.sim.endpoints import Endpoints
 from pbx.sim.pbx import Pbx
+from pbx.sim.sounds import Sounds
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,9 @@ class SimConfig:
     time_scale: float = 1.0
     auth_fail_delay: float = 1.0
     max_output_bytes: int = 8 * 1024 * 1024
+    # The PBX's sound directory (prompts must exist there and play for their length); None:
+    # every prompt plays for a fixed time.
+    sound_dir: Path | None = None
 
 
 def tune_gc() -> None:
@@ -76,6 +80,7 @@ class Simulator:
             agi=run_agi,
         )
         self.endpoints.attach(self.pbx)
+        self.pbx.sounds = Sounds(config.sound_dir)
         self.missing_applications = unknown_applications(self.pbx)
         self.ami = AmiServer(
             self.pbx,

@@ -87,9 +87,17 @@ class Scenario(_Strict):
     agents: list[AgentPhone] = Field(default_factory=list)
     traffic: Traffic = Field(default_factory=Traffic)
     freeswitch: FreeswitchSettings = Field(default_factory=FreeswitchSettings)
+    # The PBX's sound directory: prompts under it must exist and play for their length.
+    sounds: str | None = None
 
     def dialplan_path(self, base: Path) -> Path:
         p = Path(self.dialplan)
+        return p if p.is_absolute() else (base / p)
+
+    def sound_dir(self, base: Path) -> Path | None:
+        if self.sounds is None:
+            return None
+        p = Path(self.sounds)
         return p if p.is_absolute() else (base / p)
 
 
