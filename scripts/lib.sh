@@ -53,6 +53,12 @@ ensure_python() {
   fi
 }
 
+# espeak-ng and sox render the IVR's text prompts (cc-admin prompts build; the demo runs it).
+ensure_prompt_tools() {
+  apt_need espeak-ng espeak-ng
+  apt_need sox sox
+}
+
 redis_up() { "$VENV/bin/python" - "$1" <<'PY' 2>/dev/null
 import socket, sys
 host, port = sys.argv[1].rsplit(":", 1)
