@@ -3,20 +3,23 @@
 
     .venv/bin/python scripts/bench_quality.py            # 500 streams x 10 s of audio
     .venv/bin/python scripts/bench_quality.py --quick    # a small run for a smoke test
+    .venv/bin/python scripts/bench_quality.py --repeat 5 --no-single   # bank rounds only
 
 Real audio: espeak-ng speech mixed with sox pink noise at 20 dB SNR, resampled to 8 kHz.
 Every stream has its own scorer + Publisher (1 s cadence, checks every 0.5 s) and gets 20 ms
 frames round-robin, as RTP would bring them: once with a StreamFeed per stream, once through
 a ScorerBank (the same per-stream results, the numpy work shared per 20 ms tick). Reports
 streams = audio_seconds * N / cpu_seconds, next to baselines measured in the same run: the
-bare webrtcvad call per frame, a per-frame numpy RMS, and the G.711 decode. Exit status 1
-when the target is missed.
+bare webrtcvad call per frame, a per-frame numpy RMS, and the G.711 decode. The bank runs
+``--repeat`` rounds (3), each after a fresh bare-VAD measure, and prints the range; exit
+status 1 when the median misses the target.
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -144,13 +147,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--streams", type=int, default=500)
     parser.add_argument("--seconds", type=float, default=10.0, help="audio per stream")
-    parser.add_argument("--quick", action="store_true", help="100 streams x 3 s")
+    parser.add_argument("--quick", action="store_true", help="100 streams x 3 s, one round")
     parser.add_argument(
         "--block-ms", type=int, default=500, help="analysis block (= snapshot check interval)"
     )
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of the ScorerBank runs")
+    parser.add_argument(
+        "--no-single", action="store_true", help="skip the run with a StreamFeed per stream"
+    )
     args = parser.parse_args()
     if args.quick:
-        args.streams, args.seconds = 100, 3.0
+        args.streams, args.seconds, args.repeat = 100, 3.0, 1
     with tempfile.TemporaryDirectory() as tmp:
         audio = render_audio(Path(tmp), max(30.0, args.seconds * 2))
 
@@ -166,25 +173,45 @@ def main() -> int:
     print(f"  numpy RMS of one frame   {t_rms * 1e6:7.2f} us  -> {0.02 / t_rms:9,.0f} streams")
     print(f"  G.711 u-law decode       {t_ulaw * 1e6:7.2f} us  -> {0.02 / t_ulaw:9,.0f} streams")
 
-    best = 0.0
     n_frames = args.streams * args.seconds * 50
-    for banked, encoding in (
-        (False, Encoding.PCM16),
-        (True, Encoding.PCM16),
-        (True, Encoding.ULAW),
-    ):
-        used = bench_streams(audio, args.streams, args.seconds, encoding, banked, args.block_ms)
+    block_s = args.block_ms / 1000
+
+    def report(how: str, encoding: Encoding, used: float, t_ref: float) -> float:
         streams = args.seconds * args.streams / used
-        how = f"{'ScorerBank' if banked else 'StreamFeed each'}, {args.block_ms} ms blocks,"
+        per = used / n_frames
         print(
-            f"{how} {encoding.value:5}: {args.streams} streams x {args.seconds:g} s in "
-            f"{used:.2f} s CPU = {used / n_frames * 1e6:5.2f} us/frame -> {streams:6,.0f} "
-            f"real-time streams per core ({t_vad / (used / n_frames):.0%} of it is the bare VAD)"
+            f"{how}, {args.block_ms} ms blocks, {encoding.value:5}: {args.streams} streams x "
+            f"{args.seconds:g} s in {used:.2f} s CPU = {per * 1e6:5.2f} us/frame -> "
+            f"{streams:6,.0f} real-time streams per core ({per / t_ref:.1f}x the bare VAD "
+            f"measured just before)"
         )
-        if banked:
-            best = max(best, streams)
+        return streams
+
+    if not args.no_single:
+        used = bench_streams(
+            audio, args.streams, args.seconds, Encoding.PCM16, False, args.block_ms
+        )
+        report("StreamFeed each", Encoding.PCM16, used, t_vad)
+    # Rounds of the bank runs, each next to a fresh VAD baseline: the machine is shared, so a
+    # figure is judged against what the bare VAD did at the same moment.
+    figures: dict[Encoding, list[float]] = {Encoding.PCM16: [], Encoding.ULAW: []}
+    for _ in range(args.repeat):
+        for encoding, runs in figures.items():
+            t_ref = per_frame(lambda b: vad.is_speech(b, RATE), pcm[:2000], repeat=2)
+            used = bench_streams(audio, args.streams, args.seconds, encoding, True, args.block_ms)
+            runs.append(report("ScorerBank", encoding, used, t_ref))
+    best = 0.0
+    for encoding, runs in figures.items():
+        mid = statistics.median(runs)
+        best = max(best, mid)
+        cpu = TARGET_STREAMS * block_s / mid  # CPU seconds for the target's block of audio
+        print(
+            f"ScorerBank {encoding.value:5} over {len(runs)} runs: {min(runs):,.0f}-"
+            f"{max(runs):,.0f} streams per core (median {mid:,.0f}); {TARGET_STREAMS:,} "
+            f"streams' {args.block_ms} ms of audio take {cpu * 1000:.0f} ms of CPU"
+        )
     verdict = "met" if best >= TARGET_STREAMS else "MISSED"
-    print(f"target {TARGET_STREAMS:,} streams per core (ScorerBank): {verdict}")
+    print(f"target {TARGET_STREAMS:,} streams per core (ScorerBank, median): {verdict}")
     return 0 if best >= TARGET_STREAMS else 1
 
 

@@ -258,7 +258,9 @@ class ScorerBank:
                 self._next_check[sid] = scorer.seconds + self._check_s
                 due.append(i)
         if self._on_snapshot is not None and due:
-            for i, snap in zip(due, snapshots([scorers[i] for i in due]), strict=True):
+            rows = [self._row[ready[i]] for i in due]
+            rings = [ring[rows] for ring in self._rings]  # held streams' rings are current
+            for i, snap in zip(due, snapshots([scorers[i] for i in due], rings), strict=True):
                 self._on_snapshot(ready[i], snap)
         return done
 

@@ -235,12 +235,16 @@ def _no_audio() -> StreamSnapshot:
     )  # fmt: skip
 
 
-def snapshots(scorers: Sequence[StreamScorer]) -> list[StreamSnapshot]:
+def snapshots(
+    scorers: Sequence[StreamScorer],
+    rings: Sequence[npt.NDArray[np.generic]] | None = None,
+) -> list[StreamSnapshot]:
     """``scorer.snapshot()`` of each scorer (one format and config), computed for all of them
     at once: counts, sums and noise floors are row-wise numpy calls, one per figure.
 
     A single scorer goes through the same rows (one row), so a bank's snapshots equal those
-    of its streams scored alone, bit for bit.
+    of its streams scored alone, bit for bit. ``rings``: the scorers' rings as 2-D arrays, one
+    row per scorer in order (``StreamScorer.rings`` stacked), when the caller has them so.
     """
     for scorer in scorers:
         scorer.flush()
@@ -248,10 +252,9 @@ def snapshots(scorers: Sequence[StreamScorer]) -> list[StreamSnapshot]:
     size = scorers[0]._size
     frames = [s._frames for s in scorers]
     counts = np.minimum(frames, size)
-    speech = np.stack([s._speech for s in scorers])
-    tone = np.stack([s._tone for s in scorers])
-    power = np.stack([s._power for s in scorers])
-    level = np.stack([s._level for s in scorers])
+    if rings is None:
+        rings = [np.stack(r) for r in zip(*(s.rings for s in scorers), strict=True)]
+    power, level, speech, tone, clipped = rings
     quiet = ~(speech | tone)
     filling = bool(counts.min() < size)
     valid = np.arange(size) < counts[:, None] if filling else None
@@ -260,7 +263,7 @@ def snapshots(scorers: Sequence[StreamScorer]) -> list[StreamSnapshot]:
     speech_counts = np.count_nonzero(speech, axis=1)
     quiet_counts = np.count_nonzero(quiet, axis=1)
     # Integers: the sum is exact in any order (the unwritten tail holds zeros).
-    clipped_counts = _sum(np.stack([s._clipped for s in scorers]), axis=1)
+    clipped_counts = _sum(clipped, axis=1)
     # Sums over whole rows (the unwritten tail holds zeros): the same reduction for a row of
     # a bank and for a scorer alone.
     power_sums = _sum(power, axis=1)
