@@ -69,6 +69,8 @@ _HANDLED = (
 
 # Where an interaction that waited too long leaves to (dialplan context, exten = exit kind).
 EXIT_CONTEXT = "cc-exit"
+# Calls adopted at start from which the objects then alive are frozen out of the collector.
+FREEZE_BACKLOG = 1000
 
 
 class AcdService:
@@ -271,12 +273,15 @@ class AcdService:
         elif isinstance(event, Resynced):
             self.resyncs += 1
             await adoption.adopt(self, event.calls)
-            if self.resyncs == 1:
-                # What was just loaded (possibly a large backlog of calls) lives as long as its
-                # calls: out of the collector's sight, a full collection of it (~350 ms at
-                # 100k interactions) cannot land inside one call's handling.
+            if self.resyncs == 1 and len(self.calls) >= FREEZE_BACKLOG:
+                # A large backlog just loaded lives as long as its calls: moved out of the
+                # collector's sight, a full collection of it (~350 ms at 100k interactions)
+                # cannot land inside one call's handling.
                 gc.collect()
                 gc.freeze()
+                log_event(
+                    log, "acd.gc_frozen", calls=len(self.calls), objects=gc.get_freeze_count()
+                )
         elif isinstance(event, EndpointRegistered):
             await agents.endpoint_registered(self, event.endpoint)
         elif isinstance(event, EndpointUnregistered):
