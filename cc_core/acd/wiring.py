@@ -104,10 +104,14 @@ class Node:
         self.live = await open_live_state(
             acd.live_state.backend, acd.live_state.redis_url, acd.node_id
         )
-        # Callback requests wait as virtual calls the port wrapper stands in for.
-        callbacks = CallbackPort(port, acd.callback)
-        self.service = AcdService(centre, callbacks, self.store, self.live)
-        callbacks.attach(self.service)
+        # Callback requests wait as virtual calls a port wrapper stands in for; the shipped
+        # dialplan has the callback context for Asterisk only (FreeSWITCH refuses requests).
+        service_port: PbxPort = port
+        if isinstance(port, AsteriskPort):
+            service_port = CallbackPort(port, acd.callback)
+        self.service = AcdService(centre, service_port, self.store, self.live)
+        if isinstance(service_port, CallbackPort):
+            service_port.attach(self.service)
         await self.service.start(wait_for_pbx=wait_for_pbx)
         flow = make_flow(self.service)
         if isinstance(port, FreeSwitchPort):
