@@ -75,6 +75,19 @@ def open_all_hours(ivr_dir: Path) -> None:
                         encoding="utf-8")
 
 
+def build_sounds(configs: Path, work: Path) -> Path:
+    """The prompts rendered into the demo's sound directory (``<work>/sounds/ccplane``); the
+    manifest there keeps unchanged prompts from being rendered again."""
+    from cc_core.ivr.build import build_prompts
+    from cc_core.ivr.library import load_library
+
+    sounds = work / "sounds"
+    report = build_prompts(load_library(configs).prompts, sounds / "ccplane")
+    click.echo(f"prompts: {len(report.built)} built, {len(report.skipped)} up to date in "
+               f"{sounds}")
+    return sounds
+
+
 def prepare(configs: Path, work: Path, ports: Ports, rate: float, seed: int,
             real_hours: bool = False) -> tuple[Path, Path]:
     """A copy of the admin configs wired to the simulator, and the simulator's scenario."""
@@ -120,6 +133,8 @@ def prepare(configs: Path, work: Path, ports: Ports, rate: float, seed: int,
                             "patience_mean": 120})
     scenario = {
         "dialplan": str(DIALPLAN),
+        # The PBX plays the generated prompts: missing files fail as on Asterisk.
+        "sounds": str(build_sounds(configs, work)),
         "globals": {"CC_FASTAGI": f"agi://127.0.0.1:{ports.fastagi}"},
         "ami": {"host": "127.0.0.1", "port": ports.ami, "accounts": {AMI_USER: AMI_SECRET}},
         "agents": phones,
@@ -276,6 +291,7 @@ def main(config_dir: Path, work: Path, duration: float | None, rate: float, seed
          no_view: bool, real_hours: bool) -> None:
     """Run the ACD with the simulated PBX and live traffic."""
     from cc_core.config import ConfigError
+    from cc_core.ivr.build import BuildError
 
     work = work.resolve()
     try:
@@ -285,6 +301,9 @@ def main(config_dir: Path, work: Path, duration: float | None, rate: float, seed
         code = asyncio.run(run(work, demo_configs, scenario, ports, duration, rate, not no_view))
     except ConfigError as exc:
         click.echo(str(exc), err=True)
+        code = 2
+    except BuildError as exc:
+        click.echo(f"demo: prompts build failed: {exc}", err=True)
         code = 2
     sys.exit(code)
 
