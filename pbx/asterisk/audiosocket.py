@@ -26,7 +26,7 @@ import enum
 import logging
 import struct
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 HEADER = struct.Struct(">BH")
 MAX_PAYLOAD = 0xFFFF
 FRAME_MS = 20
+READ_SIZE = 65536
 RATES = {0x10: 8000, 0x11: 16000}
 
 
@@ -173,87 +174,136 @@ class AudioSocketServer:
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
-    async def _read(self, reader: asyncio.StreamReader) -> tuple[int, bytes] | None:
-        """One message; None at a clean end of stream (between messages)."""
-        try:
-            head = await asyncio.wait_for(reader.readexactly(HEADER.size), self._idle)
-        except asyncio.IncompleteReadError as exc:
-            if exc.partial:
-                raise ProtocolError(
-                    f"connection closed inside a header ({len(exc.partial)} of 3 bytes)"
-                ) from None
-            return None
-        kind, length = HEADER.unpack(head)
-        try:
-            payload = await asyncio.wait_for(reader.readexactly(length), self._idle)
-        except asyncio.IncompleteReadError as exc:
-            raise ProtocolError(
-                f"connection closed inside a kind 0x{kind:02x} payload "
-                f"({len(exc.partial)} of {length} bytes)"
-            ) from None
-        return kind, payload
+    async def _chunks(self, reader: asyncio.StreamReader) -> AsyncIterator[bytes]:
+        """Whatever TCP delivered, until the peer closes. One read (and one idle timer) per
+        chunk, not two per message: Asterisk sends a message every 20 ms per stream."""
+        while True:
+            if self._idle is None:
+                data = await reader.read(READ_SIZE)
+            else:
+                async with asyncio.timeout(self._idle):
+                    data = await reader.read(READ_SIZE)
+            if not data:
+                return
+            yield data
 
     async def _serve(self, reader: asyncio.StreamReader, peer: Peer) -> None:
-        sink: StreamSink | None = None
-        stream_id: uuid.UUID | None = None
-        reason = "closed"
+        stream = _Stream(self, peer)
+        deframer = Deframer()
         try:
-            while True:
-                message = await self._read(reader)
-                if message is None:
-                    reason = "closed"
-                    break
-                kind, payload = message
-                check(kind, payload, first=stream_id is None)
-                if kind == Kind.UUID:
-                    stream_id = uuid.UUID(bytes=payload)
-                    sink = self._open(stream_id, peer)
-                    if sink is None:
-                        self.refused += 1
-                        log.warning(
-                            "audiosocket stream %s from %s:%d: no call knows this UUID; closed",
-                            stream_id,
-                            peer.host,
-                            peer.port,
-                        )
+            async for data in self._chunks(reader):
+                for kind, payload in deframer.feed(data):
+                    if not stream.message(kind, payload):
                         return
-                elif kind in RATES:
-                    if sink is not None and payload:
-                        sink.audio(payload, RATES[kind])
-                elif kind == Kind.HANGUP:
-                    reason = "hangup"
-                    break
-                elif kind == Kind.ERROR:
-                    code = payload.hex() or "none"
-                    log.warning("audiosocket stream %s: peer sent error %s", stream_id, code)
-                    reason = f"error {code}"
-                    break
-                # DTMF: nothing to score.
+            deframer.end()
+            stream.reason = "closed"
         except ProtocolError as exc:
             self.refused += 1
-            reason = f"malformed: {exc}"
+            stream.reason = f"malformed: {exc}"
             log.warning(
                 "audiosocket stream %s from %s:%d: malformed message, closed: %s",
-                stream_id,
+                stream.stream_id,
                 peer.host,
                 peer.port,
                 exc,
             )
         except TimeoutError:
-            reason = "idle"
-            log.warning("audiosocket stream %s: nothing for %s s, closed", stream_id, self._idle)
+            stream.reason = "idle"
+            log.warning(
+                "audiosocket stream %s: nothing for %s s, closed", stream.stream_id, self._idle
+            )
         except (ConnectionError, OSError) as exc:
-            reason = f"connection: {exc}"
+            stream.reason = f"connection: {exc}"
         except Exception as exc:  # a failing sink costs this stream only
             self.refused += 1
-            reason = f"sink failed: {exc}"
-            log.exception("audiosocket stream %s: sink failed", stream_id)
+            stream.reason = f"sink failed: {exc}"
+            log.exception("audiosocket stream %s: sink failed", stream.stream_id)
         finally:
-            if sink is not None:
-                try:
-                    sink.closed(reason)
-                except Exception:
-                    log.exception("audiosocket stream %s: sink close failed", stream_id)
+            stream.close()
+
+
+class _Stream:
+    """One connection's state: its UUID, its sink, why it ended."""
+
+    def __init__(self, server: AudioSocketServer, peer: Peer) -> None:
+        self.server = server
+        self.peer = peer
+        self.stream_id: uuid.UUID | None = None
+        self.sink: StreamSink | None = None
+        self.reason = "closed"
+
+    def message(self, kind: int, payload: bytes) -> bool:
+        """Handle one message; False ends the connection (reason set)."""
+        if kind in RATES and self.sink is not None:  # the common case first
+            if len(payload) % 2:
+                check(kind, payload, first=False)
+            if payload:
+                self.sink.audio(payload, RATES[kind])
+            return True
+        check(kind, payload, first=self.stream_id is None)
+        if kind == Kind.UUID:
+            self.stream_id = uuid.UUID(bytes=payload)
+            self.sink = self.server._open(self.stream_id, self.peer)
+            if self.sink is None:
+                self.server.refused += 1
+                self.reason = "unknown stream"
+                log.warning(
+                    "audiosocket stream %s from %s:%d: no call knows this UUID; closed",
+                    self.stream_id,
+                    self.peer.host,
+                    self.peer.port,
+                )
+                return False
+        elif kind == Kind.HANGUP:
+            self.reason = "hangup"
+            return False
+        elif kind == Kind.ERROR:
+            code = payload.hex() or "none"
+            log.warning("audiosocket stream %s: peer sent error %s", self.stream_id, code)
+            self.reason = f"error {code}"
+            return False
+        # DTMF: nothing to score.
+        return True
+
+    def close(self) -> None:
+        if self.sink is not None:
+            try:
+                self.sink.closed(self.reason)
+            except Exception:
+                log.exception("audiosocket stream %s: sink close failed", self.stream_id)
+
+
+class Deframer:
+    """Bytes in any cuts -> whole messages (kind, payload), in order."""
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+
+    def feed(self, data: bytes) -> list[tuple[int, bytes]]:
+        buf = self._buf
+        buf += data
+        out: list[tuple[int, bytes]] = []
+        at, size = 0, len(buf)
+        while size - at >= 3:
+            kind, length = HEADER.unpack_from(buf, at)
+            if size - at - 3 < length:
+                break
+            out.append((kind, bytes(buf[at + 3 : at + 3 + length])))
+            at += 3 + length
+        del buf[:at]
+        return out
+
+    def end(self) -> None:
+        """The peer closed: a partial message left over is a protocol error."""
+        if not self._buf:
+            return
+        if len(self._buf) < 3:
+            raise ProtocolError(f"connection closed inside a header ({len(self._buf)} of 3 bytes)")
+        kind, length = HEADER.unpack_from(self._buf, 0)
+        raise ProtocolError(
+            f"connection closed inside a kind 0x{kind:02x} payload "
+            f"({len(self._buf) - 3} of {length} bytes)"
+        )
 
 
 class AudioSocketClient:
