@@ -95,13 +95,20 @@ class Run:
 
     def __init__(self, sim: Simulator, node: Node) -> None:
         self.sim, self.node = sim, node
+        self.callers: set[str] = set()
+        # Callers that entered a bridge, from the PBX's own BridgeEnter events (polling the
+        # channel misses a short talk when the machine is busy).
         self.bridged: set[str] = set()
-        self._watchers: list[asyncio.Task[None]] = []
         # The most channels any one agent phone had at once, seen by the PBX itself.
         self.most_per_phone: collections.Counter[str] = collections.Counter()
         self._unlisten = sim.pbx.listen(self._on_event)
 
     def _on_event(self, event: Event) -> None:
+        if event.name == "BridgeEnter":
+            uniqueid = dict(event.headers).get("Uniqueid", "")
+            if uniqueid in self.callers:
+                self.bridged.add(uniqueid)
+            return
         if event.name != "Newchannel":
             return
         channel = dict(event.headers).get("Channel", "")
@@ -117,15 +124,8 @@ class Run:
 
     def call(self, n: int) -> Channel:
         chan = inbound_call(self.sim.pbx, SALES_NUMBER, context=INBOUND, caller_num=f"2015{n:06d}")
-        self._watchers.append(asyncio.get_running_loop().create_task(self._watch(chan)))
+        self.callers.add(chan.uniqueid)
         return chan
-
-    async def _watch(self, chan: Channel) -> None:
-        while chan.bridge is None:
-            if chan.hung_up:
-                return
-            await asyncio.sleep(0.1)
-        self.bridged.add(chan.uniqueid)
 
     def leftovers(self) -> str:
         """What is still open, on both sides: the message of a run that did not finish."""
@@ -158,8 +158,6 @@ class Run:
             abandoned = {k: n for k, n in counts.items() if k.startswith("abandoned")}
             raise AssertionError(f"{exc}; {self.leftovers()}; {abandoned}") from None
         await service.journal.drain()
-        for task in self._watchers:
-            task.cancel()
         self._unlisten()
         assert self.most_per_phone, "no agent phone ever rang"
         doubled = {p: n for p, n in self.most_per_phone.items() if n > 1}
