@@ -7,6 +7,7 @@ tie in one engine is a tie in the other.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from unittest.mock import patch
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -25,6 +26,7 @@ from cc_core.domain import (
     Strategy,
 )
 from cc_core.routing import Engine, EngineConfig, Offer
+from cc_core.routing import ready as ready_index
 from tests.routing.reference import ReferenceEngine
 
 SKILLS = ("billing", "tech")
@@ -307,3 +309,12 @@ def _fields(agent: Agent) -> dict:
 @given(scenarios())
 def test_engine_matches_reference(sc: Scenario) -> None:
     run_scenario(sc)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios())
+def test_engine_matches_reference_with_large_ready_lines(sc: Scenario) -> None:
+    # Ready lines are plain lists until BIG_LINE entries, then SortedLists: with a limit of
+    # one entry every line with two agents takes the SortedList path.
+    with patch.object(ready_index, "BIG_LINE", 1):
+        run_scenario(sc)
