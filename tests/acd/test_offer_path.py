@@ -13,7 +13,7 @@ import pytest
 from cc_core.acd import service as service_module
 from cc_core.acd.lifecycle import Stage
 from cc_core.acd.service import AcdService
-from pbx.port import CommandTimeout, NoSuchCall
+from pbx.port import CommandTimeout, ConnectionRestored, NoSuchCall, Resynced
 from tests.acd.conftest import Centre, point_at, start_node, wait_for
 
 
@@ -152,3 +152,34 @@ async def test_a_backlog_adopted_at_start_is_frozen_out_of_the_collector(
     assert gc.get_freeze_count() > 0
     for caller in callers:
         centre.hang_up(caller)
+
+
+async def test_a_call_that_arrives_after_the_pbx_list_is_not_judged_by_it(
+    centre: Centre,
+) -> None:
+    """The resync's list is judged before any job that came after it: a caller whose
+    interaction is created after the list was published is not taken for vanished."""
+    service = acd(centre)
+    port: Any = service.port
+    gate = asyncio.Event()
+
+    async def busy() -> None:
+        await gate.wait()  # the ACD is behind: jobs queue up
+
+    service.submit(busy)
+    # A link restored and its list, taken before the caller below existed.
+    port._hub.publish(ConnectionRestored())
+    port._hub.publish(Resynced(calls=()))
+    caller = centre.call()
+
+    async def created() -> bool:
+        return any(r.pbx_call_id == caller.uniqueid for r in await centre.interactions())
+
+    await wait_for(created, what="the caller's interaction created by the IVR flow")
+    await asyncio.sleep(0.2)  # the flow's own job is queued now, behind the list
+    gate.set()
+    await wait_for(
+        lambda: stage_of(service, caller.uniqueid) == Stage.QUEUED.value,
+        what="caller queued, not abandoned as vanished",
+    )
+    centre.hang_up(caller)
