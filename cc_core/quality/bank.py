@@ -47,8 +47,11 @@ class ScorerBank:
         self.format = fmt
         self.config = config or ScorerConfig()
         self._scorers: dict[int, StreamScorer] = {}
-        # Audio waits here, not in each scorer, so that a tick decodes all streams at once.
-        self._buffers: dict[int, bytearray] = {}
+        # Audio waits here, not in each scorer, so that a tick decodes all streams at once:
+        # the packets as they came (joined once per block, cheaper than growing a buffer per
+        # packet) and how many bytes they hold.
+        self._buffers: dict[int, list[bytes]] = {}
+        self._buffered: dict[int, int] = {}
         self._block_bytes = StreamScorer(fmt, self.config).block_bytes
         # Streams analysed together: about GROUP_FRAMES frames of numpy work at a time.
         self._group = max(1, GROUP_FRAMES // (self._block_bytes // fmt.bytes_per_frame))
@@ -79,7 +82,8 @@ class ScorerBank:
         self._next_id += 1
         scorer = StreamScorer(self.format, self.config)
         self._scorers[sid] = scorer
-        self._buffers[sid] = bytearray()
+        self._buffers[sid] = []
+        self._buffered[sid] = 0
         self._next_check[sid] = 0.0
         if not self._free_rows:
             self._grow()
@@ -112,7 +116,7 @@ class ScorerBank:
     def close(self, sid: int) -> StreamSnapshot:
         """End a stream; returns its last snapshot."""
         snap = self.snapshot(sid)
-        del self._scorers[sid], self._buffers[sid], self._next_check[sid]
+        del self._scorers[sid], self._buffers[sid], self._buffered[sid], self._next_check[sid]
         self._ready.discard(sid)
         self._held.discard(sid)
         # The next stream in this row starts from an empty window: ``use_rings`` copies its
@@ -123,12 +127,26 @@ class ScorerBank:
     def snapshot(self, sid: int) -> StreamSnapshot:
         """The stream's snapshot, counting every whole frame pushed so far."""
         scorer = self.scorer(sid)
-        buf = self._buffers[sid]
+        data = self._take(sid)
         # Whole frames only: a partial frame stays here, ahead of the bytes still to come.
-        whole = len(buf) - len(buf) % self.format.bytes_per_frame
-        scorer.buffer(bytes(buf[:whole]))
-        del buf[:whole]
+        whole = len(data) - len(data) % self.format.bytes_per_frame
+        scorer.buffer(data[:whole])
+        self._keep(sid, data[whole:])
         return scorer.snapshot()
+
+    def _take(self, sid: int) -> bytes:
+        """All bytes buffered for the stream, removed from the buffer."""
+        parts = self._buffers[sid]
+        data = parts[0] if len(parts) == 1 else b"".join(parts)
+        parts.clear()
+        self._buffered[sid] = 0
+        return data
+
+    def _keep(self, sid: int, rest: bytes) -> None:
+        """Put bytes back at the head of the stream's (empty) buffer."""
+        if rest:
+            self._buffers[sid].append(rest)
+            self._buffered[sid] = len(rest)
 
     def scorer(self, sid: int) -> StreamScorer:
         """The stream's scorer, with all of its state in it (safe to feed or read directly)."""
@@ -191,13 +209,17 @@ class ScorerBank:
     def push(self, sid: int, data: bytes | bytearray | memoryview) -> None:
         """Buffer audio of a stream; it is analysed at the next ``tick``."""
         try:
-            buf = self._buffers[sid]
+            parts = self._buffers[sid]
         except KeyError:
             raise KeyError(f"stream {sid}: not open in this bank") from None
-        if not isinstance(data, AUDIO_TYPES):
-            raise TypeError(f"audio data: expected bytes, got {type(data).__name__}")
-        buf += data
-        if len(buf) >= self._block_bytes:
+        if data.__class__ is not bytes:  # a caller may reuse a mutable buffer: copy it
+            if not isinstance(data, AUDIO_TYPES):
+                raise TypeError(f"audio data: expected bytes, got {type(data).__name__}")
+            data = bytes(data)
+        parts.append(data)
+        buffered = self._buffered[sid] + len(data)
+        self._buffered[sid] = buffered
+        if buffered >= self._block_bytes:
             self._ready.add(sid)
 
     def tick(self) -> int:
@@ -219,10 +241,10 @@ class ScorerBank:
         size = self._block_bytes
         chunks = []
         for sid in ready:
-            buf = self._buffers[sid]
-            chunks.append(bytes(buf[:size]))
-            del buf[:size]
-            if len(buf) >= size:
+            data = self._take(sid)
+            chunks.append(data[:size])
+            self._keep(sid, data[size:])
+            if len(data) - size >= size:
                 self._ready.add(sid)
         pcm = to_pcm16(b"".join(chunks), self.format.encoding)
         frames = pcm.reshape(len(ready), -1, self.format.samples_per_frame)

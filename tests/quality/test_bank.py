@@ -96,3 +96,22 @@ def test_rows_of_closed_streams_start_empty_and_scorers_stay_whole(corpus: Corpu
         alone = StreamScorer(fmt)
         alone.push(d)
         assert bank.snapshot(sid) == alone.snapshot(), sid
+
+
+def test_pushed_buffers_are_copied(corpus: Corpus) -> None:
+    # A media server may read every packet into the same bytearray: what was pushed must not
+    # change when that buffer is reused.
+    data = corpus.speech[8000][: 2 * 8000].tobytes()
+    bank = ScorerBank(AudioFormat())
+    sid = bank.open()
+    packet = bytearray(320)
+    for at in range(0, len(data), 320):
+        packet[:] = data[at : at + 320]
+        bank.push(sid, packet if at % 640 else memoryview(packet))
+        bank.tick()
+    packet[:] = bytes(320)
+    alone = StreamScorer(AudioFormat())
+    alone.push(data)
+    assert bank.snapshot(sid) == alone.snapshot()
+    with pytest.raises(TypeError, match="audio data: expected bytes, got str"):
+        bank.push(sid, "not audio")  # type: ignore[arg-type]
