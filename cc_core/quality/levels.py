@@ -18,9 +18,10 @@ _SILENCE_POWER = 10.0 ** (SILENCE_DBFS / 10.0)
 FloatArray = npt.NDArray[np.float64]
 
 
-def frame_power(frames: npt.NDArray[np.int16]) -> FloatArray:
-    """Mean square of each frame relative to full scale (1.0 == 0 dBFS)."""
-    x = frames.astype(np.float64)
+def frame_power(frames: npt.NDArray[np.int16] | FloatArray) -> FloatArray:
+    """Mean square of each frame relative to full scale (1.0 == 0 dBFS); the samples may
+    come as float64 already."""
+    x = frames.astype(np.float64, copy=False)
     return np.einsum("ij,ij->i", x, x) / (frames.shape[1] * _FULL_SCALE_POWER)
 
 

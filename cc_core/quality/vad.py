@@ -106,8 +106,9 @@ class ToneDetector:
         self._prev_frame = frames[-1].copy()
         return np.hstack((previous, frames))
 
-    def peaks(self, windows: npt.NDArray[np.int16]) -> Peaks:
-        """(tonal, peak1, peak2) of each window; stateless, so many streams can share a call."""
+    def peaks(self, windows: npt.NDArray[np.int16] | npt.NDArray[np.float64]) -> Peaks:
+        """(tonal, peak1, peak2) of each window (int16 samples, or the same as float64);
+        stateless, so many streams can share a call."""
         spec = np.fft.rfft(windows * self._window, axis=1)
         power = np.square(spec.real)
         power += np.square(spec.imag)
