@@ -18,9 +18,15 @@ from dataclasses import replace
 from pbx.freeswitch import commands
 from pbx.freeswitch.channels import ChannelTable
 from pbx.freeswitch.connection import EslLink
-from pbx.freeswitch.events import EventMapper
+from pbx.freeswitch.events import RING_RESULT, SERVED_PREFIX, EventMapper
 from pbx.freeswitch.protocol import EslEvent
-from pbx.freeswitch.resync import VANISHED, bridged_pairs, listed_channels, merge
+from pbx.freeswitch.resync import (
+    SERVED_VANISHED,
+    VANISHED,
+    bridged_pairs,
+    listed_channels,
+    merge,
+)
 from pbx.freeswitch.settings import FreeSwitchSettings
 from pbx.freeswitch.variables import VariableNames
 from pbx.link import wait_for_first_sync
@@ -29,6 +35,8 @@ from pbx.port import (
     CallState,
     ConnectionLost,
     ConnectionRestored,
+    DialEnded,
+    DialStatus,
     EventHub,
     EventSubscription,
     InvalidArgument,
@@ -149,9 +157,22 @@ class FreeSwitchPort(PbxPort):
             self._mapper.hung_up_during_resync = None
             self._mapper.touched_during_resync = None
         calls = [call for call in calls if call.call_id not in ended]
-        for call_id in gone:
-            if self._table.remove(call_id) is not None and call_id not in ended:
+        vanished = [c for c in gone if self._table.remove(c) is not None and c not in ended]
+        served = await self._served(vanished, self.settings.command_timeout)
+        for call_id in vanished:
+            endpoint = self._mapper.end_dial(call_id)
+            if endpoint is not None and call_id in served:
+                # The bridge events were lost with the link; the dialplan's mark was not.
+                self._hub.publish(
+                    DialEnded(call_id=call_id, endpoint=endpoint, status=DialStatus.ANSWER)
+                )
+                self._hub.publish(CallHungUp(call_id=call_id, cause=SERVED_VANISHED))
+            else:
                 self._hub.publish(CallHungUp(call_id=call_id, cause=VANISHED))
+        for call in calls:
+            if call.bridged_with:
+                # Bridged: whatever ring was under way is over (the ACD learns it from the list).
+                self._mapper.end_dial(call.call_id)
         listed = {call.call_id for call in calls}
         # Channels this link's events announced while the list was being taken.
         calls.extend(ch.live_call() for ch in self._table if ch.uuid not in listed)
@@ -199,6 +220,25 @@ class FreeSwitchPort(PbxPort):
         variables = {c.call_id: v for c, (_, v) in zip(candidates, probes, strict=True)}
         gone = {call_id for call_id, ok in alive.items() if not ok}
         return merge(candidates, alive, variables, bridged_pairs(bridged_answer)), gone
+
+    async def _served(self, call_ids: list[str], timeout_s: float) -> set[str]:
+        """Which of these vanished callers, rung for an agent, that agent answered (the
+        dialplan's served mark names them); a mark that cannot be read counts as not served."""
+        rung = [(c, e) for c in call_ids if (e := self._mapper.pending_dial(c)) is not None]
+        answers = await asyncio.gather(
+            *(
+                self._link.bgapi(f"global_getvar {SERVED_PREFIX}{endpoint}", timeout_s)
+                for _, endpoint in rung
+            ),
+            return_exceptions=True,
+        )
+        served: set[str] = set()
+        for (call_id, _), answer in zip(rung, answers, strict=True):
+            if isinstance(answer, BaseException):
+                log.warning("ESL: cannot read the served mark of %s: %s", call_id, answer)
+            elif answer.strip() == call_id:
+                served.add(call_id)
+        return served
 
     async def _probe(self, call_id: str, timeout_s: float) -> tuple[bool, dict[str, str]]:
         """Whether the channel exists, and its tracked variables (``uuid_getvar`` answers
@@ -259,8 +299,11 @@ class FreeSwitchPort(PbxPort):
             "cc_ring_timeout": commands.ring_seconds(ring_timeout),
             # Always set, so a caller id from an earlier attempt does not stick.
             "cc_caller_id": caller_id or "",
+            # The dialplan records this ring's outcome here; an earlier ring's must not be read
+            # for it (after a link outage the ACD asks for it).
+            RING_RESULT: "",
         }
-        setvars = [commands.setvar(uid, name, value) for name, value in variables.items()]
+        setvars = commands.setvars(uid, variables)
         s = self.settings
         # The variables may be set in any order, but all before the transfer reads them.
         await asyncio.gather(*(self._job(line, uid, timeout_s) for line in setvars))

@@ -94,6 +94,28 @@ def setvar(uid: str, name: str, value: str) -> str:
     return f"uuid_setvar {call_uuid(uid)} {name} {text(name, value)}"
 
 
+def setvars(uid: str, variables: dict[str, str]) -> list[str]:
+    """Lines setting every variable: one ``uuid_setvar_multi <uuid> a=1;b=2`` for the values
+    it can carry, one ``uuid_setvar`` for each other. mod_commands splits its argument on
+    spaces (exactly two words, or -USAGE) and then on ``;`` and ``=``, so a value with a space
+    or ``;`` goes alone; an empty value unsets, as with ``uuid_setvar``."""
+    together: list[str] = []
+    lines: list[str] = []
+    for name, value in variables.items():
+        check_variable_name(name)
+        checked = text(name, value)
+        if any(c in checked for c in " ;="):
+            lines.append(setvar(uid, name, checked))
+        else:
+            together.append(f"{name}={checked}")
+    if len(together) == 1:
+        name, _, value = together[0].partition("=")
+        lines.insert(0, setvar(uid, name, value))
+    elif together:
+        lines.insert(0, f"uuid_setvar_multi {call_uuid(uid)} {';'.join(together)}")
+    return lines
+
+
 def getvar(uid: str, name: str) -> str:
     return f"uuid_getvar {call_uuid(uid)} {check_variable_name(name)}"
 

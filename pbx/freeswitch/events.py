@@ -87,6 +87,12 @@ def dial_status(event: EslEvent) -> DialStatus:
     return _KIND_STATUS.get(kind, DialStatus.CHANUNAVAIL)
 
 
+# The dialplan's record of the last ring on the caller (cc_connect_done): ANSWER or DIALSTATUS.
+RING_RESULT = "cc_ring_result"
+# The dialplan's per-agent mark of the last caller it served (set_global in cc_connect_done).
+SERVED_PREFIX = "cc_served_"
+
+
 @dataclass
 class _Dial:
     endpoint: str
@@ -95,6 +101,16 @@ class _Dial:
 
 class EventMapper:
     """Turns ESL events into port events, one event at a time."""
+
+    def pending_dial(self, uuid: str) -> str | None:
+        """The endpoint of a ring whose end has not been seen, if any."""
+        dial = self._dials.get(uuid)
+        return dial.endpoint if dial is not None else None
+
+    def end_dial(self, uuid: str) -> str | None:
+        """Forget a ring whose end the adapter learned otherwise (a resync); its endpoint."""
+        dial = self._dials.pop(uuid, None)
+        return dial.endpoint if dial is not None else None
 
     def __init__(
         self,
@@ -308,7 +324,11 @@ class EventMapper:
         events: list[PbxEvent] = self._spy_stopped(uid)
         dial = self._dials.pop(uid, None)
         if dial is not None:
-            events.append(DialEnded(call_id=uid, endpoint=dial.endpoint, status=DialStatus.CANCEL))
+            # A ring whose end fell into a link outage: the dialplan's record of it rides on
+            # the hang-up (cc_ring_result, emptied by connect_agent before each ring).
+            answered = event.get(f"variable_{RING_RESULT}").upper() == "ANSWER"
+            status = DialStatus.ANSWER if answered else DialStatus.CANCEL
+            events.append(DialEnded(call_id=uid, endpoint=dial.endpoint, status=status))
         self.table.remove(uid)
         self.connects.pop(uid, None)
         self.spy_modes.pop(uid, None)

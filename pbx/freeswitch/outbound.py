@@ -62,6 +62,7 @@ _UNSET = ("", "_undef_")
 DIGITS_VARIABLE = "pagd_digits"
 # Set by the shipped dialplan before `socket`: the IVR script to run and the dialled number.
 IVR_SCRIPT_VARIABLE = "cc_ivr_script"
+IVR_ARG_VARIABLE = "cc_ivr_arg"
 ENTRY_NUMBER_VARIABLE = "cc_entry_number"
 SCRIPT_PREFIX = "ivr/"
 # The connect reply carries every channel variable as a header.
@@ -167,10 +168,13 @@ class OutboundSession:
 
     @property
     def args(self) -> list[str]:
-        """What FastAGI passes as arguments: the number the caller dialled, as the dialplan
+        """What FastAGI passes as arguments: ``cc_ivr_arg`` when the dialplan set one (the
+        survey passes the interaction id), else the number the caller dialled, as the dialplan
         kept it in ``cc_entry_number`` (the destination number changes on every transfer)."""
-        entry = self.channel_variable(ENTRY_NUMBER_VARIABLE)
-        return [entry] if entry else []
+        arg = self.channel_variable(IVR_ARG_VARIABLE) or self.channel_variable(
+            ENTRY_NUMBER_VARIABLE
+        )
+        return [arg] if arg else []
 
     def channel_variable(self, name: str) -> str:
         """A channel variable as the ``connect`` reply carried it (names are case-blind)."""

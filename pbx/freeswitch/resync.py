@@ -21,6 +21,11 @@ log = logging.getLogger(__name__)
 
 # The cause given to a call that vanished while the link was down: FreeSWITCH no longer says why.
 VANISHED = HangupCause(0, "Unknown (hung up while the event socket link was down)")
+# A caller an agent answered (the dialplan's served mark says so) that ended while the link was
+# down.
+SERVED_VANISHED = HangupCause(
+    16, "Normal Clearing (answered; ended while the event socket link was down)"
+)
 
 
 def _rows(answer: str, command: str) -> list[dict[str, object]]:

@@ -72,13 +72,27 @@ async def test_connect_agent_sets_variables_then_transfers(
     fake.add(FakeChannel(CALLER, "sofia/internal/caller@pbx"))
     await port.connect_agent(CALLER, "user/1001", ring_timeout=12.5, caller_id="Queue <100>")
     sent = lines(fake, "bgapi uuid_")
-    assert sorted(sent[:3]) == [
-        f"bgapi uuid_setvar {CALLER} cc_agent_endpoint user/1001",
+    # One uuid_setvar_multi for the values it can carry (mod_commands splits it on spaces),
+    # the caller id with its space alone; the last ring's result emptied for this one.
+    assert sorted(sent[:2]) == [
         f"bgapi uuid_setvar {CALLER} cc_caller_id Queue <100>",
-        f"bgapi uuid_setvar {CALLER} cc_ring_timeout 13",
+        f"bgapi uuid_setvar_multi {CALLER} "
+        "cc_agent_endpoint=user/1001;cc_ring_timeout=13;cc_ring_result=",
     ]
-    assert sent[3:] == [f"bgapi uuid_transfer {CALLER} cc_connect XML ccplane"]
+    assert sent[2:] == [f"bgapi uuid_transfer {CALLER} cc_connect XML ccplane"]
     assert fake.channels[CALLER].variables["cc_agent_endpoint"] == "user/1001"
+    assert fake.channels[CALLER].variables["cc_ring_timeout"] == "13"
+
+
+def test_setvars_keep_values_with_spaces_or_separators_apart() -> None:
+    from pbx.freeswitch import commands
+
+    assert commands.setvars(CALLER, {"a": "1"}) == [f"uuid_setvar {CALLER} a 1"]
+    assert commands.setvars(CALLER, {"a": "1", "b": "x;y", "c": "p q", "d": ""}) == [
+        f"uuid_setvar_multi {CALLER} a=1;d=",
+        f"uuid_setvar {CALLER} b x;y",
+        f"uuid_setvar {CALLER} c p q",
+    ]
 
 
 async def test_commands_on_a_gone_call_raise_no_such_call(port: FreeSwitchPort) -> None:

@@ -285,6 +285,24 @@ async def uuid_setvar(sw: FsSwitch, arg: str) -> ApiResult:
     return ok("+OK\n")
 
 
+@command("uuid_setvar_multi")
+async def uuid_setvar_multi(sw: FsSwitch, arg: str) -> ApiResult:
+    # mod_commands: exactly `<uuid> <a=1;b=2>` (split on spaces), then ';' and '='; a name
+    # without a value unsets it.
+    words = arg.split()
+    if len(words) != 2:
+        return ok("-USAGE: <uuid> <var>=<value>;<var>=<value>...\n")
+    ch = _channel(sw, words[0])
+    if ch is None:
+        return ok(NO_SUCH_CHANNEL)
+    for item in words[1].split(";"):
+        name, _, value = item.partition("=")
+        if not name:
+            return ok("-ERR No variable specified\n")
+        ch.set_var(name, value or None)
+    return ok("+OK\n")
+
+
 @command("uuid_getvar")
 async def uuid_getvar(sw: FsSwitch, arg: str) -> ApiResult:
     words = arg.split()

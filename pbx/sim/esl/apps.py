@@ -106,6 +106,15 @@ async def set_(sw: FsSwitch, ch: FsChannel, data: str) -> str:
     return "_none_"
 
 
+@app("set_global")
+async def set_global(sw: FsSwitch, ch: FsChannel, data: str) -> str:
+    # mod_dptools set_global: <name>=<value>, read back with the global_getvar API.
+    name, _, value = data.partition("=")
+    if name.strip():
+        sw.globals[name.strip()] = value
+    return "_none_"
+
+
 @app("export")
 async def export(sw: FsSwitch, ch: FsChannel, data: str) -> str:
     return await set_(sw, ch, data.removeprefix("nolocal:"))

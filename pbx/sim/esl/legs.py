@@ -137,7 +137,7 @@ class ChannelLegs:
         b.set_var("other_loopback_leg_uuid", a.uuid)
         b.set_var("loopback_leg", "B")
         b.set_var("is_loopback", None)
-        self.init(a)
+        self.init(a, outgoing=True)
         self.set_state(a, "CS_ROUTING")
         self.set_state(a, "CS_CONSUME_MEDIA")
         self.init(b)
@@ -237,7 +237,7 @@ class ChannelLegs:
             if caller is not None:
                 ch.profile["Username"] = caller.profile.get("Username", "")
                 ch.profile["Network-Addr"] = caller.profile.get("Network-Addr", "")
-        self.init(ch)
+        self.init(ch, outgoing=True)
         self.set_state(ch, "CS_ROUTING")
         self.set_state(ch, "CS_CONSUME_MEDIA")
         self.set_callstate(ch, "RINGING")

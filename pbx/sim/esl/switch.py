@@ -190,9 +190,16 @@ class FsSwitch(ChannelLegs):
         self.peak = max(self.peak, len(self.channels))
         return ch
 
-    def init(self, ch: FsChannel) -> None:
+    def init(self, ch: FsChannel, outgoing: bool = False) -> None:
+        """CS_INIT and CHANNEL_CREATE; a leg FreeSWITCH places itself (originate, bridge) is
+        announced by CHANNEL_OUTGOING before and CHANNEL_ORIGINATE after (flows 02 and 10),
+        both carrying Other-Leg-* of the caller when a bridge made it."""
+        if outgoing:
+            self.chan_event("CHANNEL_OUTGOING", ch)
         self.set_state(ch, "CS_INIT")
         self.chan_event("CHANNEL_CREATE", ch)
+        if outgoing:
+            self.chan_event("CHANNEL_ORIGINATE", ch)
 
     async def run_dialplan(self, ch: FsChannel) -> None:
         """CS_ROUTING -> CS_EXECUTE, then the matched actions; transfers start over."""
@@ -208,15 +215,17 @@ class FsSwitch(ChannelLegs):
             self.set_state(ch, "CS_ROUTING")
             context = ch.profile.get("Context", "default")
             # ${var} in a condition reads the variable case-blind, as the channel does.
-            fields = ChannelVariables({
-                "destination_number": ch.profile.get("Destination-Number", ""),
-                "caller_id_number": ch.profile.get("Caller-ID-Number", ""),
-                "caller_id_name": ch.profile.get("Caller-ID-Name", ""),
-                "context": context,
-                "uuid": ch.uuid,
-                **self.globals,
-                **ch.variables,
-            })
+            fields = ChannelVariables(
+                {
+                    "destination_number": ch.profile.get("Destination-Number", ""),
+                    "caller_id_number": ch.profile.get("Caller-ID-Number", ""),
+                    "caller_id_name": ch.profile.get("Caller-ID-Name", ""),
+                    "context": context,
+                    "uuid": ch.uuid,
+                    **self.globals,
+                    **ch.variables,
+                }
+            )
             actions = self.dialplan.hunt(context, fields)
             ch.hit_dialplan = True
             self.set_state(ch, "CS_EXECUTE")

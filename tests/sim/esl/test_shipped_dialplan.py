@@ -156,15 +156,21 @@ async def test_survey_after_agent_hangs_up(shipped: tuple[FsSimulator, Ivr]) -> 
         is_("CHANNEL_EXECUTE", {"Unique-ID": caller.uuid, "Application": "endless_playback"})
     )
     await esl.api(f"uuid_setvar {caller.uuid} cc_agent_endpoint user/1003")
-    await esl.api(f"uuid_setvar {caller.uuid} transfer_after_bridge cc_survey:XML:ccplane")
+    await esl.api(f"uuid_setvar {caller.uuid} cc_survey 1")
     await esl.api(f"uuid_transfer {caller.uuid} cc_connect XML ccplane")
-    await esl.event(
-        is_("CHANNEL_EXECUTE", {"Unique-ID": caller.uuid, "Application": "play_and_get_digits"}),
+    # The agent hangs up: the caller carries on to the survey, the ACD's script over the
+    # outbound socket with the interaction id as its argument.
+    sock = await esl.event(
+        is_(
+            "CHANNEL_EXECUTE",
+            {"Unique-ID": caller.uuid, "Application": "socket", "variable_cc_state": "survey"},
+        ),
         seconds=10,
     )
-    await esl.api(f"uuid_recv_dtmf {caller.uuid} 4")
-    done = await esl.event(is_("CHANNEL_HANGUP_COMPLETE", {"Unique-ID": caller.uuid}))
-    assert done["variable_cc_csat_score"] == "4"
+    assert sock["variable_cc_ivr_script"] == "csat"
+    assert sock["variable_cc_ivr_arg"] == "I-1"
+    assert sock["variable_cc_ring_result"] == "ANSWER"
+    assert await esl.api("global_getvar cc_served_user/1003") == caller.uuid
     await esl.close()
 
 
