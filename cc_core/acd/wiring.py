@@ -15,6 +15,7 @@ from cc_core.acd.centre import centre_from_config
 from cc_core.acd.ivr import make_flow
 from cc_core.acd.media import MediaMonitor
 from cc_core.acd.service import AcdService
+from cc_core.api.agent_edge import desk_for
 from cc_core.api.app import make_app
 from cc_core.config import CentreConfig, PbxSettings
 from cc_core.logs import log_event
@@ -160,11 +161,9 @@ class Node:
         if not settings.enabled or self.service is None:
             return
         monitor = MediaMonitor(self.service, self.config.acd.quality)
-        # The agent quality feed, when the service has one, hears the agent side's score.
-        desk = getattr(self.service, "quality_desk", None)
-        hook = getattr(desk, "on_agent_side_score", None)
-        if callable(hook):
-            monitor.on_agent_side_score = hook
+        # The agent quality feed (the same desk the softphones report to) hears the agent
+        # side's score: it joins the agent's edge score that routing ranks by.
+        monitor.on_agent_side_score = desk_for(self.service).on_agent_side_score
         server = AudioSocketServer(
             settings.host,
             settings.port if self.media_port is None else self.media_port,

@@ -167,6 +167,10 @@ class AudioSocketServer:
         self.accepted += 1
         try:
             await self._serve(reader, peer)
+        except asyncio.CancelledError:
+            # The server is closing. Ending normally: asyncio's stream server logs a
+            # cancelled connection task as an error.
+            pass
         finally:
             if task is not None:
                 self._conns.discard(task)

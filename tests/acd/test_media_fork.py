@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from cc_core.acd.media import fork_uuid
+from cc_core.api.agent_edge import desk_for
 from cc_core.config import load_configs
 from cc_core.store.live import LiveEvent
 from pbx.sim.endpoints import Behaviour, Endpoint
@@ -138,6 +139,15 @@ async def test_noisy_agent_scores_below_clean_customer_and_alerts(
         await alerts.aclose()
         monitor = centre.node.media_monitor
         assert monitor is not None and interaction_id in monitor.latest
+        # The agent side's score reached the agent quality feed (and through it routing).
+        assert centre.node.service is not None
+        desk = desk_for(centre.node.service)
+        side = await wait_for(
+            lambda: desk.snapshot("ann")["agent_side_score"],
+            what="agent-side score at the quality desk",
+        )
+        # No softphone reports here: the agent's score is the agent side's alone.
+        assert side < 0.5 and (desk.snapshot("ann")["score"] or 1.0) < 0.5
         centre.hang_up(chan)
         await wait_for(lambda: interaction_id not in monitor.calls, what="forks closed")
         rows = await events(centre, interaction_id)
