@@ -34,7 +34,7 @@ from cc_core.routing.requirements import EligibilityClass, fits
 from cc_core.routing.state import AgentRuntime, InteractionRuntime, Phase
 from cc_core.routing.sticky import ServiceHistory
 from cc_core.routing.timers import Timers
-from cc_core.routing.waiting import WaitingLines
+from cc_core.routing.waiting import ClassGroup, WaitingLines
 
 NO_ANSWER_REASON = "no-answer"
 
@@ -178,15 +178,20 @@ class EngineCore:
         """Fill the agent's free slots from the waiting lines, best first."""
         if rt.presence is AgentState.READY:
             lines = self._lines
-            memo: dict[tuple, tuple | None] = {}
+            memo: dict[ClassGroup, tuple | None] = {}
             while rt.takeable:
-                rec = lines.best_for(rt, self._queues, self._by_seq, now, memo)
-                if rec is None:
+                found = lines.best_for(rt, self._queues, self._by_seq, now, memo)
+                if found is None:
                     break
-                sticky = bool(rec.sticky_agents)
-                lines.unqueue(rec, self._agents)
+                rec, entry, group = found
+                if group is None:  # a sticky interaction, kept on its preferred agents
+                    lines.unqueue(rec, self._agents)
+                    sticky = bool(rec.sticky_agents)
+                else:
+                    lines.take(rec, entry, group)
+                    del memo[group]  # the only group this pick changed
+                    sticky = False
                 class_id, cls = lines.rec_class(rec)
-                memo.pop((rec.queue.id, cls.channel, cls.language), None)
                 self._make_offer(rt, rec, class_id, cls, now, Trigger.AGENT, sticky=sticky)
         self._ready.refresh(rt)
 

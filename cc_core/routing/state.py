@@ -89,21 +89,26 @@ class AgentRuntime:
     def take(self, channel: ChannelKind) -> None:
         """Hold one more ``channel`` slot."""
         held = self.held
-        held[channel] = held.get(channel, 0) + 1
+        count = held[channel] = held.get(channel, 0) + 1
         self.busy += 1
         if channel in self._exclusive:
             self.takeable = ()  # an exclusive channel blocks every other
-        else:
+        elif self.busy == 1 or count >= self._limits.get(channel, 0):
+            # The first slot shuts the exclusive channels out; a full channel leaves. Any
+            # other take leaves the free channels as they were.
             self.slots_changed()
 
     def release(self, channel: ChannelKind) -> None:
         """Free one ``channel`` slot."""
-        self.held[channel] -= 1
+        held = self.held
+        count = held[channel] = held[channel] - 1
         self.busy -= 1
-        if self.busy:
-            self.slots_changed()
-        else:
+        if not self.busy:
             self.takeable = self.channels
+        elif channel in self._exclusive or count + 1 >= self._limits.get(channel, 0):
+            # The channel was full (or the profile changed under held slots): recompute.
+            # Below its limit, it was free and stays free, the others unchanged.
+            self.slots_changed()
 
     def slots_changed(self) -> None:
         """Recompute the channels with a free slot; call after every change to ``held``.

@@ -15,7 +15,6 @@ from typing import Any
 from sortedcontainers import SortedList
 
 from cc_core.domain import ChannelKind, Queue
-from cc_core.routing import ranking
 from cc_core.routing.requirements import EligibilityClass, describe, eligibility_class, fits
 from cc_core.routing.state import AgentRuntime, InteractionRuntime
 
@@ -56,9 +55,9 @@ class ClassGroup:
             line.remove(entry)
 
 
-# What one agent fits in one queue: per group, the memo key, channel, group and the ids of
-# the group's classes the agent fits.
-FitGroup = tuple[tuple, ChannelKind, ClassGroup, tuple[int, ...]]
+# What one agent fits in one queue: per group, its channel, the group and the ids of the
+# group's classes the agent fits.
+FitGroup = tuple[ChannelKind, ClassGroup, tuple[int, ...]]
 
 
 class QueueLines:
@@ -148,9 +147,10 @@ class WaitingLines:
         queues: dict[str, Queue],
         by_seq: dict[int, InteractionRuntime],
         now: float,
-        memo: dict[tuple, Entry | None],
-    ) -> InteractionRuntime | None:
-        """The waiting interaction this agent should take next, if any.
+        memo: dict[ClassGroup, Entry | None],
+    ) -> tuple[InteractionRuntime, Entry, ClassGroup | None] | None:
+        """The waiting interaction this agent should take next, if any: (record, its line
+        entry, the group holding it, or None for a sticky one).
 
         Queues in the agent's priority order; within one priority, each queue's best entry it
         can take, then the highest score now, then earliest arrival, then arrival order.
@@ -168,27 +168,42 @@ class WaitingLines:
         fit_by_queue = rt.queue_fit
         sticky = rt.sticky
         best_key: tuple | None = None
-        best_rec: InteractionRuntime | None = None
+        best: tuple[InteractionRuntime, Entry, ClassGroup | None] | None = None
         best_prio = 0
         for queue_id, prio, queue, lines in plan:
-            if best_rec is not None and prio > best_prio:
+            if best is not None and prio > best_prio:
                 break
             entry: Entry | None = None
+            entry_group: ClassGroup | None = None
             if lines.groups:
                 cached = fit_by_queue.get(queue_id)
                 if cached is None or cached[0] != lines.version:
-                    cached = fit_by_queue[queue_id] = (
-                        lines.version,
-                        self._fitting(queue_id, lines, rt),
-                    )
-                for key, channel, group, class_ids in cached[1]:
+                    cached = fit_by_queue[queue_id] = (lines.version, self._fitting(lines, rt))
+                for channel, group, class_ids in cached[1]:
                     if channel not in takeable:
                         continue
-                    found = memo.get(key, _UNSEEN)
+                    found = memo.get(group, _UNSEEN)
                     if found is _UNSEEN:
-                        found = memo[key] = _group_best(group, class_ids, agent_id, by_seq)
+                        # The group's best for this agent: the smallest head among the
+                        # classes it fits that does not exclude it (an excluded head sends
+                        # the search down that line).
+                        heads = group.heads
+                        found = None
+                        for class_id in class_ids:
+                            head = heads.get(class_id)
+                            if head is None or (found is not None and head > found):
+                                continue  # the line emptied since the list was made, or loses
+                            excluded = by_seq[head[2]].excluded
+                            if excluded is None or agent_id not in excluded:
+                                found = head
+                            else:
+                                found = _past_excluded(
+                                    group.lines[class_id], found, agent_id, by_seq
+                                )
+                        memo[group] = found
                     if found is not None and (entry is None or found < entry):
                         entry = found
+                        entry_group = group
             if sticky:
                 for seq in sticky:
                     rec = by_seq[seq]
@@ -198,13 +213,25 @@ class WaitingLines:
                             sticky_entry = rec.line_entry()
                             if entry is None or sticky_entry < entry:
                                 entry = sticky_entry
+                                entry_group = None
             if entry is None:
                 continue
             rec = by_seq[entry[2]]
-            score_key = (-ranking.score_at(rec.neg_key, rec.rate, now), entry[1], entry[2])
+            # (-score now, arrival, seq): -score_at(neg_key, rate, now) is neg_key - rate * now
+            score_key = (rec.neg_key - rec.rate * now, entry[1], entry[2])
             if best_key is None or score_key < best_key:
-                best_key, best_rec, best_prio = score_key, rec, prio
-        return best_rec
+                best_key, best, best_prio = score_key, (rec, entry, entry_group), prio
+        return best
+
+    def take(self, rec: InteractionRuntime, entry: Entry, group: ClassGroup) -> None:
+        """Remove ``rec`` (``entry``, in ``group``, as found by ``best_for``) from its line."""
+        class_id = rec.cls
+        assert class_id is not None
+        group.remove(class_id, entry)
+        if not group.lines:
+            cls = self.classes[class_id]
+            del self._queues[rec.queue.id].groups[(cls.channel, cls.language)]
+        rec.cls = None
 
     def _plan(self, rt: AgentRuntime, queues: dict[str, Queue]) -> tuple[Any, ...]:
         """The agent's served queues in its order, resolved, without those whose minimum
@@ -216,7 +243,7 @@ class WaitingLines:
             if quality >= (queue := queues[queue_id]).min_quality
         )
 
-    def _fitting(self, queue_id: str, lines: QueueLines, rt: AgentRuntime) -> list[FitGroup]:
+    def _fitting(self, lines: QueueLines, rt: AgentRuntime) -> list[FitGroup]:
         """The queue's groups of channels and languages the agent can take at all, each
         with the classes the agent fits; groups it fits no class of are left out."""
         agent = rt.agent
@@ -236,33 +263,21 @@ class WaitingLines:
                 if ok:
                     class_ids.append(class_id)
             if class_ids:
-                out.append(((queue_id, channel, language), channel, group, tuple(class_ids)))
+                out.append((channel, group, tuple(class_ids)))
         return out
 
 
-def _group_best(
-    group: ClassGroup,
-    class_ids: tuple[int, ...],
+def _past_excluded(
+    line: SortedList,
+    best: Entry | None,
     agent_id: str,
     by_seq: dict[int, InteractionRuntime],
 ) -> Entry | None:
-    """The group's best entry for this agent among the classes it fits: the smallest first
-    entry of their lines that does not exclude the agent (an excluded head sends the walk
-    down that line)."""
-    heads = group.heads
-    best: Entry | None = None
-    for class_id in class_ids:
-        head = heads.get(class_id)
-        if head is None or (best is not None and head > best):
-            continue  # the line emptied since the agent's list was made, or cannot win
-        excluded = by_seq[head[2]].excluded
-        if excluded is None or agent_id not in excluded:
-            best = head
-            continue
-        for candidate in group.lines[class_id]:
-            if best is not None and candidate > best:
-                break
-            if not by_seq[candidate[2]].excludes(agent_id):
-                best = candidate
-                break
+    """The first entry of ``line`` that does not exclude the agent if it beats ``best``,
+    else ``best`` (the line's head excludes the agent: rare, after a reject or no-answer)."""
+    for candidate in line:
+        if best is not None and candidate > best:
+            break
+        if not by_seq[candidate[2]].excludes(agent_id):
+            return candidate
     return best
