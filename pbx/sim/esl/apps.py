@@ -106,6 +106,13 @@ async def set_(sw: FsSwitch, ch: FsChannel, data: str) -> str:
     return "_none_"
 
 
+@app("unset")
+async def unset(sw: FsSwitch, ch: FsChannel, data: str) -> str:
+    if data.strip():
+        ch.set_var(data.strip(), None)
+    return "_none_"
+
+
 @app("set_global")
 async def set_global(sw: FsSwitch, ch: FsChannel, data: str) -> str:
     # mod_dptools set_global: <name>=<value>, read back with the global_getvar API.

@@ -163,6 +163,12 @@ class FsChannel:
     def get_var(self, name: str) -> str:
         return self.variables.get(name, "")
 
+    def profile_variables(self) -> dict[str, str]:
+        """The caller-profile fields a ``${name}`` reaches when no variable has that name."""
+        found = {name: self.profile.get(f, "") for name, f in _PROFILE_VARIABLES.items()}
+        found["uuid"] = self.uuid
+        return found
+
     def lookup(self, name: str) -> str:
         """A variable, else the caller-profile field of that name, as
         switch_channel_get_variable falls back to the profile."""

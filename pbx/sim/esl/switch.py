@@ -235,7 +235,8 @@ class FsSwitch(ChannelLegs):
             for action, groups in actions:
                 if not ch.up or ch.transfer_to or ch.ending:
                     break
-                scope = ChannelVariables({**self.globals, **ch.variables})
+                # ${name}: the channel's variable, else its caller profile, else a global.
+                scope = ChannelVariables({**self.globals, **ch.profile_variables(), **ch.variables})
                 data = expand(action.data, scope, groups)
                 await self.execute(ch, action.application, data)
             if await self.redirected(ch):
