@@ -7,30 +7,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from cc_core import config as cfg
-from cc_core.domain import (
-    Agent,
-    CapacityProfile,
-    ChannelKind,
-    ExitKind,
-    Overflow,
-    Queue,
-    RoutingStep,
-    SkillRequirement,
-    Strategy,
-)
+from cc_core.config import routing as config_routing
+from cc_core.config.routing import DEFAULT_RING_TIMEOUT, domain_agent
+from cc_core.domain import Agent, Queue
 from cc_core.ivr import IvrLibrary, PromptCatalog, load_library
 from cc_core.routing import Engine, EngineConfig
 
-DEFAULT_RING_TIMEOUT = 20.0
+__all__ = [
+    "DEFAULT_RING_TIMEOUT",
+    "OFFER_GRACE",
+    "Centre",
+    "QueueInfo",
+    "centre_from_config",
+    "domain_agent",
+    "domain_queue",
+]
+
 # The engine's own offer timer is a safety net behind the PBX's ring timeout: the PBX reports
 # the no-answer first, and the engine only expires an offer whose outcome never came back.
 OFFER_GRACE = 10.0
-
-_EXITS = {
-    "voicemail": ExitKind.VOICEMAIL,
-    "callback": ExitKind.CALLBACK,
-    "hangup": ExitKind.DISCONNECT,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,74 +111,33 @@ def _digits(number: str) -> str:
 
 
 def domain_queue(queue: cfg.Queue, ring_timeout: float) -> Queue:
-    steps = queue.routing_steps()
-    routing = []
-    for i, step in enumerate(steps):
-        duration = float(steps[i + 1].after - step.after) if i + 1 < len(steps) else None
-        reqs = tuple(SkillRequirement(skill, level) for skill, level in step.require.items())
-        routing.append(RoutingStep(reqs, duration=duration))
-    overflow = None
-    if queue.overflow is not None and queue.max_wait_seconds is not None:
-        exit_kind = _EXITS[queue.overflow.exit] if queue.overflow.exit else None
-        overflow = Overflow(queue=queue.overflow.queue, exit=exit_kind)
-    return Queue(
-        queue.id,
-        steps=tuple(routing),
-        strategy=Strategy(queue.strategy),
-        aging_rate=queue.aging_rate / 60.0,  # configured per minute, the engine counts seconds
-        vip_boost=queue.vip_boost,
-        sla_target=float(queue.sla.seconds) if queue.sla else None,
-        sla_ordering=queue.sla_aware and queue.sla is not None,
-        max_wait=float(queue.max_wait_seconds) if overflow is not None else None,
-        overflow=overflow,
-        wrap_up=float(queue.wrap_up_seconds),
-        offer_timeout=ring_timeout + OFFER_GRACE,
-        min_quality=queue.quality.min_score,
-        quality_weight=queue.quality.weight,
-        sticky_seconds=float(queue.sticky.max_wait_seconds) if queue.sticky else 0.0,
-        sticky_days=float(queue.sticky.days) if queue.sticky else 0.0,
-    )
-
-
-def domain_agent(agent: cfg.Agent, profiles: dict[str, cfg.CapacityProfile]) -> Agent:
-    profile = profiles.get(agent.profile, cfg.DEFAULT_PROFILE)
-    capacity = CapacityProfile(
-        name=agent.profile,
-        limits={ChannelKind(c): n for c, n in agent.limits(profiles).items()},
-        exclusive=frozenset(ChannelKind(c) for c in profile.exclusive),
-    )
-    return Agent(
-        agent.id,
-        skills=dict(agent.skills),
-        languages=frozenset(agent.languages),
-        capacity=capacity,
-        queues=dict(agent.queues),
-    )
+    """A configured queue as the ACD's engine runs it: the offer timer is the ring time plus
+    ``OFFER_GRACE`` (the mapping itself is ``cc_core.config.routing``, shared with the
+    simulation)."""
+    return config_routing.domain_queue(queue, ring_timeout + OFFER_GRACE)
 
 
 def centre_from_config(centre: cfg.CentreConfig) -> Centre:
-    pbx_ring = float(centre.acd.pbx[0].ring_timeout) if centre.acd.pbx else DEFAULT_RING_TIMEOUT
+    model = config_routing.routing_model(centre, offer_grace=OFFER_GRACE)
     infos: dict[str, QueueInfo] = {}
-    queues = []
     for q in centre.queues.queues:
-        ring = float(q.ring_timeout_seconds or pbx_ring)
         infos[q.id] = QueueInfo(
-            q.id, ring, q.language, float(q.priority), tuple(q.channels),
-            sla_seconds=float(q.sla.seconds) if q.sla else None, csat_survey=q.csat_survey,
+            q.id,
+            model.ring_timeouts[q.id],
+            q.language,
+            float(q.priority),
+            tuple(q.channels),
+            sla_seconds=float(q.sla.seconds) if q.sla else None,
+            csat_survey=q.csat_survey,
         )
-        queues.append(domain_queue(q, ring))
-    profiles = centre.profiles()
-    agents = tuple(domain_agent(a, profiles) for a in centre.agents.agents)
-    limits = [q.no_answer_limit for q in centre.queues.queues]
     return Centre(
-        queues=tuple(queues),
-        agents=agents,
+        queues=model.queues,
+        agents=model.agents,
         queue_info=infos,
         endpoints={a.id: a.endpoint for a in centre.agents.agents},
         numbers={n.did: n.queue for n in centre.queues.numbers if n.queue},
         ivr_numbers={n.did: n.ivr for n in centre.queues.numbers if n.ivr},
-        # The engine has one limit for all queues: the strictest configured one.
-        no_answer_limit=min((n for n in limits if n), default=0),
+        no_answer_limit=model.no_answer_limit,
         agent_names={a.id: a.name for a in centre.agents.agents},
         # Already checked by load_configs; read again here as the interpreter's models.
         ivr=load_library(centre.directory),

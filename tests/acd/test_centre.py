@@ -39,6 +39,17 @@ def test_shipped_configs_become_queues_agents_and_numbers() -> None:
     assert centre.wrap_up("tech_support") == 60.0
 
 
+def test_default_queue_of_a_dialled_number() -> None:
+    """Where a call goes when no IVR script decides (a failed script, a re-adopted call)."""
+    centre = centre_from_config(load_configs(CONFIGS))
+    assert centre.default_queue("+4930901821") == "vip"  # a number that leads to a queue
+    assert centre.default_queue("004930901821") == "vip"
+    # A number that leads to an IVR script: the first queue that takes voice.
+    assert centre.default_queue("+4930901820") == centre.first_voice_queue() == "billing"
+    assert centre.default_queue("+4930909999") is None  # not a number of this centre
+    assert centre.default_queue("") is None
+
+
 def test_every_path_through_the_lifecycle_is_checked() -> None:
     record = CallRecord("i1", "c1", "sales", 0.0)
     for stage in (Stage.IVR, Stage.QUEUED, Stage.OFFERED, Stage.QUEUED, Stage.OFFERED,

@@ -15,12 +15,10 @@ from pathlib import Path
 import yaml
 
 from cc_core import config as cfg
+from cc_core.config.routing import DEFAULT_RING_TIMEOUT, routing_model
 from cc_core.domain import (
     Agent,
-    CapacityProfile,
     ChannelKind,
-    ExitKind,
-    Overflow,
     Queue,
     RoutingStep,
     SkillRequirement,
@@ -31,8 +29,6 @@ from cc_core.reporting.simulation.driver import CallerProfile
 from cc_core.reporting.simulation.traffic import HandleTime, QueueTraffic
 
 __all__ = ["Centre", "TrafficError", "builtin_centre", "centre_from_configs", "load_traffic"]
-
-DEFAULT_RING_TIMEOUT = 20.0
 
 
 @dataclass(frozen=True)
@@ -130,61 +126,7 @@ def builtin_centre() -> Centre:
     return Centre("built-in sales and support", (sales, support), tuple(agents), traffic, {})
 
 
-# -- admin configs -> routing domain ---------------------------------------------------------
-
-_EXITS = {
-    "voicemail": ExitKind.VOICEMAIL,
-    "callback": ExitKind.CALLBACK,
-    "hangup": ExitKind.DISCONNECT,
-}
-
-
-def _domain_queue(queue: cfg.Queue, ring_timeout: float) -> Queue:
-    steps = queue.routing_steps()
-    routing_steps = []
-    for i, step in enumerate(steps):
-        duration = steps[i + 1].after - step.after if i + 1 < len(steps) else None
-        requirements = tuple(SkillRequirement(s, level) for s, level in step.require.items())
-        routing_steps.append(RoutingStep(requirements, duration=duration))
-    overflow = None
-    if queue.overflow is not None:
-        overflow = Overflow(
-            queue=queue.overflow.queue,
-            exit=_EXITS[queue.overflow.exit] if queue.overflow.exit else None,
-        )
-    return Queue(
-        queue.id,
-        steps=tuple(routing_steps),
-        strategy=Strategy(queue.strategy),
-        aging_rate=queue.aging_rate / 60.0,  # the config counts points per minute
-        vip_boost=queue.vip_boost,
-        sla_target=float(queue.sla.seconds) if queue.sla else None,
-        sla_ordering=queue.sla_aware and queue.sla is not None,
-        max_wait=queue.max_wait_seconds,
-        overflow=overflow if queue.max_wait_seconds is not None else None,
-        wrap_up=float(queue.wrap_up_seconds),
-        offer_timeout=float(queue.ring_timeout_seconds or ring_timeout),
-        min_quality=queue.quality.min_score,
-        quality_weight=queue.quality.weight,
-        sticky_seconds=float(queue.sticky.max_wait_seconds) if queue.sticky else 0.0,
-        sticky_days=float(queue.sticky.days) if queue.sticky else 0.0,
-    )
-
-
-def _domain_agent(agent: cfg.Agent, profiles: Mapping[str, cfg.CapacityProfile]) -> Agent:
-    profile = profiles.get(agent.profile, cfg.DEFAULT_PROFILE)
-    capacity = CapacityProfile(
-        name=agent.profile,
-        limits={ChannelKind(c): n for c, n in agent.limits(dict(profiles)).items()},
-        exclusive=frozenset(ChannelKind(c) for c in profile.exclusive),
-    )
-    return Agent(
-        agent.id,
-        skills=dict(agent.skills),
-        languages=frozenset(agent.languages),
-        capacity=capacity,
-        queues=dict(agent.queues),
-    )
+# -- admin configs -> routing domain: cc_core.config.routing, shared with the ACD -----------
 
 
 def centre_from_configs(
@@ -195,16 +137,12 @@ def centre_from_configs(
     Raises `cc_core.config.ConfigError` (every problem with file:line:col) on a bad config.
     """
     centre = cfg.load_configs(directory)
-    ring_timeout = float(centre.acd.pbx[0].ring_timeout) if centre.acd.pbx else None
-    queues = tuple(
-        _domain_queue(q, ring_timeout or DEFAULT_RING_TIMEOUT) for q in centre.queues.queues
-    )
-    profiles = centre.profiles()
-    agents = tuple(_domain_agent(a, profiles) for a in centre.agents.agents)
+    # The simulated offer rings for the queue's ring timeout: no PBX reports it before.
+    model = routing_model(centre, offer_grace=0.0)
     voice = [q for q in centre.queues.queues if "voice" in q.channels]
     traffic = tuple(dataclasses.replace(default, queue=q.id) for q in voice)
     callers = {q.id: CallerProfile(language=q.language, priority=float(q.priority)) for q in voice}
-    return Centre(name or f"configs in {directory}", queues, agents, traffic, callers)
+    return Centre(name or f"configs in {directory}", model.queues, model.agents, traffic, callers)
 
 
 # -- traffic file ----------------------------------------------------------------------------
