@@ -18,7 +18,13 @@ import numpy.typing as npt
 from cc_core.quality import levels
 from cc_core.quality.frames import AudioFormat, Framer
 from cc_core.quality.score import stream_score
-from cc_core.quality.vad import BoolArray, Peaks, ToneDetector, ToneSettings, VoiceDetector
+from cc_core.quality.vad import (
+    BoolArray,
+    Peaks,
+    ToneDetector,
+    ToneSettings,
+    VoiceDetector,
+)
 
 SNR_CEILING_DB = 60.0  # clean synthetic audio over digital silence would be "infinite"
 SNR_FLOOR_DB = -10.0
@@ -235,6 +241,45 @@ def _no_audio() -> StreamSnapshot:
     )  # fmt: skip
 
 
+# From this many rows on, one sort of all rows finds the noise floors faster than a
+# selection per row.
+_SORT_ROWS = 8
+
+
+def _noise_floors(
+    cfg: ScorerConfig,
+    level: npt.NDArray[np.float64],
+    quiet: BoolArray,
+    valid: BoolArray | None,
+    quiet_counts: list[int],
+    counts: list[int],
+) -> list[float]:
+    """Per row: a percentile of the quiet frames' levels, or of all frames when too few are
+    quiet; the k-th smallest level with k = round(q / 100 * (m - 1)), rounded half to even.
+
+    The k-th smallest value does not depend on how it is found, so a row gets the same
+    floor from a selection alone as from a sort among many rows.
+    """
+    by_quiet = [c >= cfg.min_noise_frames for c in quiet_counts]
+    ks = []  # as ``round`` gives it on Python floats (numpy's small-array calls cost more)
+    for use_quiet, quiet_n, n in zip(by_quiet, quiet_counts, counts, strict=True):
+        m = quiet_n if use_quiet else n
+        q = cfg.noise_percentile if use_quiet else cfg.fallback_percentile
+        ks.append(min(m - 1, max(0, round(q / 100.0 * (m - 1)))))
+    if len(level) >= _SORT_ROWS:
+        # One row-wise sort, the frames outside each row's pool pushed to +inf.
+        pool = np.where(np.array(by_quiet)[:, None], quiet, True if valid is None else valid)
+        ranked = np.sort(np.where(pool, level, np.inf), axis=1)
+        return ranked[np.arange(len(level)), ks].tolist()
+    floors = []
+    rows = zip(level, quiet, by_quiet, counts, ks, strict=True)
+    for row, quiet_row, use_quiet, n, kth in rows:
+        values = row[quiet_row] if use_quiet else row[:n]
+        # An empty window gets no floor from here (its snapshot is "no audio").
+        floors.append(float(np.partition(values, kth)[kth]) if len(values) else levels.SILENCE_DBFS)
+    return floors
+
+
 def snapshots(
     scorers: Sequence[StreamScorer],
     rings: Sequence[npt.NDArray[np.generic]] | None = None,
@@ -250,39 +295,30 @@ def snapshots(
         scorer.flush()
     cfg, fmt = scorers[0].config, scorers[0].format
     size = scorers[0]._size
-    frames = [s._frames for s in scorers]
-    counts = np.minimum(frames, size)
-    if rings is None:
+    counts = [min(s._frames, size) for s in scorers]
+    if rings is None and len(scorers) == 1:
+        rings = [r[None] for r in scorers[0].rings]  # a view as the only row: no copy
+    elif rings is None:
         rings = [np.stack(r) for r in zip(*(s.rings for s in scorers), strict=True)]
     power, level, speech, tone, clipped = rings
     quiet = ~(speech | tone)
-    filling = bool(counts.min() < size)
-    valid = np.arange(size) < counts[:, None] if filling else None
-    if valid is not None:  # a window not full yet: its unwritten tail is not "quiet"
+    valid = None
+    if min(counts) < size:  # a window not full yet: its unwritten tail is not "quiet"
+        valid = np.arange(size) < np.array(counts)[:, None]
         quiet &= valid
-    speech_counts = np.count_nonzero(speech, axis=1)
-    quiet_counts = np.count_nonzero(quiet, axis=1)
-    # Integers: the sum is exact in any order (the unwritten tail holds zeros).
+    # Integers: these sums are exact in any order (the unwritten tail holds zeros).
+    speech_counts = _sum(speech, axis=1).tolist()
+    quiet_counts = _sum(quiet, axis=1).tolist()
     clipped_counts = _sum(clipped, axis=1)
     # Sums over whole rows (the unwritten tail holds zeros): the same reduction for a row of
     # a bank and for a scorer alone.
     power_sums = _sum(power, axis=1)
     speech_sums = _sum(np.where(speech, power, 0.0), axis=1)
-    # The noise floor: a percentile of the quiet frames' levels, or of all frames when too
-    # few are quiet; one row-wise sort for all streams, the rest of each row pushed to +inf.
-    by_quiet = quiet_counts >= cfg.min_noise_frames
-    pool = np.where(by_quiet[:, None], quiet, True if valid is None else valid)
-    among = np.where(by_quiet, quiet_counts, counts)
-    q = np.where(by_quiet, cfg.noise_percentile, cfg.fallback_percentile)
-    # The k-th smallest, k rounded half to even like Python's round(); what np.partition
-    # gives at k is the value a sort puts at k.
-    k = np.clip(np.round(q / 100.0 * (among - 1)), 0, np.maximum(among - 1, 0)).astype(np.intp)
-    ranked = np.sort(np.where(pool, level, np.inf), axis=1)
-    noise_floors = ranked[np.arange(len(scorers)), k]
+    noise_floors = _noise_floors(cfg, level, quiet, valid, quiet_counts, counts)
     out = []
     rows = zip(
-        scorers, counts.tolist(), speech_counts.tolist(), np.count_nonzero(tone, axis=1).tolist(),
-        noise_floors.tolist(), power_sums.tolist(), speech_sums.tolist(),
+        scorers, counts, speech_counts, _sum(tone, axis=1).tolist(),
+        noise_floors, power_sums.tolist(), speech_sums.tolist(),
         clipped_counts.tolist(), strict=True,
     )  # fmt: skip
     frame_s, samples = fmt.frame_seconds, fmt.samples_per_frame
