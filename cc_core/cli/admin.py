@@ -54,7 +54,8 @@ def ivr() -> None:
 @ivr.command("try")
 @click.argument("script")
 @click.option("--digits", default="", help="Keys in order, comma separated: 0-9 * # A-D, "
-              "T for silence (a timeout), H to hang up. The caller hangs up after the last.")
+              "T for silence (a timeout), H to hang up, L to listen to a prompt to its end. The "
+              "caller hangs up after the last.")
 @click.option("--at", "at", default=None, help="Time of the call, ISO 8601 (e.g. "
               "2026-11-23T10:00; the script's time zone unless an offset is given). Default: now.")
 @click.option("--caller", default="+4915112345678", show_default=True, help="Caller id.")
@@ -77,6 +78,31 @@ def ivr_try(script: str, digits: str, at: str | None, caller: str, called: str |
         attributes[name] = value
     sys.exit(asyncio.run(dry_run(config_dir, script, digits, sys.stdout, at=at, caller=caller,
                                  called=called, attributes=attributes)))
+
+
+@ivr.command("paths")
+@click.argument("script")
+@click.option("--configs", "config_dir", default="configs", type=click.Path(path_type=Path))
+def ivr_paths(script: str, config_dir: Path) -> None:
+    """List caller paths that together take every edge of SCRIPT (keys for `ivr try`)."""
+    from cc_core.config.problems import ConfigError
+    from cc_core.ivr.library import load_library
+    from cc_core.ivr.paths import PathError, describe, generate
+
+    try:
+        library = load_library(config_dir)
+        found = generate(library.script(script), library.prompts)
+    except ConfigError as exc:
+        click.echo(f"cc-admin: the IVR configuration has errors:\n{exc}", err=True)
+        sys.exit(2)
+    except (KeyError, PathError) as exc:
+        click.echo(f"cc-admin: {exc.args[0] if exc.args else exc}", err=True)
+        sys.exit(2)
+    for path in found.paths:
+        click.echo(describe(path))
+    click.echo(f"{len(found.paths)} paths; {len(found.edges)} edges taken"
+               + (f"; not taken: {', '.join(found.uncovered)}" if found.uncovered else ""))
+    sys.exit(1 if found.uncovered else 0)
 
 
 @cli.group()

@@ -77,6 +77,19 @@ class IvrContext:
     attributes: Mapping[str, str] = field(default_factory=dict)
 
 
+def rejection(node: CollectNode, digits: str, enough: bool) -> str | None:
+    """Why a ``collect`` node refuses ``digits`` (None: accepted); ``enough``: the collection
+    ended with at least ``min_digits``."""
+    if not enough:
+        return f"{len(digits)} digits (expected {node.min_digits}-{node.max_digits})"
+    rule = node.validate_
+    if rule is not None and rule.regex is not None and not re.fullmatch(rule.regex, digits):
+        return f"does not match {rule.regex}"
+    if rule is not None and rule.check is not None and not CHECKS[rule.check](digits):
+        return f"fails the {rule.check} check"
+    return None
+
+
 class _End(Exception):
     """A node ended the run."""
 
@@ -277,14 +290,7 @@ class _Run:
 
     @staticmethod
     def rejects(node: CollectNode, digits: str, enough: bool) -> str | None:
-        if not enough:
-            return f"{len(digits)} digits (expected {node.min_digits}-{node.max_digits})"
-        rule = node.validate_
-        if rule is not None and rule.regex is not None and not re.fullmatch(rule.regex, digits):
-            return f"does not match {rule.regex}"
-        if rule is not None and rule.check is not None and not CHECKS[rule.check](digits):
-            return f"fails the {rule.check} check"
-        return None
+        return rejection(node, digits, enough)
 
     # -- logic -------------------------------------------------------------------------------
 

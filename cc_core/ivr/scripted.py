@@ -1,7 +1,9 @@
 """A caller made of a key list: a :class:`~pbx.port.MediaSession` for dry runs and tests.
 
 Each entry of ``keys`` is what the caller does next: one DTMF key (``0-9 * # A-D``), ``T``
-(stays silent until the collection times out) or ``H`` (hangs up). A key pressed while prompts
+(stays silent until the collection times out), ``H`` (hangs up) or ``L`` (listens to a prompt
+that takes no keys to its end: an ``H`` right after one hangs up at the next prompt, not at
+this one; without ``L`` the ``H`` would end the call at once). A key pressed while prompts
 play interrupts them when the prompts allow it, as on a phone. Once the keys run out the caller
 hangs up, so a dry run always ends.
 """
@@ -16,6 +18,7 @@ from pbx.port import DTMF_DIGITS, CallerHungUp, CollectEnd, CollectResult, Colle
 
 TIMEOUT = "T"
 HANG_UP = "H"
+LISTEN = "L"
 
 
 def parse_keys(text: str) -> list[str]:
@@ -23,9 +26,9 @@ def parse_keys(text: str) -> list[str]:
     keys: list[str] = []
     for item in text.replace(",", " ").split():
         for char in item.upper():
-            if char not in DTMF_DIGITS and char not in (TIMEOUT, HANG_UP):
-                raise ValueError(f"key {char!r} (expected 0-9 * # A-D, T for silence or H "
-                                 "to hang up)")
+            if char not in DTMF_DIGITS and char not in (TIMEOUT, HANG_UP, LISTEN):
+                raise ValueError(f"key {char!r} (expected 0-9 * # A-D, T for silence, H "
+                                 "to hang up or L to listen to a prompt)")
             keys.append(char)
     return keys
 
@@ -65,6 +68,10 @@ class ScriptedSession:
 
     async def play(self, prompts: Sequence[str], *, interrupt_digits: str = "") -> str:
         self._check()
+        if prompts and not interrupt_digits and self._keys and self._keys[0] == LISTEN:
+            self._keys.popleft()
+            self.played.extend(prompts)
+            return ""
         for prompt in prompts:
             self.played.append(prompt)
             upcoming = self._keys[0] if self._keys else ""
