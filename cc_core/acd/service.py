@@ -22,11 +22,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from cc_core.acd import adoption, agents, offers, wrapup
+from cc_core.acd.callback import CALL_PREFIX, request_callback
 from cc_core.acd.centre import Centre
 from cc_core.acd.journal import Journal
 from cc_core.acd.lifecycle import CallBook, CallRecord, Stage
 from cc_core.acd.live_sync import LiveSync
-from cc_core.domain import ChannelKind, Interaction
+from cc_core.domain import ChannelKind, ExitKind, Interaction
 from cc_core.logs import log_event
 from cc_core.routing import (
     AgentAutoNotReady,
@@ -334,10 +335,26 @@ class AcdService:
         if record is None:
             return
         old = record.move(Stage.EXITED)
-        await self.journal.moved(record, old, outcome.at, exit=outcome.exit.value)
+        callback = outcome.exit is ExitKind.CALLBACK and not record.call_id.startswith(CALL_PREFIX)
+        extra = {"callback_number": record.caller_num, "callback_queue": record.queue}
+        await self.journal.moved(
+            record, old, outcome.at, exit=outcome.exit.value, **(extra if callback else {})
+        )
         self.calls.drop(record)
         self.live_sync.queue_changed(record.queue)
         self.command(self._leave(record.call_id, outcome.exit.value))
+        if callback:
+            # Placed like an IVR's callback request; as a task, since it queues a job of its
+            # own and this runs inside one.
+            self.command(
+                request_callback(
+                    self,
+                    number=record.caller_num,
+                    queue=record.queue,
+                    requested_at=outcome.at,
+                    first_interaction=record.interaction_id,
+                )
+            )
 
     async def _leave(self, call_id: str, exit_kind: str) -> None:
         """Send a caller to its exit; the interaction is already closed, so nothing waits."""

@@ -19,7 +19,7 @@ from cc_core.store.models.interactions import Interaction as InteractionRow
 from pbx.sim.channel import Channel
 from pbx.sim.endpoints import Behaviour, Endpoint
 from pbx.sim.runtime import SimConfig, Simulator
-from tests.acd.conftest import DIALPLAN, Phone, point_at, start_node, wait_for
+from tests.acd.conftest import DIALPLAN, Phone, point_at, running_centre, start_node, wait_for
 from tests.acd.test_ivr_flow import (
     PHONES,
     TIME_SCALE,
@@ -239,3 +239,37 @@ async def test_agent_not_answering_puts_the_request_back_in_the_queue(
     record = centre.acd.calls.get(request.id)
     assert record is not None and record.stage.value in ("queued", "offered")
     assert trunk.dialled == []  # the customer is never called without an agent
+
+
+async def test_max_wait_callback_exit_places_a_request_in_the_queue(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    # Sales: one second's wait, then the caller leaves through the callback exit.
+    extra = "    max_wait_seconds: 1\n    overflow: {exit: callback}"
+    async with running_centre(tmp_path, sqlite_url, sales_extra=extra) as centre:
+        chan = centre.call()
+        number = chan.caller_num
+        (first,) = await wait_for(centre.interactions, what="interaction created")
+
+        async def requested() -> list[Any]:
+            rows = await centre.interactions()
+            return [r for r in rows if r.id != first.id and r.attributes.get("kind") == "callback"]
+
+        (request,) = await wait_for(requested, what="callback request from the max-wait exit")
+        assert request.queue == "sales"
+        assert request.attributes["callback_number"] == number
+        assert request.attributes["requested_in"] == first.id
+        assert request.attributes["attempt"] == 1
+        await wait_for(lambda: chan.hung_up, what="caller released")
+        assert centre.node.store is not None
+        async with centre.node.store.transaction(readonly=True) as repos:
+            events = list(await repos.events.for_interaction(first.id))
+            waiting = list(await repos.events.for_interaction(request.id))
+        (exited,) = [e for e in events if e.data.get("stage") == "exited"]
+        assert (exited.data["exit"], exited.data["callback_number"]) == ("callback", number)
+        assert exited.data["callback_queue"] == "sales"
+        assert [e.event for e in waiting][:2] == ["created", "queued"]
+        # The request waits from the moment the caller left, not from a later time.
+        assert request.attributes["requested_at"] == pytest.approx(
+            exited.time.timestamp(), abs=1e-3
+        )
