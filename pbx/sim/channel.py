@@ -105,6 +105,9 @@ class Channel:
     # Names set with a leading _ or __: copied to channels this one creates.
     inheritable: dict[str, str] = field(default_factory=dict)
     hangupcause: int = 0
+    # Let go by app_dial (hanguptree): Hangup reports hangupcause as it is, 0 ("Unknown")
+    # for a leg that only rang, instead of defaulting to Normal Clearing.
+    cause_as_is: bool = False
     bridge: Bridge | None = None
     # The other half of a Local channel pair.
     peer: Channel | None = None

@@ -15,6 +15,9 @@ from pbx.sim.pbx import Interrupted
 if TYPE_CHECKING:
     from pbx.sim.pbx import Pbx
 
+NORMAL_CLEARING = 16
+ANSWERED_ELSEWHERE = 26
+
 DIAL_RESET = (
     "DIALSTATUS",
     "DIALEDPEERNUMBER",
@@ -39,6 +42,7 @@ async def app_dial(pbx: Pbx, chan: Channel, args: str) -> Outcome:
         pbx.set_var(chan, name, "")
     start = pbx.clock()
     legs: list[Leg] = []
+    preset: set[int] = set()  # ids of PJSIP legs that came with their endpoint's callerid
     status = "CHANUNAVAIL"
     for target in targets:
         try:
@@ -47,17 +51,32 @@ async def app_dial(pbx: Pbx, chan: Channel, args: str) -> Outcome:
             status = err.status
             continue
         out.dialed_by = chan
+        if out.tech == "PJSIP" and out.caller_num:
+            preset.add(id(out))
         out.appl, out.data = "AppDial", "(Outgoing Line)"
         pbx.publish(out)
         pbx.inherit(chan, out)
-        out.caller_num, out.caller_name = chan.caller_num, chan.caller_name
+        if out.tech != "PJSIP":
+            out.caller_num, out.caller_name = chan.caller_num, chan.caller_name
+        elif not out.caller_num:
+            # No callerid on the endpoint: app_dial stores the dialplan extension instead
+            # (and the caller's connected name; hint names are not simulated).
+            out.caller_num, out.caller_name = chan.exten, chan.connected_name
         out.connected_num, out.connected_name = chan.caller_num, chan.caller_name
         pbx.publish(out)
         pbx.start(out, pbx.hold_until_hangup(out))
         call(pbx, out)
-        pbx.emit(ev.dial_begin(chan.snapshot, out.snapshot or pbx.publish(out), target))
+        # DialString is what follows the technology (the channel driver's "number").
+        dialstring = target.partition("/")[2]
+        pbx.emit(ev.dial_begin(chan.snapshot, out.snapshot or pbx.publish(out), dialstring))
         legs.append(Leg(out, target))
         pbx.calls_total += 1
+    if len(legs) == 1 and id(legs[0].chan) in preset:
+        # One PJSIP leg whose endpoint has its own callerid: the caller sees it as connected
+        # line at once, before the phone rings (app_dial wait_for_answer).
+        out = legs[0].chan
+        chan.connected_num, chan.connected_name = out.caller_num, out.caller_name
+        pbx.publish(chan)
     if not legs:
         pbx.set_var(chan, "DIALSTATUS", status)
         return None
@@ -67,7 +86,7 @@ async def app_dial(pbx: Pbx, chan: Channel, args: str) -> Outcome:
             continue
         if leg.chan.snapshot is not None and not leg.chan.hung_up:
             pbx.emit(ev.dial_end(chan.snapshot, leg.chan.snapshot, "CANCEL" if winner else status))
-            pbx.soft_hangup(leg.chan, 16)
+            _let_go(pbx, chan, leg.chan, answered_elsewhere=winner is not None, status=status)
     if winner is None:
         pbx.set_var(chan, "DIALSTATUS", status)
         pbx.set_var(chan, "DIALEDTIME", str(int(pbx.clock() - start)))
@@ -75,18 +94,43 @@ async def app_dial(pbx: Pbx, chan: Channel, args: str) -> Outcome:
             raise Interrupted
         return None
     out = winner.chan
+    if len(legs) > 1 and id(out) in preset:
+        # Several legs: the one that answered becomes the caller's connected line now.
+        chan.connected_num, chan.connected_name = out.caller_num, out.caller_name
+        pbx.publish(chan)
     pbx.emit(ev.dial_end(chan.snapshot, out.snapshot or pbx.publish(out), "ANSWER"))
+    if out.tech == "PJSIP":
+        # app_dial empties the answered leg's extension (and dial context) before bridging.
+        out.exten = ""
+        pbx.publish(out)
     pbx.answer(chan)
     pbx.set_var(chan, "DIALSTATUS", "ANSWER")
     pbx.set_var(chan, "DIALEDPEERNUMBER", winner.dialstring.partition("/")[2])
-    chan.connected_num, chan.connected_name = out.caller_num, out.caller_name
-    pbx.publish(chan)
+    if out.tech != "PJSIP":
+        chan.connected_num, chan.connected_name = out.caller_num, out.caller_name
+        pbx.publish(chan)
     callee_left = await bridge_pair(pbx, chan, out)
     if callee_left and "g" not in options:
         # Without the g option the caller is hung up when the called party hangs up.
         pbx.soft_hangup(chan, 16)
         return "hangup"
     return None
+
+
+def _let_go(
+    pbx: Pbx, chan: Channel, leg: Channel, *, answered_elsewhere: bool, status: str
+) -> None:
+    """Hang up a leg Dial no longer wants, as hanguptree does for PJSIP legs: another leg
+    answered (cause 26), the caller gave up (the caller's cause, else 16), or the ring timed
+    out (the leg's own cause: 0, "Unknown"). Local legs keep the older soft hang-up."""
+    if leg.tech != "PJSIP":
+        pbx.soft_hangup(leg, 16)
+    elif answered_elsewhere:
+        pbx.hang_up_dialled(leg, ANSWERED_ELSEWHERE)
+    elif status == "CANCEL":
+        pbx.hang_up_dialled(leg, chan.hangupcause or NORMAL_CLEARING)
+    else:
+        pbx.hang_up_dialled(leg)
 
 
 async def _race(

@@ -41,6 +41,10 @@ class Endpoint:
     # its entry here says, or as `behaviour` when it has none. `dialled` lists numbers called.
     customers: dict[str, Behaviour] = field(default_factory=dict)
     dialled: list[str] = field(default_factory=list)
+    # pjsip.conf `callerid` of the endpoint: what a channel to it carries as its own caller id
+    # (empty: none, and Dial() fills in the dialplan extension instead).
+    callerid_num: str = ""
+    callerid_name: str = ""
 
     def customer(self, number: str) -> Endpoint:
         """The far end of a call to ``number`` through this endpoint as a trunk."""

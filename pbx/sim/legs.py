@@ -57,6 +57,8 @@ def request(
             exten="s",
             uniqueid=uniqueid,
             linkedid=linkedid,
+            # chan_pjsip gives the channel the endpoint's own callerid from the start.
+            caller=(endpoint.callerid_num, endpoint.callerid_name),
         )
         chan.endpoint = endpoint.customer(number) if number else endpoint
         return chan

@@ -182,6 +182,12 @@ class Pbx:
             chan.answered.set()
         elif state == State.RINGING:
             self.device_state(chan.device, "RINGING")
+            dialler = chan.dialed_by
+            if dialler is not None and dialler.snapshot is not None and not chan.answered.is_set():
+                # app_dial passes the leg's ringing on to AMI (ast_channel_publish_dial).
+                self.emit(
+                    ev.dial_state(dialler.snapshot, chan.snapshot or self.publish(chan), "RINGING")
+                )
 
     def answer(self, chan: Channel) -> None:
         if chan.state == State.UP or chan.hung_up:
@@ -302,6 +308,18 @@ class Pbx:
             self.emit(ev.hangup_request(chan.snapshot, chan.hangupcause, soft=True))
         self.wake(chan)
 
+    def hang_up_dialled(self, chan: Channel, cause: int | None = None) -> None:
+        """app_dial letting go of a leg it rang (hanguptree): ast_hangup() straight away, so no
+        SoftHangupRequest; the leg keeps its own cause (0 after ringing) unless one is given."""
+        if chan.hung_up:
+            return
+        if cause is not None:
+            chan.hangupcause = cause
+        chan.cause_as_is = True
+        chan.soft_hangup = True
+        chan.hangup_flag.set()
+        self.wake(chan)
+
     def queue_hangup(self, chan: Channel, cause: int = NORMAL_CLEARING) -> None:
         """The far end went away (a BYE, the other half of a Local pair)."""
         if chan.hung_up or chan.soft_hangup or chan.hangup_queued:
@@ -326,6 +344,8 @@ class Pbx:
         cause = chan.hangupcause or NORMAL_CLEARING
         if peer is not None and not peer.hung_up:
             self.queue_hangup(peer, cause)
+        if chan.cause_as_is:
+            cause = chan.hangupcause
         if chan.snapshot is not None:
             self.emit(ev.hangup(chan.snapshot, cause))
         self.channels.pop(chan.name, None)

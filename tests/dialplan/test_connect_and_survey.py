@@ -132,8 +132,10 @@ async def test_acd_caller_id_shown_to_the_agent_then_restored(centre: Centre) ->
     mark = ami.mark()
     await centre.connect(caller, "PJSIP/1009", CC_CALLER_ID="Billing VIP", CC_RING_TIMEOUT="3")
     begin = await ami.wait_for(event("DialBegin", caller), since=mark)
-    assert begin["DestCallerIDName"] == "Billing VIP"
-    assert begin["DestCallerIDNum"] == "4930555123"  # the number stays the customer's
+    # The phone shows the leg's connected line (the INVITE's From, as a real Asterisk sends
+    # it); the leg's own caller id is the endpoint's.
+    assert begin["DestConnectedLineName"] == "Billing VIP"
+    assert begin["DestConnectedLineNum"] == "4930555123"  # the number stays the customer's
     await centre.held(caller, since=mark)
     assert await ami.getvar(caller, "CALLERID(name)") == "Customer"
 

@@ -129,6 +129,12 @@ def dial_begin(caller: Snapshot | None, dest: Snapshot, dialstring: str) -> Even
     return Event("DialBegin", CALL, [*lead, *dest.headers("Dest"), ("DialString", dialstring)])
 
 
+def dial_state(caller: Snapshot, dest: Snapshot, status: str) -> Event:
+    return Event(
+        "DialState", CALL, [*caller.headers(), *dest.headers("Dest"), ("DialStatus", status)]
+    )
+
+
 def dial_end(caller: Snapshot | None, dest: Snapshot, status: str) -> Event:
     lead = caller.headers() if caller else []
     return Event("DialEnd", CALL, [*lead, *dest.headers("Dest"), ("DialStatus", status)])
