@@ -37,6 +37,7 @@ from cc_core.routing.timers import Timers
 from cc_core.routing.waiting import ClassGroup, WaitingLines
 
 NO_ANSWER_REASON = "no-answer"
+_new = tuple.__new__
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,24 +229,31 @@ class EngineCore:
         rec.phase = Phase.OFFERED
         rec.offer_id = offer_id
         rec.agent_id = agent_id = agent.id
-        self._offers[offer_id] = PendingOffer(offer_id, seq, agent_id, channel)
+        # tuple.__new__ straight: a named tuple's own __new__ is a Python-level call around it.
+        self._offers[offer_id] = _new(PendingOffer, (offer_id, seq, agent_id, channel))
         queue_id = queue.id
         ready = self._ready
         ready.rr_last[queue_id] = rt.rank
         ready.picks[queue_id] += 1
         expires = now + queue.offer_timeout
         self._timers.push_offer(expires, offer_id)
-        reason = Reason(
-            trigger,
-            queue.strategy,
-            rec.step,
-            self._lines.class_text[class_id],
-            float(agent_rank),
-            -rec.neg_key + rec.rate * now,  # ranking.score_at, inlined
-            agent.quality,
-            queue.min_quality,
-            sticky,
+        reason = _new(
+            Reason,
+            (
+                trigger,
+                queue.strategy,
+                rec.step,
+                self._lines.class_text[class_id],
+                float(agent_rank),
+                -rec.neg_key + rec.rate * now,  # ranking.score_at, inlined
+                agent.quality,
+                queue.min_quality,
+                sticky,
+            ),
         )
         self._out.append(
-            Offer(offer_id, rec.interaction.id, agent_id, queue_id, channel, now, expires, reason)
+            _new(
+                Offer,
+                (offer_id, rec.interaction.id, agent_id, queue_id, channel, now, expires, reason),
+            )
         )
