@@ -7,7 +7,7 @@ import pytest
 
 from cc_core.quality.bank import ScorerBank
 from cc_core.quality.frames import AudioFormat
-from cc_core.quality.scorer import StreamScorer, StreamSnapshot
+from cc_core.quality.scorer import ScorerConfig, StreamScorer, StreamSnapshot
 from tests.quality import audio
 from tests.quality.conftest import Corpus
 
@@ -115,3 +115,41 @@ def test_pushed_buffers_are_copied(corpus: Corpus) -> None:
     assert bank.snapshot(sid) == alone.snapshot()
     with pytest.raises(TypeError, match="audio data: expected bytes, got str"):
         bank.push(sid, "not audio")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("rate", "frame_ms", "analysis_ms", "window_s"),
+    [
+        (16000, 20, 500, 10.0),
+        (8000, 20, 60, 10.0),  # a block as long as the decision lag
+        (8000, 20, 40, 10.0),  # shorter than the lag: every block alone
+        (8000, 10, 500, 0.2),  # a window shorter than a block
+        (8000, 30, 1000, 3.0),
+    ],
+)
+def test_bank_matches_single_scorers_in_other_shapes(
+    corpus: Corpus, rate: int, frame_ms: int, analysis_ms: int, window_s: float
+) -> None:
+    fmt = AudioFormat(rate, frame_ms=frame_ms)
+    config = ScorerConfig(analysis_ms=analysis_ms, window_s=window_s)
+    speech = corpus.speech[rate]
+    length = 4 * rate // fmt.samples_per_frame * fmt.samples_per_frame
+    ring = np.repeat(corpus.ringback, rate // 8000)  # tones at either rate
+    dtmf = np.repeat(corpus.dtmf, rate // 8000)
+    clips = [
+        audio.fit(speech, length),
+        audio.fit(np.concatenate([dtmf[: rate // 2], speech, ring[: rate // 2], speech]), length),
+        audio.fit(np.concatenate([ring[:rate], speech]), length),
+    ]
+    bank = ScorerBank(fmt, config)
+    ids = [bank.open() for _ in clips]
+    step = fmt.bytes_per_frame
+    data = [c.tobytes() for c in clips]
+    for at in range(0, len(data[0]), step):
+        for sid, d in zip(ids, data, strict=True):
+            bank.push(sid, d[at : at + step])
+        bank.tick()
+    for sid, d in zip(ids, data, strict=True):
+        alone = StreamScorer(fmt, config)
+        alone.push(d)
+        assert bank.snapshot(sid) == alone.snapshot(), sid
