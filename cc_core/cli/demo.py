@@ -56,6 +56,7 @@ class Ports:
     fastagi: int
     api: int
     esl_outbound: int
+    media: int  # the AudioSocket server the dialplan's media fork streams calls to
 
 
 def open_all_hours(ivr_dir: Path) -> None:
@@ -103,6 +104,7 @@ def prepare(configs: Path, work: Path, ports: Ports, rate: float, seed: int,
     acd["api"] = {"host": "127.0.0.1", "port": ports.api}
     acd["fastagi"] = {"host": "127.0.0.1", "port": ports.fastagi}
     acd["esl_outbound"] = {"host": "127.0.0.1", "port": ports.esl_outbound}
+    acd["media_fork"] = {"enabled": True, "host": "127.0.0.1", "port": ports.media}
     acd["store"] = {"url": f"sqlite+aiosqlite:///{work / 'ccplane.db'}"}
     acd["pbx"] = [{
         "name": "sim", "type": "asterisk", "ring_timeout": 15,
@@ -135,7 +137,8 @@ def prepare(configs: Path, work: Path, ports: Ports, rate: float, seed: int,
         "dialplan": str(DIALPLAN),
         # The PBX plays the generated prompts: missing files fail as on Asterisk.
         "sounds": str(build_sounds(configs, work)),
-        "globals": {"CC_FASTAGI": f"agi://127.0.0.1:{ports.fastagi}"},
+        "globals": {"CC_FASTAGI": f"agi://127.0.0.1:{ports.fastagi}",
+                    "CC_AUDIOSOCKET": f"127.0.0.1:{ports.media}"},
         "ami": {"host": "127.0.0.1", "port": ports.ami, "accounts": {AMI_USER: AMI_SECRET}},
         "agents": phones,
         "traffic": {"seed": seed, "context": "cc-inbound", "trunk": "cc-trunk",
@@ -296,7 +299,7 @@ def main(config_dir: Path, work: Path, duration: float | None, rate: float, seed
     work = work.resolve()
     try:
         work.mkdir(parents=True, exist_ok=True)
-        ports = Ports(free_port(), free_port(), free_port(), free_port())
+        ports = Ports(free_port(), free_port(), free_port(), free_port(), free_port())
         demo_configs, scenario = prepare(config_dir, work, ports, rate, seed, real_hours)
         code = asyncio.run(run(work, demo_configs, scenario, ports, duration, rate, not no_view))
     except ConfigError as exc:
