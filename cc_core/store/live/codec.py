@@ -25,6 +25,21 @@ def encode_event(channel: str, data: dict[str, Any]) -> str:
         ) from exc
 
 
+def encode_quality(interaction_id: str, data: dict[str, Any]) -> str:
+    """A call's quality figures as stored: a JSON object, checked like an event."""
+    check_id("interaction_id", interaction_id)
+    if not isinstance(data, dict):
+        raise LiveStateDataError(
+            f"quality of {interaction_id!r}: got {type(data).__name__}, expected a dict"
+        )
+    try:
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise LiveStateDataError(
+            f"quality of {interaction_id!r}: not JSON-serialisable ({exc})"
+        ) from exc
+
+
 def decode_event(raw: str | bytes) -> dict[str, Any] | None:
     """The event's dict, or None when the payload is not a JSON object (it is then skipped)."""
     try:

@@ -25,6 +25,7 @@ from cc_core.store.live.codec import (
     check_transition_args,
     decode_event,
     encode_event,
+    encode_quality,
 )
 from cc_core.store.live.port import (
     RESERVED,
@@ -147,6 +148,7 @@ class MemoryLiveState:
         self._leases: dict[str, _Held] = {}
         self._tokens: dict[str, int] = {}
         self._subs: dict[str, list[MemorySubscription]] = {}
+        self._quality: dict[str, tuple[str, float]] = {}  # id -> (JSON, expires, monotonic)
 
     @property
     def namespace(self) -> str:
@@ -157,6 +159,8 @@ class MemoryLiveState:
 
     async def clear(self) -> int:
         n = len(self._agents) + len(self._queues) + len(self._leases) + len(self._tokens)
+        n += len(self._quality)
+        self._quality.clear()
         self._agents.clear()
         self._queues.clear()
         self._leases.clear()
@@ -321,6 +325,26 @@ class MemoryLiveState:
     async def lease_holder(self, name: str) -> Lease | None:
         held = self._live_lease(name)
         return None if held is None else self._lease(name, held)
+
+    # call quality
+
+    async def set_call_quality(self, interaction_id: str, data: dict[str, Any], ttl: float) -> None:
+        payload = encode_quality(interaction_id, data)
+        self._quality[interaction_id] = (payload, self._monotonic() + check_ttl(ttl))
+
+    async def get_call_quality(self, interaction_id: str) -> dict[str, Any] | None:
+        held = self._quality.get(check_id("interaction_id", interaction_id))
+        if held is None:
+            return None
+        if held[1] <= self._monotonic():
+            del self._quality[interaction_id]
+            return None
+        return decode_event(held[0])
+
+    async def remove_call_quality(self, interaction_id: str) -> bool:
+        present = await self.get_call_quality(interaction_id) is not None
+        self._quality.pop(interaction_id, None)
+        return present
 
     # events
 

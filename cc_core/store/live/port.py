@@ -256,6 +256,19 @@ class Leases(Protocol):
     async def lease_holder(self, name: str) -> Lease | None: ...
 
 
+class CallQualities(Protocol):
+    """The latest live voice-quality figures of each call being scored (the media fork)."""
+
+    async def set_call_quality(self, interaction_id: str, data: dict[str, Any], ttl: float) -> None:
+        """Replace the call's figures (a JSON object); they expire ``ttl`` seconds after this
+        write, so a call whose scorer stopped without saying so does not linger."""
+        ...
+
+    async def get_call_quality(self, interaction_id: str) -> dict[str, Any] | None: ...
+
+    async def remove_call_quality(self, interaction_id: str) -> bool: ...
+
+
 class EventBus(Protocol):
     async def publish(self, channel: str, data: dict[str, Any]) -> int:
         """Send a JSON object to every current subscriber; returns how many received it."""
@@ -267,7 +280,7 @@ class EventBus(Protocol):
 
 
 @runtime_checkable
-class LiveState(AgentStates, QueueCounters, Leases, EventBus, Protocol):
+class LiveState(AgentStates, QueueCounters, Leases, CallQualities, EventBus, Protocol):
     """Everything the nodes share, under one namespace."""
 
     @property

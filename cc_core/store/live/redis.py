@@ -8,6 +8,7 @@ Key layout (all under the namespace, see docs/live-state.md):
     {ns}:queue:{id}           hash: waiting longest c:{counter}...
     {ns}:lease:{name}         hash: holder token, with a PX expiry
     {ns}:lease-token:{name}   fencing-token counter (kept when the lease expires)
+    {ns}:quality:{id}         string: a call's live quality figures (JSON), with a PX expiry
     {ns}:ev:{channel}         pub/sub channel
 
 The client never retries a command on its own: a command may have reached the server before the
@@ -41,6 +42,7 @@ from cc_core.store.live.codec import (
     check_transition_args,
     decode_event,
     encode_event,
+    encode_quality,
 )
 from cc_core.store.live.port import (
     RESERVED,
@@ -496,6 +498,32 @@ class RedisLiveState:
         if not raw:
             return None
         return self._lease(name, str(raw[0]), [raw[1], raw[2]])
+
+    # call quality
+
+    async def set_call_quality(self, interaction_id: str, data: dict[str, Any], ttl: float) -> None:
+        payload = encode_quality(interaction_id, data)
+        ms = max(1, round(check_ttl(ttl) * 1000))
+        async with self._g("set_call_quality"):
+            await self._r.set(self._k("quality", interaction_id), payload, px=ms)
+
+    async def get_call_quality(self, interaction_id: str) -> dict[str, Any] | None:
+        check_id("interaction_id", interaction_id)
+        async with self._g("get_call_quality"):
+            raw = await self._r.get(self._k("quality", interaction_id))
+        if raw is None:
+            return None
+        data = decode_event(raw)
+        if data is None:
+            raise LiveStateDataError(
+                f"quality of {interaction_id!r}: stored value is not a JSON object"
+            )
+        return data
+
+    async def remove_call_quality(self, interaction_id: str) -> bool:
+        check_id("interaction_id", interaction_id)
+        async with self._g("remove_call_quality"):
+            return bool(await self._r.delete(self._k("quality", interaction_id)))
 
     # events
 
