@@ -9,7 +9,8 @@ needed and a stream of an unknown call is refused.
 What happens with the audio: a `cc_core.quality.CallScorer` per call; every ``CHECK_S`` of
 audio a snapshot; a ``quality`` event (the call's and each side's figures) goes into the
 interaction's event log at most every ``event_every_seconds`` unless the score moved by
-``min_change``; the latest is published on the live-state channel ``quality``; a score
+``min_change``; the latest is published on the live-state channel ``quality`` and kept as
+the call's live figures (``LiveState.set_call_quality``, removed when the forks close); a score
 (call's or a side's) below ``low_score`` for ``low_score_seconds`` of audio, or
 ``dead_air_seconds`` of silence, writes a ``quality_alert`` event and publishes it on the
 live-state channel ``alerts`` (supervisors). Thresholds: acd.yaml ``quality:``.
@@ -31,6 +32,7 @@ from cc_core.config.acd_file import QualityAlerts
 from cc_core.logs import log_event
 from cc_core.quality import AudioFormat, CallScorer, CallSnapshot, Encoding, Publisher
 from cc_core.quality.scorer import StreamSnapshot
+from cc_core.store.live import LiveStateError
 
 if TYPE_CHECKING:
     from cc_core.acd.service import AcdService
@@ -41,6 +43,9 @@ SIDES = ("customer", "agent")
 CHECK_S = 0.5  # audio seconds between two snapshots of a call (the scorer's block)
 FRAME_MS = 20  # AudioSocket sends 20 ms frames
 QUALITY_CHANNEL = "quality"
+# A call's figures in the live state outlive their last update by this much at most (a fork
+# that died without closing does not leave them there for ever).
+LIVE_TTL_S = 60.0
 ALERTS_CHANNEL = "alerts"
 
 AgentSideHook = Callable[[str, float], None]
@@ -319,8 +324,26 @@ class MediaMonitor:
             **data,
         }
         channel = ALERTS_CHANNEL if event == "quality_alert" else QUALITY_CHANNEL
+        interaction_id = call.interaction_id
+        final = bool(data.get("final"))
 
         async def publish() -> None:
             await acd.journal.publish(channel, message)
+            if event != "quality":
+                return
+            # The latest figures of calls being scored, for the wallboard and other nodes.
+            try:
+                if final:
+                    await acd.live.remove_call_quality(interaction_id)
+                else:
+                    await acd.live.set_call_quality(interaction_id, message, LIVE_TTL_S)
+            except LiveStateError as exc:
+                log_event(
+                    log,
+                    "media.live_failed",
+                    logging.WARNING,
+                    interaction=interaction_id,
+                    error=str(exc),
+                )
 
         acd.submit(publish)

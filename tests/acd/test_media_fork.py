@@ -139,6 +139,11 @@ async def test_noisy_agent_scores_below_clean_customer_and_alerts(
         await alerts.aclose()
         monitor = centre.node.media_monitor
         assert monitor is not None and interaction_id in monitor.latest
+        # The latest figures are in the live state while the call is scored.
+        live = await wait_for(
+            lambda: centre.node.live.get_call_quality(interaction_id), what="live figures"
+        )
+        assert live["interaction_id"] == interaction_id and live["agent"]["score"] < 0.5
         # The agent side's score reached the agent quality feed (and through it routing).
         assert centre.node.service is not None
         desk = desk_for(centre.node.service)
@@ -150,6 +155,12 @@ async def test_noisy_agent_scores_below_clean_customer_and_alerts(
         assert side < 0.5 and (desk.snapshot("ann")["score"] or 1.0) < 0.5
         centre.hang_up(chan)
         await wait_for(lambda: interaction_id not in monitor.calls, what="forks closed")
+
+        async def live_figures_removed() -> bool:
+            assert centre.node.live is not None
+            return await centre.node.live.get_call_quality(interaction_id) is None
+
+        await wait_for(live_figures_removed, what="live figures removed after the call")
         rows = await events(centre, interaction_id)
         names = [e.event for e in rows]
         quality = [e for e in rows if e.event == "quality"]
