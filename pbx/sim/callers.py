@@ -144,7 +144,7 @@ class FreeswitchCues:
         return name
 
     def _on_event(self, event: Any) -> None:
-        if event.get("Event-Name") != "CHANNEL_EXECUTE":
+        if event.name != "CHANNEL_EXECUTE":
             return
         caller = self.callers.get(event.get("Unique-ID") or "")
         if caller is None:
