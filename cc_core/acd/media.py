@@ -161,9 +161,13 @@ class MediaMonitor:
         found = self._known.get(stream_id)
         if found is not None:
             return found
-        for record in self.acd.calls:
-            for side in SIDES:
-                self._known[fork_uuid(record.interaction_id, side)] = (record.interaction_id, side)
+        # Rebuilt from the calls in progress: two hashes per call, only when a stream is new
+        # to the cache, and ended calls drop out instead of piling up.
+        self._known = {
+            fork_uuid(record.interaction_id, side): (record.interaction_id, side)
+            for record in self.acd.calls
+            for side in SIDES
+        }
         return self._known.get(stream_id)
 
     def open_stream(self, stream_id: uuid.UUID, peer: object) -> _Sink | None:
