@@ -13,6 +13,7 @@ import contextlib
 import math
 import shutil
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,6 +69,7 @@ Content-Length: 0
     ]]>
   </send>
   <nop><action><exec rtp_stream="{audio},-1,0"/></action></nop>
+  {keys}
   <recv request="BYE" timeout="{give_up_ms}" ontimeout="give_up"/>
   <send>
     <![CDATA[
@@ -92,7 +94,7 @@ From: "Caller [$caller]" <sip:[$caller]@[local_ip]:[local_port]>;tag=[pid]SIPpTa
 [last_To:]
 [routes]
 Call-ID: [call_id]
-CSeq: 2 BYE
+CSeq: 90 BYE
 Contact: <sip:[$caller]@[local_ip]:[local_port]>
 Max-Forwards: 70
 Content-Length: 0
@@ -103,6 +105,29 @@ Content-Length: 0
   <label id="done"/>
 </scenario>
 """
+
+# One key press as SIP INFO (application/dtmf-relay), which Asterisk takes whatever the
+# endpoint's dtmf_mode; sent ``pause_ms`` after the previous step.
+KEY = """<pause milliseconds="{pause_ms}"/>
+  <send retrans="500">
+    <![CDATA[
+INFO [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "Caller [$caller]" <sip:[$caller]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+[last_To:]
+[routes]
+Call-ID: [call_id]
+CSeq: {cseq} INFO
+Contact: <sip:[$caller]@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Type: application/dtmf-relay
+Content-Length: [len]
+
+Signal={digit}
+Duration=160
+    ]]>
+  </send>
+  <recv response="200"/>"""
 
 # An agent phone that answers: 180, 200 after ``answer_ms``, stream audio, and hang up after
 # ``talk_ms`` unless the caller's side hangs up first. A CANCEL while ringing is accepted.
@@ -351,10 +376,17 @@ async def start_caller(
     *,
     source: str = "127.0.0.1",
     give_up_after: float = 120.0,
+    keys: Sequence[tuple[str, float]] = (),
 ) -> Phone:
     """One call from ``caller_id`` to ``number``; the caller hangs up after ``give_up_after``
-    seconds of being connected to the PBX unless the PBX hangs up first."""
+    seconds of being connected to the PBX unless the PBX hangs up first. ``keys`` are pressed
+    once answered, each ``(digit, seconds after the previous step)``."""
+    steps = [
+        KEY.format(pause_ms=int(pause * 1000), cseq=2 + i, digit=digit)
+        for i, (digit, pause) in enumerate(keys)
+    ]
     scenario = CALLER.replace("{give_up_ms}", str(int(give_up_after * 1000)))
+    scenario = scenario.replace("{keys}", "\n  ".join(steps))
     args = [
         f"{pbx[0]}:{pbx[1]}",
         "-s",

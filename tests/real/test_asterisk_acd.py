@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import os
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,10 @@ if sipp.SIPP is None:
     pytest.fail("the real-Asterisk ACD suite needs sipp on PATH", pytrace=False)
 
 CALLER_IP = os.environ.get("CC_TEST_ASTERISK_CALLER_IP", "127.0.0.1")
+# Asterisk's sound directory (astdatadir/sounds), writable from here: the IVR test renders its
+# prompts into <dir>/ccplane. Unset: that test is skipped.
+SOUNDS = os.environ.get("CC_TEST_ASTERISK_SOUNDS", "")
+MENU_NUMBER = "5550300"  # numbers: -> the menu script below
 FASTAGI_HOST = os.environ.get("CC_TEST_ASTERISK_FASTAGI_HOST", "127.0.0.1")
 RING_SECONDS = 4  # the queues' ring timeout: how long Asterisk rings a phone that never answers
 
@@ -101,6 +105,33 @@ logging: {level: INFO}
 """
 
 
+# A menu in front of the two queues, with prompts of its own (rendered with espeak-ng).
+MENU_SCRIPT = """\
+name: real_menu
+languages: [en]
+language: en
+start: menu
+nodes:
+  menu:
+    type: menu
+    prompts: [menu]
+    options: {"1": to_sales, "2": to_support}
+    timeout: 5
+    retries: 1
+    fallback: to_sales
+  to_sales: {type: queue, queue: sales}
+  to_support: {type: queue, queue: support, prompts: [hold_on]}
+"""
+MENU_PROMPTS = """\
+language: en
+voice: en-us
+speed: 150
+prompts:
+  menu: "For sales, press 1. For support, press 2."
+  hold_on: "Please hold."
+"""
+
+
 def write_configs(directory: Path, store_url: str) -> Path:
     host, port, user, secret = _ami()
     directory.mkdir(parents=True, exist_ok=True)
@@ -125,7 +156,12 @@ def write_configs(directory: Path, store_url: str) -> Path:
         return text
 
     (directory / "agents.yaml").write_text(AGENTS_YAML)
-    (directory / "queues.yaml").write_text(fill(QUEUES_YAML))
+    menu_number = f'  - {{did: "{MENU_NUMBER}", ivr: real_menu}}\n'
+    (directory / "queues.yaml").write_text(fill(QUEUES_YAML) + menu_number)
+    (directory / "ivr").mkdir(exist_ok=True)
+    (directory / "ivr" / "real_menu.yaml").write_text(MENU_SCRIPT)
+    (directory / "prompts").mkdir(exist_ok=True)
+    (directory / "prompts" / "en.yaml").write_text(MENU_PROMPTS)
     (directory / "acd.yaml").write_text(fill(ACD_YAML))
     return directory
 
@@ -167,7 +203,11 @@ class RealCentre:
         return phone
 
     async def call(
-        self, number: str = SALES_NUMBER, *, give_up_after: float = 60.0
+        self,
+        number: str = SALES_NUMBER,
+        *,
+        give_up_after: float = 60.0,
+        keys: Sequence[tuple[str, float]] = (),
     ) -> tuple[sipp.Phone, str]:
         self.callers += 1
         caller_id = f"20155501{self.callers:02d}"
@@ -179,6 +219,7 @@ class RealCentre:
             caller_id,
             source=CALLER_IP,
             give_up_after=give_up_after,
+            keys=keys,
         )
         self.phones.append(phone)
         return phone, caller_id
@@ -345,6 +386,8 @@ async def test_caller_hanging_up_while_waiting_is_abandoned(centre: RealCentre) 
     await wait_for(lambda: closed(centre, row.id), seconds=15, what="interaction closed")
     events = await centre.events(row.id)
     assert [e.event for e in events] == ["created", "ivr", "queued", "abandoned"]
+    # Asterisk 22 reports cause 0 for a caller's BYE before any answer (docs/real-pbx.md).
+    assert events[-1].data["cause"] == "Unknown"
     _, queues = await centre.request("GET", "/api/queues")
     support = next(q for q in queues["queues"] if q["id"] == "support")
     assert support["waiting"] == 0 and support["counters"].get("abandoned") == 1
@@ -413,3 +456,39 @@ async def test_a_call_arriving_while_the_acd_is_down_is_adopted_when_it_is_back(
         what="adopted caller served",
     )
     assert await caller.finished(within=30) == 0, logs(centre)
+
+
+@pytest.mark.skipif(not SOUNDS, reason="CC_TEST_ASTERISK_SOUNDS is not set: no prompts on the PBX")
+async def test_a_key_pressed_in_the_ivr_menu_picks_the_queue(centre: RealCentre) -> None:
+    from cc_core.ivr.build import build_prompts
+    from cc_core.ivr.library import load_library
+
+    # The prompts must exist on the PBX: STREAM FILE of a missing one fails the script.
+    build_prompts(load_library(centre.configs).prompts, Path(SOUNDS) / "ccplane")
+    # "2" while the menu prompt plays (about 3 s): it interrupts the prompt.
+    caller, caller_id = await centre.call(MENU_NUMBER, give_up_after=3.0, keys=[("2", 1.5)])
+    row = await wait_for(
+        lambda: centre.open_for(caller_id, "queued"), seconds=15, what="caller queued by the menu"
+    )
+    assert row.queue == "support"
+    assert await caller.finished(within=30) == 0, logs(centre)
+    await wait_for(lambda: closed(centre, row.id), seconds=15, what="interaction closed")
+    events = await centre.events(row.id)
+    assert [e.event for e in events if not e.event.startswith("ivr_")] == [
+        "created",
+        "ivr",
+        "queued",
+        "abandoned",
+    ]
+    steps = [(e.event, e.data.get("node")) for e in events if e.event.startswith("ivr_")]
+    assert steps == [
+        ("ivr_start", "menu"),
+        ("ivr_node", "menu"),
+        ("ivr_prompt", "menu"),
+        ("ivr_input", "menu"),
+        ("ivr_node", "to_support"),
+        ("ivr_prompt", "to_support"),
+        ("ivr_outcome", "to_support"),
+    ]
+    pressed = next(e for e in events if e.event == "ivr_input")
+    assert pressed.data["digits"] == "2"
