@@ -34,7 +34,7 @@ from cc_core.routing.requirements import EligibilityClass, fits
 from cc_core.routing.state import AgentRuntime, InteractionRuntime, Phase
 from cc_core.routing.sticky import ServiceHistory
 from cc_core.routing.timers import Timers
-from cc_core.routing.waiting import ClassGroup, WaitingLines
+from cc_core.routing.waiting import ChannelFit, WaitingLines
 
 NO_ANSWER_REASON = "no-answer"
 _new = tuple.__new__
@@ -179,18 +179,18 @@ class EngineCore:
         """Fill the agent's free slots from the waiting lines, best first."""
         if rt.presence is AgentState.READY:
             lines = self._lines
-            memo: dict[ClassGroup, tuple | None] = {}
+            memo: dict[ChannelFit, tuple | None] = {}
             while rt.takeable:
                 found = lines.best_for(rt, self._queues, self._by_seq, now, memo)
                 if found is None:
                     break
-                rec, entry, group = found
+                rec, entry, group, fit = found
                 if group is None:  # a sticky interaction, kept on its preferred agents
                     lines.unqueue(rec, self._agents)
                     sticky = bool(rec.sticky_agents)
                 else:
                     lines.take(rec, entry, group)
-                    del memo[group]  # the only group this pick changed
+                    del memo[fit]  # the only queue and channel this pick changed
                     sticky = False
                 class_id, cls = lines.rec_class(rec)
                 self._make_offer(rt, rec, class_id, cls, now, Trigger.AGENT, sticky=sticky)

@@ -55,9 +55,23 @@ class ClassGroup:
             line.remove(entry)
 
 
-# What one agent fits in one queue: per group, its channel, the group and the ids of the
-# group's classes the agent fits.
-FitGroup = tuple[ChannelKind, ClassGroup, tuple[int, ...]]
+class ChannelFit:
+    """What one agent fits in one queue for one channel: the groups (one per language it
+    speaks, plus "any language") with the ids of their classes it fits. Hashed by identity:
+    the routing pass memoizes the best entry per ChannelFit."""
+
+    __slots__ = ("channel", "groups")
+
+    def __init__(
+        self, channel: ChannelKind, groups: tuple[tuple[ClassGroup, tuple[int, ...]], ...]
+    ) -> None:
+        self.channel = channel
+        self.groups = groups
+
+
+# What the agent-side search returns: the record, its line entry, the group holding it and the
+# agent's ChannelFit it was found through (both None for a sticky interaction, in no line).
+Found = tuple[InteractionRuntime, Entry, ClassGroup | None, ChannelFit | None]
 
 
 class QueueLines:
@@ -147,15 +161,14 @@ class WaitingLines:
         queues: dict[str, Queue],
         by_seq: dict[int, InteractionRuntime],
         now: float,
-        memo: dict[ClassGroup, Entry | None],
-    ) -> tuple[InteractionRuntime, Entry, ClassGroup | None] | None:
-        """The waiting interaction this agent should take next, if any: (record, its line
-        entry, the group holding it, or None for a sticky one).
+        memo: dict[ChannelFit, tuple[Entry, ClassGroup] | None],
+    ) -> Found | None:
+        """The waiting interaction this agent should take next, if any (see ``Found``).
 
         Queues in the agent's priority order; within one priority, each queue's best entry it
         can take, then the highest score now, then earliest arrival, then arrival order.
-        ``memo`` keeps each group's best for this agent across the picks of one routing pass
-        (only this agent acts meanwhile; the caller drops the group it took from).
+        ``memo`` keeps the best per queue and channel for this agent across the picks of one
+        routing pass (only this agent acts meanwhile; the caller drops the one it took from).
         """
         takeable = rt.takeable
         if not takeable:
@@ -168,42 +181,27 @@ class WaitingLines:
         fit_by_queue = rt.queue_fit
         sticky = rt.sticky
         best_key: tuple | None = None
-        best: tuple[InteractionRuntime, Entry, ClassGroup | None] | None = None
+        best: Found | None = None
         best_prio = 0
         for queue_id, prio, queue, lines in plan:
             if best is not None and prio > best_prio:
                 break
             entry: Entry | None = None
             entry_group: ClassGroup | None = None
+            entry_fit: ChannelFit | None = None
             if lines.groups:
                 cached = fit_by_queue.get(queue_id)
                 if cached is None or cached[0] != lines.version:
                     cached = fit_by_queue[queue_id] = (lines.version, self._fitting(lines, rt))
-                for channel, group, class_ids in cached[1]:
-                    if channel not in takeable:
+                for fit in cached[1]:
+                    if fit.channel not in takeable:
                         continue
-                    found = memo.get(group, _UNSEEN)
+                    found = memo.get(fit, _UNSEEN)
                     if found is _UNSEEN:
-                        # The group's best for this agent: the smallest head among the
-                        # classes it fits that does not exclude it (an excluded head sends
-                        # the search down that line).
-                        heads = group.heads
-                        found = None
-                        for class_id in class_ids:
-                            head = heads.get(class_id)
-                            if head is None or (found is not None and head > found):
-                                continue  # the line emptied since the list was made, or loses
-                            excluded = by_seq[head[2]].excluded
-                            if excluded is None or agent_id not in excluded:
-                                found = head
-                            else:
-                                found = _past_excluded(
-                                    group.lines[class_id], found, agent_id, by_seq
-                                )
-                        memo[group] = found
-                    if found is not None and (entry is None or found < entry):
-                        entry = found
-                        entry_group = group
+                        found = memo[fit] = _fit_best(fit, agent_id, by_seq)
+                    if found is not None and (entry is None or found[0] < entry):
+                        entry, entry_group = found
+                        entry_fit = fit
             if sticky:
                 for seq in sticky:
                     rec = by_seq[seq]
@@ -213,14 +211,14 @@ class WaitingLines:
                             sticky_entry = rec.line_entry()
                             if entry is None or sticky_entry < entry:
                                 entry = sticky_entry
-                                entry_group = None
+                                entry_group = entry_fit = None
             if entry is None:
                 continue
             rec = by_seq[entry[2]]
             # (-score now, arrival, seq): -score_at(neg_key, rate, now) is neg_key - rate * now
             score_key = (rec.neg_key - rec.rate * now, entry[1], entry[2])
             if best_key is None or score_key < best_key:
-                best_key, best, best_prio = score_key, (rec, entry, entry_group), prio
+                best_key, best, best_prio = score_key, (rec, entry, entry_group, entry_fit), prio
         return best
 
     def take(self, rec: InteractionRuntime, entry: Entry, group: ClassGroup) -> None:
@@ -243,15 +241,15 @@ class WaitingLines:
             if quality >= (queue := queues[queue_id]).min_quality
         )
 
-    def _fitting(self, lines: QueueLines, rt: AgentRuntime) -> list[FitGroup]:
-        """The queue's groups of channels and languages the agent can take at all, each
-        with the classes the agent fits; groups it fits no class of are left out."""
+    def _fitting(self, lines: QueueLines, rt: AgentRuntime) -> list[ChannelFit]:
+        """Per channel the agent can take at all, the queue's groups of languages it speaks,
+        each with the classes it fits; groups it fits no class of are left out."""
         agent = rt.agent
         fit_cache = rt.fit_cache
         classes = self.classes
         channels = rt.channels
         languages = rt.language_keys
-        out: list[FitGroup] = []
+        by_channel: dict[ChannelKind, list[tuple[ClassGroup, tuple[int, ...]]]] = {}
         for (channel, language), group in lines.groups.items():
             if channel not in channels or language not in languages:
                 continue
@@ -263,8 +261,35 @@ class WaitingLines:
                 if ok:
                     class_ids.append(class_id)
             if class_ids:
-                out.append((channel, group, tuple(class_ids)))
-        return out
+                by_channel.setdefault(channel, []).append((group, tuple(class_ids)))
+        return [ChannelFit(channel, tuple(groups)) for channel, groups in by_channel.items()]
+
+
+def _fit_best(
+    fit: ChannelFit, agent_id: str, by_seq: dict[int, InteractionRuntime]
+) -> tuple[Entry, ClassGroup] | None:
+    """The best entry for this agent among its fitting classes of one queue and channel, and
+    its group: the smallest head that does not exclude the agent (an excluded head sends the
+    search down that line)."""
+    best: Entry | None = None
+    best_group: ClassGroup | None = None
+    for group, class_ids in fit.groups:
+        heads = group.heads
+        for class_id in class_ids:
+            head = heads.get(class_id)
+            if head is None or (best is not None and head > best):
+                continue  # the line emptied since the list was made, or cannot win
+            excluded = by_seq[head[2]].excluded
+            if excluded is None or agent_id not in excluded:
+                best, best_group = head, group
+                continue
+            candidate = _past_excluded(group.lines[class_id], best, agent_id, by_seq)
+            if candidate is not best:
+                best, best_group = candidate, group
+    if best is None:
+        return None
+    assert best_group is not None
+    return best, best_group
 
 
 def _past_excluded(
