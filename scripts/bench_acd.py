@@ -25,7 +25,8 @@ the same for every process on the machine.
   transport's ``write`` (the timestamp is taken when ``write`` returns: on loopback the
   bytes are then in the kernel);
 * the simulated PBX (child process): ``pbx.sim`` running the shipped dialplan
-  (``dialplan/asterisk/extensions.conf``), simulated agent phones that answer and hang up,
+  (``dialplan/asterisk/extensions.conf``, media fork off: ``CC_AUDIOSOCKET`` empty),
+  simulated agent phones that answer and hang up,
   and the callers, placed at ``--rate`` per second;
 * the REST client (child process): a plain blocking HTTP client that ends an agent's
   wrap-up shortly after that agent's phone hung up; it timestamps each request.
@@ -253,7 +254,10 @@ async def _sim(conn: Connection, plan: Plan, rest_q: mp.Queue) -> None:  # type:
     sim = Simulator(
         SimConfig(
             dialplan_path=DIALPLAN,
-            globals_override={"CC_FASTAGI": "agi://127.0.0.1:1"},
+            # The media fork (cc-fork: Local channels, ChanSpy, AudioSocket and a waiter per
+            # call) is measured by scripts/bench_media.py; here it would only add channels and
+            # AMI events to every call, as in tests/acd.
+            globals_override={"CC_FASTAGI": "agi://127.0.0.1:1", "CC_AUDIOSOCKET": ""},
             max_output_bytes=256 * 1024 * 1024,
         )
     )
