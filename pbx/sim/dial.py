@@ -103,6 +103,8 @@ async def app_dial(pbx: Pbx, chan: Channel, args: str) -> Outcome:
         # app_dial empties the answered leg's extension (and dial context) before bridging.
         out.exten = ""
         pbx.publish(out)
+    # app_dial: "if call has been answered, the eventual hangup is likely to be normal".
+    chan.hangupcause = out.hangupcause = NORMAL_CLEARING
     pbx.answer(chan)
     pbx.set_var(chan, "DIALSTATUS", "ANSWER")
     pbx.set_var(chan, "DIALEDPEERNUMBER", winner.dialstring.partition("/")[2])

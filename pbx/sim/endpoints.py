@@ -83,7 +83,7 @@ class Endpoint:
             talk = max(b.talk_time_min, self.rng.expovariate(1.0 / b.talk_time_mean))
             while not await pbx.wait(chan, talk):
                 pass  # woken by bridge changes; keep talking until the time is up
-            pbx.queue_hangup(chan, 16)
+            pbx.far_end_hangup(chan)
         except Interrupted:
             return
 

@@ -320,6 +320,19 @@ class Pbx:
         chan.hangup_flag.set()
         self.wake(chan)
 
+    def far_end_hangup(self, chan: Channel) -> None:
+        """The phone or caller on a PJSIP channel sent BYE: chan_pjsip queues the hangup with
+        no cause of its own, so the channel keeps the one it has (16 once app_dial connected
+        it, else 0: HangupRequest without Cause, Hangup "Unknown"), as Asterisk 22 reports."""
+        if chan.hung_up or chan.soft_hangup or chan.hangup_queued:
+            return
+        chan.cause_as_is = True
+        chan.hangup_queued = True
+        chan.hangup_flag.set()
+        if chan.snapshot is not None:
+            self.emit(ev.hangup_request(chan.snapshot, chan.hangupcause or None, soft=False))
+        self.wake(chan)
+
     def queue_hangup(self, chan: Channel, cause: int = NORMAL_CLEARING) -> None:
         """The far end went away (a BYE, the other half of a Local pair)."""
         if chan.hung_up or chan.soft_hangup or chan.hangup_queued:

@@ -131,7 +131,7 @@ class TrafficGenerator:
                 waited = (pbx.clock() - start) / max(pbx.time_scale, 1e-9)
                 if patience is not None and waited >= patience:
                     self.stats.abandoned += 1
-                    pbx.queue_hangup(chan, 16)
+                    pbx.far_end_hangup(chan)  # the caller's BYE
                     return
                 await _sleep(pbx, 0.5)
             self.stats.answered_by_agent += 1

@@ -1,4 +1,4 @@
-"""Dial() to a PJSIP phone as a real Asterisk 22.10.1 reported it over AMI.
+"""Dial() to a PJSIP phone, and hang-ups by BYE, as a real Asterisk 22.10.1 reported them.
 
 The expected sequences were read from AMI recordings of the shipped ``cc-connect`` Dial
 against a real Asterisk with sipp phones (docs/real-pbx.md): the agent endpoint has a
@@ -23,6 +23,8 @@ from tests.sim.test_calls import Recorder, record
 
 DIALPLAN = """
 [in]
+exten => 200,1,Answer()
+ same => n,Wait(3600)
 exten => 100,1,Answer()
  same => n,Dial(PJSIP/agent1001,2,g)
  same => n,NoOp(DIALSTATUS=${DIALSTATUS})
@@ -152,3 +154,32 @@ async def test_a_phone_without_callerid_gets_the_dialplan_extension(sim: Simulat
     assert dict(leg)["NewCallerid"]["CallerIDNum"] == "100"
     caller_events = [e.name for e in events if e.get("Channel") == caller.name]
     assert "NewConnectedLine" not in caller_events
+
+
+async def test_a_callers_bye_before_any_answer_has_no_cause(sim: Simulator) -> None:
+    # Real: HangupRequest without Cause (chan_pjsip queues it with none), the dialplan's
+    # SoftHangupRequest with 16, then Hangup with cause 0 "Unknown".
+    events = record(sim)
+    caller = inbound_call(sim.pbx, "200", context="in", caller_num="2015550101")
+    await events.until("Newexten")
+    sim.pbx.far_end_hangup(caller)
+    await asyncio.wait_for(caller.gone.wait(), 10)
+    ends = [e for e in events if e.get("Channel") == caller.name and "Hangup" in e.name]
+    assert [(e.name, e.get("Cause")) for e in ends] == [
+        ("HangupRequest", None),
+        ("SoftHangupRequest", "16"),
+        ("Hangup", "0"),
+    ]
+    assert ends[-1].get("Cause-txt") == "Unknown"
+
+
+async def test_an_agents_bye_after_answer_keeps_normal_clearing(sim: Simulator) -> None:
+    events = record(sim)
+    agent(sim, Behaviour(ring_delay=0.1, answer_delay=0.5, talk_time_mean=1, talk_time_min=1))
+    caller = inbound_call(sim.pbx, "100", context="in", caller_num="2015550101")
+    await asyncio.wait_for(caller.gone.wait(), 10)
+    leg = leg_events(events)
+    assert dict(leg)["HangupRequest"]["Cause"] == "16"  # app_dial set it on answer
+    assert dict(leg)["Hangup"]["Cause"] == "16"
+    caller_end = [e for e in events if e.get("Channel") == caller.name and e.name == "Hangup"]
+    assert caller_end[0].get("Cause") == "16"

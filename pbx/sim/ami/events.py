@@ -98,10 +98,10 @@ def varset(s: Snapshot, variable: str, value: str) -> Event:
     return channel_event("VarSet", DIALPLAN, s, ("Variable", variable), ("Value", value))
 
 
-def hangup_request(s: Snapshot, cause: int, soft: bool) -> Event:
-    return channel_event(
-        "SoftHangupRequest" if soft else "HangupRequest", CALL, s, ("Cause", str(cause))
-    )
+def hangup_request(s: Snapshot, cause: int | None, soft: bool) -> Event:
+    # A hang-up queued with no cause (a PJSIP BYE before any cause was set) has no Cause.
+    extra = () if cause is None else (("Cause", str(cause)),)
+    return channel_event("SoftHangupRequest" if soft else "HangupRequest", CALL, s, *extra)
 
 
 def hangup(s: Snapshot, cause: int) -> Event:
