@@ -163,10 +163,10 @@ class ScorerBank:
         """Whether the stream's next block, if it has no tonal frame, can be decided with the
         others like it: no tone near, a full lag of undecided frames, none of them tonal.
         Moves the undecided frames into the bank's rows."""
-        voice = scorer.voice
         if sid in self._held:
-            # Held streams had no tone near; only the tone's hangover may still run out.
-            return voice.quiet_after_tone
+            # No tone since it was held, and the last tone's hangover only grows more distant.
+            return True
+        voice = scorer.voice
         p = voice.pending
         d = self._delay
         if (
@@ -267,11 +267,12 @@ class ScorerBank:
         vad = run_vads([s.voice for s in scorers], frames)
         quiet: list[int] = []
         tonal_rows = tonal.any(axis=1).tolist() if block >= self._delay else [True] * len(ready)
+        held = self._held
         for i, (sid, scorer) in enumerate(zip(ready, scorers, strict=True)):
-            if not tonal_rows[i] and self._hold(sid, scorer):
+            if not tonal_rows[i] and (sid in held or self._hold(sid, scorer)):
                 quiet.append(i)
                 continue
-            if sid in self._held:
+            if sid in held:
                 self._release(sid, scorer)
             peaks = (tonal[i], k1[i], k2[i])
             done += scorer.analyse(frames[i], power[i], clipped[i], peaks, vad[i])
