@@ -4,6 +4,8 @@
     .venv/bin/python scripts/bench_quality.py            # 500 streams x 10 s of audio
     .venv/bin/python scripts/bench_quality.py --quick    # a small run for a smoke test
     .venv/bin/python scripts/bench_quality.py --repeat 5 --no-single   # bank rounds only
+    valgrind --tool=callgrind .venv/bin/python scripts/bench_quality.py --once pcm16 \
+        --streams 200 --seconds 4    # instructions, independent of load (subtract a 2 s run)
 
 Real audio: espeak-ng speech mixed with sox pink noise at 20 dB SNR, resampled to 8 kHz.
 Every stream has its own scorer + Publisher (1 s cadence, checks every 0.5 s) and gets 20 ms
@@ -155,7 +157,20 @@ def main() -> int:
     parser.add_argument(
         "--no-single", action="store_true", help="skip the run with a StreamFeed per stream"
     )
+    parser.add_argument(
+        "--once",
+        choices=[e.value for e in Encoding],
+        help="one ScorerBank run of this encoding, no baselines (e.g. under valgrind)",
+    )
     args = parser.parse_args()
+    if args.once:
+        with tempfile.TemporaryDirectory() as tmp:
+            audio = render_audio(Path(tmp), max(30.0, args.seconds * 2))
+        encoding = Encoding(args.once)
+        used = bench_streams(audio, args.streams, args.seconds, encoding, True, args.block_ms)
+        print(f"ScorerBank {encoding.value}: {args.streams} streams x {args.seconds:g} s", end="")
+        print(f" in {used:.2f} s CPU")
+        return 0
     if args.quick:
         args.streams, args.seconds, args.repeat = 100, 3.0, 1
     with tempfile.TemporaryDirectory() as tmp:
