@@ -200,6 +200,7 @@ class FreeSwitchPort(PbxPort):
                 channel.arrived or channel.context in inbound or bool(channel.variables)
             )
         self.resyncs += 1
+        self._link.mark_healthy()
         self._hub.publish(Resynced(calls=tuple(adopted)))
         if self._first_sync is not None and not self._first_sync.done():
             self._first_sync.set_result(None)

@@ -268,6 +268,8 @@ class EslLink:
         self._wake: gevent.event.Event | None = None
         self._closing = False
         self._drop_reason = ""
+        # Set when the current connection proved it works (a resync answered on it).
+        self._healthy = False
         self.refused: AuthenticationFailed | None = None
         self.last_error = ""
         self.connects = 0
@@ -322,6 +324,13 @@ class EslLink:
             return await asyncio.wait_for(asyncio.wrap_future(future), timeout_s + 1.0)
         except TimeoutError:
             raise CommandTimeout(name, timeout_s) from None
+
+    def mark_healthy(self) -> None:
+        """The current connection answered real work (the adapter's resync): when it ends, the
+        next reconnect starts the backoff afresh, as after a link that stayed up a while. A
+        FreeSWITCH that accepts and drops at once never gets here, so it is still not
+        hammered; a healthy link lost several times in a row is not left down for 30 s."""
+        self._healthy = True
 
     def drop(self, reason: str = "dropped on request") -> None:
         """Close the current connection as if it had failed; the link reconnects."""
@@ -405,6 +414,7 @@ class EslLink:
                 self.refused = None
                 self.connects += 1
                 up_since = time.monotonic()
+                self._healthy = False
                 self._client = client
                 self._drop_reason = ""
                 self._post(self._on_up)
@@ -416,9 +426,9 @@ class EslLink:
                 if self._closing:
                     break
                 self._post(self._on_down, reason)
-                # Only a link that stayed up a while resets the backoff: a FreeSWITCH that
-                # accepts and drops at once is not hammered.
-                if time.monotonic() - up_since >= STABLE_LINK_S:
+                # Only a link that stayed up a while or did real work (mark_healthy) resets
+                # the backoff: a FreeSWITCH that accepts and drops at once is not hammered.
+                if self._healthy or time.monotonic() - up_since >= STABLE_LINK_S:
                     attempt = 0
             if self._closing:
                 break

@@ -24,7 +24,7 @@ from pbx.port import (
     Resynced,
 )
 
-from .conftest import collect_until, eventually, settings_for
+from .conftest import collect_until, drain, eventually, settings_for
 from .fake_esl import FakeChannel, FakeFreeSwitch
 
 A = "aaaaaaaa-0000-4000-8000-000000000001"
@@ -201,3 +201,33 @@ async def test_unreachable_freeswitch_fails_start() -> None:
     with pytest.raises(NotConnected, match="no event socket session"):
         await adapter.start()
     await adapter.close()
+
+
+async def test_a_healthy_link_lost_again_and_again_reconnects_without_growing_backoff(
+    fake: FakeFreeSwitch,
+) -> None:
+    # Backoff up to 4 s: were it kept growing, ten drops in a row would take over a minute.
+    adapter = FreeSwitchPort(settings_for(fake.port, reconnect_initial=0.1, reconnect_max=4.0))
+    sub = adapter.events()
+    await adapter.start()
+    try:
+        for _ in range(10):
+            before = adapter.resyncs
+            adapter.drop_link("test: drop")
+            # Each link did real work (its resync), so each reconnect waits the first delay.
+            await eventually(lambda b=before: adapter.resyncs > b, within=1.5)
+        assert sum(isinstance(e, ConnectionLost) for e in drain(sub)) >= 10
+    finally:
+        await adapter.close()
+
+
+async def test_a_link_dropped_before_it_works_backs_off(fake: FakeFreeSwitch) -> None:
+    fake.refuse = True  # FreeSWITCH answers and turns the login down, again and again
+    adapter = FreeSwitchPort(settings_for(fake.port, reconnect_initial=0.1, reconnect_max=0.8))
+    await adapter.start(wait=False)
+    try:
+        await asyncio.sleep(2.0)
+        # 0.1 + 0.2 + 0.4 + 0.8 + 0.8 ... : a handful of attempts, not twenty.
+        assert 2 <= fake.connections <= 8, fake.connections
+    finally:
+        await adapter.close()
