@@ -14,13 +14,25 @@ class Phase(enum.Enum):
     CONNECTED = "connected"
 
 
+# Channels as bits; a set of channels as a mask. _BY_MASK maps every mask to its channels as a
+# tuple sorted by value (the order of AgentRuntime.channels), shared by all agents, so the
+# free channels are recomputed with integer operations and the tuples are never rebuilt.
+_BIT = {kind: 1 << i for i, kind in enumerate(ChannelKind)}
+_BY_MASK = {
+    mask: tuple(sorted((k for k, bit in _BIT.items() if mask & bit), key=lambda c: c.value))
+    for mask in range(1 << len(_BIT))
+}
+
+
 class AgentRuntime:
     """One agent's live state: presence, slots held and the counters strategies rank by."""
 
     __slots__ = (
         "_exclusive",
+        "_exclusive_held",
+        "_free",
         "_limits",
-        "_shared",
+        "_shared_mask",
         "agent",
         "busy",
         "channels",
@@ -72,7 +84,7 @@ class AgentRuntime:
         self.channels = tuple(sorted(agent.capacity.channels(), key=lambda c: c.value))
         self._exclusive = agent.capacity.exclusive
         self._limits = dict(agent.capacity.limits)
-        self._shared = tuple(c for c in self.channels if c not in self._exclusive)
+        self._shared_mask = sum(_BIT[c] for c in self.channels if c not in self._exclusive)
         # Served queues by the agent's priority, then id, for a stable scan order.
         self.queue_order = tuple(sorted(agent.queues.items(), key=lambda kv: (kv[1], kv[0])))
         # The agent-side search's resolved view of queue_order, built by the waiting lines.
@@ -91,40 +103,45 @@ class AgentRuntime:
         held = self.held
         count = held[channel] = held.get(channel, 0) + 1
         self.busy += 1
+        if count >= self._limits.get(channel, 0):
+            self._free &= ~_BIT[channel]
         if channel in self._exclusive:
-            self.takeable = ()  # an exclusive channel blocks every other
-        elif self.busy == 1 or count >= self._limits.get(channel, 0):
-            # The first slot shuts the exclusive channels out; a full channel leaves. Any
-            # other take leaves the free channels as they were.
-            self.slots_changed()
+            self._exclusive_held += 1
+        self._set_takeable()
 
     def release(self, channel: ChannelKind) -> None:
         """Free one ``channel`` slot."""
         held = self.held
         count = held[channel] = held[channel] - 1
         self.busy -= 1
-        if not self.busy:
-            self.takeable = self.channels
-        elif channel in self._exclusive or count + 1 >= self._limits.get(channel, 0):
-            # The channel was full (or the profile changed under held slots): recompute.
-            # Below its limit, it was free and stays free, the others unchanged.
-            self.slots_changed()
+        if count < self._limits.get(channel, 0):
+            self._free |= _BIT[channel]
+        if channel in self._exclusive:
+            self._exclusive_held -= 1
+        self._set_takeable()
 
     def slots_changed(self) -> None:
-        """Recompute the channels with a free slot; call after every change to ``held``.
-
-        Same rule as ``CapacityProfile.can_take``, unrolled: it runs on every offer and free.
-        """
+        """Recompute the free-slot mask from ``held`` (after a profile change)."""
         held = self.held
-        for kind in self._exclusive:
-            if held.get(kind):
-                self.takeable = ()
-                return
-        if not self.busy:
-            self.takeable = self.channels
-            return
         limits = self._limits
-        self.takeable = tuple([c for c in self._shared if held.get(c, 0) < limits[c]])
+        free = 0
+        for kind in self.channels:
+            if held.get(kind, 0) < limits[kind]:
+                free |= _BIT[kind]
+        self._free = free
+        self._exclusive_held = sum(held.get(kind, 0) for kind in self._exclusive)
+        self._set_takeable()
+
+    def _set_takeable(self) -> None:
+        """The channels with a free slot: the rule of ``CapacityProfile.can_take`` on the
+        free-slot mask. Nothing beside an exclusive channel; all channels when nothing is
+        held; otherwise the shared channels below their limits."""
+        if self._exclusive_held:
+            self.takeable = ()
+        elif not self.busy:
+            self.takeable = _BY_MASK[self._free]
+        else:
+            self.takeable = _BY_MASK[self._free & self._shared_mask]
 
     def state(self) -> AgentState:
         if self.presence is AgentState.LOGGED_OUT and not self.held_total():
