@@ -150,7 +150,9 @@ class ScorerBank:
             self._buffered[sid] = len(rest)
 
     def scorer(self, sid: int) -> StreamScorer:
-        """The stream's scorer, with all of its state in it (safe to feed or read directly)."""
+        """The stream's scorer, with all of its state in it now. Reading it stays safe; feed
+        it directly only before the bank's next ``tick`` (the bank may take its undecided
+        frames back into its rows then), or take it again through this method."""
         try:
             scorer = self._scorers[sid]
         except KeyError:
