@@ -77,8 +77,9 @@ class AgentRuntime:
     def set_agent(self, agent: Agent) -> None:
         self.agent = agent
         self.fit_cache: dict[int, bool] = {}  # eligibility class id -> agent fits it
-        # queue id -> (the queue's lines version, what the agent fits there); see waiting.py
-        self.queue_fit: dict[str, tuple[int, list[Any]]] = {}
+        # queue id -> channel -> (the queue's version for the channel, what the agent fits
+        # there on that channel, or None); see waiting.py
+        self.queue_fit: dict[str, dict[ChannelKind, tuple[int, Any]]] = {}
         # Waiting lines are bucketed by (channel, language); None means "any language".
         self.language_keys: tuple[str | None, ...] = (*sorted(agent.languages), None)
         self.channels = tuple(sorted(agent.capacity.channels(), key=lambda c: c.value))

@@ -75,28 +75,37 @@ Found = tuple[InteractionRuntime, Entry, ClassGroup | None, ChannelFit | None]
 
 
 class QueueLines:
-    """All waiting (non-sticky) interactions of one queue."""
+    """All waiting (non-sticky) interactions of one queue, per channel and language."""
 
-    __slots__ = ("groups", "version")
+    __slots__ = ("by_channel", "versions")
 
     def __init__(self) -> None:
-        self.groups: dict[GroupKey, ClassGroup] = {}
-        # Bumped whenever a group or a class line appears: an agent's list of what it fits
-        # here is valid while the version is unchanged (lines that empty only shrink it).
-        self.version = 0
+        self.by_channel: dict[ChannelKind, dict[str | None, ClassGroup]] = {}
+        # Per channel, bumped whenever a group or a class line of that channel appears: an
+        # agent's view of what it fits in this queue on a channel is valid while the
+        # channel's version is unchanged (lines that empty only shrink it). Never reset.
+        self.versions: dict[ChannelKind, int] = {}
 
     def add(self, key: GroupKey, class_id: int, entry: Entry) -> None:
-        group = self.groups.get(key)
+        channel, language = key
+        groups = self.by_channel.get(channel)
+        if groups is None:
+            groups = self.by_channel[channel] = {}
+        group = groups.get(language)
         if group is None:
-            group = self.groups[key] = ClassGroup()
+            group = groups[language] = ClassGroup()
         if group.add(class_id, entry):
-            self.version += 1
+            self.versions[channel] = self.versions.get(channel, 0) + 1
 
     def remove(self, key: GroupKey, class_id: int, entry: Entry) -> None:
-        group = self.groups[key]
+        channel, language = key
+        groups = self.by_channel[channel]
+        group = groups[language]
         group.remove(class_id, entry)
         if not group.lines:
-            del self.groups[key]
+            del groups[language]
+            if not groups:
+                del self.by_channel[channel]
 
 
 class WaitingLines:
@@ -189,12 +198,21 @@ class WaitingLines:
             entry: Entry | None = None
             entry_group: ClassGroup | None = None
             entry_fit: ChannelFit | None = None
-            if lines.groups:
-                cached = fit_by_queue.get(queue_id)
-                if cached is None or cached[0] != lines.version:
-                    cached = fit_by_queue[queue_id] = (lines.version, self._fitting(lines, rt))
-                for fit in cached[1]:
-                    if fit.channel not in takeable:
+            by_channel = lines.by_channel
+            if by_channel:
+                queue_fit = fit_by_queue.get(queue_id)
+                if queue_fit is None:
+                    queue_fit = fit_by_queue[queue_id] = {}
+                for channel in takeable:
+                    groups = by_channel.get(channel)
+                    if groups is None:
+                        continue
+                    version = lines.versions[channel]
+                    cached = queue_fit.get(channel)
+                    if cached is None or cached[0] != version:
+                        cached = queue_fit[channel] = (version, self._fitting(channel, groups, rt))
+                    fit = cached[1]
+                    if fit is None:
                         continue
                     found = memo.get(fit, _UNSEEN)
                     if found is _UNSEEN:
@@ -228,7 +246,11 @@ class WaitingLines:
         group.remove(class_id, entry)
         if not group.lines:
             cls = self.classes[class_id]
-            del self._queues[rec.queue.id].groups[(cls.channel, cls.language)]
+            by_channel = self._queues[rec.queue.id].by_channel
+            groups = by_channel[cls.channel]
+            del groups[cls.language]
+            if not groups:
+                del by_channel[cls.channel]
         rec.cls = None
 
     def _plan(self, rt: AgentRuntime, queues: dict[str, Queue]) -> tuple[Any, ...]:
@@ -241,17 +263,18 @@ class WaitingLines:
             if quality >= (queue := queues[queue_id]).min_quality
         )
 
-    def _fitting(self, lines: QueueLines, rt: AgentRuntime) -> list[ChannelFit]:
-        """Per channel the agent can take at all, the queue's groups of languages it speaks,
-        each with the classes it fits; groups it fits no class of are left out."""
+    def _fitting(
+        self, channel: ChannelKind, groups: dict[str | None, ClassGroup], rt: AgentRuntime
+    ) -> ChannelFit | None:
+        """The queue's groups of ``channel`` in the languages the agent speaks (and "any
+        language"), each with the classes the agent fits; None when it fits none."""
         agent = rt.agent
         fit_cache = rt.fit_cache
         classes = self.classes
-        channels = rt.channels
-        languages = rt.language_keys
-        by_channel: dict[ChannelKind, list[tuple[ClassGroup, tuple[int, ...]]]] = {}
-        for (channel, language), group in lines.groups.items():
-            if channel not in channels or language not in languages:
+        fitting = []
+        for language in rt.language_keys:
+            group = groups.get(language)
+            if group is None:
                 continue
             class_ids = []
             for class_id in group.lines:
@@ -261,8 +284,8 @@ class WaitingLines:
                 if ok:
                     class_ids.append(class_id)
             if class_ids:
-                by_channel.setdefault(channel, []).append((group, tuple(class_ids)))
-        return [ChannelFit(channel, tuple(groups)) for channel, groups in by_channel.items()]
+                fitting.append((group, tuple(class_ids)))
+        return ChannelFit(channel, tuple(fitting)) if fitting else None
 
 
 def _fit_best(
