@@ -1,18 +1,18 @@
 """Waiting interactions of one queue, grouped for fast lookup by an agent.
 
-Entries are ``(negated key, arrival, seq)``, best first. Interactions are grouped by
-(channel, language); inside a group there is one sorted line per eligibility class (the skills
+Entries are ``(negated key, arrival, seq)``, best first. Interactions are grouped by channel,
+then language; inside a group there is one line (a heap) per eligibility class (the skills
 needed at the current step) and ``heads`` holds each line's first entry. Each agent keeps, per
-queue, the groups of channels it can take and languages it speaks together with the classes
-it fits there, valid until a new group or class line appears in the queue; looking for work
-it compares the heads of those classes only, so classes it cannot take cost nothing.
+queue and channel, the groups of the languages it speaks together with the classes it fits
+there, valid until a new group or class line of that channel appears in the queue; looking for
+work it compares the heads of those classes only, so classes it cannot take cost nothing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from heapq import heapify, heappop, heappush
 from typing import Any
-
-from sortedcontainers import SortedList
 
 from cc_core.domain import ChannelKind, Queue
 from cc_core.routing.requirements import EligibilityClass, describe, eligibility_class, fits
@@ -24,20 +24,34 @@ GroupKey = tuple[ChannelKind, str | None]
 
 
 class ClassGroup:
-    __slots__ = ("heads", "lines")
+    """The lines of one (channel, language) group, one per eligibility class.
+
+    A line is a binary heap (``heapq``): taking the best, the usual removal, is one C-level pop.
+    Any other removal (a hang-up in line, a step change, a transfer) marks the entry dead in
+    ``dead`` instead; dead entries are dropped when they reach the top, and the line is
+    rebuilt without them when they outnumber half of it. The top of a heap is never dead, so
+    ``heads`` (the first live entry of each line) is always its top.
+    """
+
+    __slots__ = ("dead", "heads", "lines")
 
     def __init__(self) -> None:
-        self.lines: dict[int, SortedList] = {}
+        self.lines: dict[int, list[Entry]] = {}
         self.heads: dict[int, Entry] = {}  # class id -> first entry of its line
+        self.dead: dict[int, set[Entry]] = {}  # class id -> removed entries still in the heap
 
     def add(self, class_id: int, entry: Entry) -> bool:
         """Add an entry; True when it opens a line for a class the group did not hold."""
         line = self.lines.get(class_id)
         if line is None:
-            self.lines[class_id] = SortedList((entry,))
+            self.lines[class_id] = [entry]
             self.heads[class_id] = entry
             return True
-        line.add(entry)
+        dead = self.dead.get(class_id)
+        if dead and entry in dead:
+            dead.remove(entry)  # back before its old copy left the heap: that copy lives again
+        else:
+            heappush(line, entry)
         if entry < self.heads[class_id]:
             self.heads[class_id] = entry
         return False
@@ -45,14 +59,45 @@ class ClassGroup:
     def remove(self, class_id: int, entry: Entry) -> None:
         line = self.lines[class_id]
         if entry == self.heads[class_id]:
-            del line[0]  # the usual case: the best is taken; cheaper than a search
+            heappop(line)  # the usual case: the best is taken
+            dead = self.dead.get(class_id)
+            if dead:
+                while line and line[0] in dead:
+                    dead.remove(heappop(line))
             if line:
                 self.heads[class_id] = line[0]
             else:
                 del self.lines[class_id]
                 del self.heads[class_id]
-        else:
-            line.remove(entry)
+                self.dead.pop(class_id, None)
+            return
+        dead = self.dead.get(class_id)
+        if dead is None:
+            dead = self.dead[class_id] = set()
+        dead.add(entry)
+        if 2 * len(dead) > len(line) + 64:
+            # Mostly dead: rebuild, so a line nobody takes from cannot grow without bound.
+            live = [e for e in line if e not in dead]
+            heapify(live)
+            self.lines[class_id] = live
+            del self.dead[class_id]
+
+    def in_order(self, class_id: int) -> Iterator[Entry]:
+        """The live entries of a line, best first, produced lazily (k entries cost
+        O(k log k)): a walk of the heap's tree in order of its values."""
+        line = self.lines[class_id]
+        dead = self.dead.get(class_id)
+        size = len(line)
+        frontier = [(line[0], 0)]
+        while frontier:
+            entry, i = heappop(frontier)
+            if not dead or entry not in dead:
+                yield entry
+            child = 2 * i + 1
+            if child < size:
+                heappush(frontier, (line[child], child))
+                if child + 1 < size:
+                    heappush(frontier, (line[child + 1], child + 1))
 
 
 class ChannelFit:
@@ -306,7 +351,7 @@ def _fit_best(
             if excluded is None or agent_id not in excluded:
                 best, best_group = head, group
                 continue
-            candidate = _past_excluded(group.lines[class_id], best, agent_id, by_seq)
+            candidate = _past_excluded(group.in_order(class_id), best, agent_id, by_seq)
             if candidate is not best:
                 best, best_group = candidate, group
     if best is None:
@@ -316,7 +361,7 @@ def _fit_best(
 
 
 def _past_excluded(
-    line: SortedList,
+    line: Iterable[Entry],
     best: Entry | None,
     agent_id: str,
     by_seq: dict[int, InteractionRuntime],
