@@ -33,7 +33,7 @@ from cc_core.routing.ready import ReadyAgents
 from cc_core.routing.requirements import EligibilityClass, fits
 from cc_core.routing.state import AgentRuntime, InteractionRuntime, Phase
 from cc_core.routing.sticky import ServiceHistory
-from cc_core.routing.timers import Timers
+from cc_core.routing.timers import OFFER_TIMEOUT, Timers
 from cc_core.routing.waiting import ChannelFit, WaitingLines
 
 NO_ANSWER_REASON = "no-answer"
@@ -236,7 +236,7 @@ class EngineCore:
         ready.rr_last[queue_id] = rt.rank
         ready.picks[queue_id] += 1
         expires = now + queue.offer_timeout
-        self._timers.push_offer(expires, offer_id)
+        self._timers.push_entry((expires, OFFER_TIMEOUT, offer_id, 0))
         reason = _new(
             Reason,
             (

@@ -40,7 +40,8 @@ class EngineLifecycle(EngineCore):
         if now < self._now:
             raise ClockWentBack(now, self._now)
         out = self._out
-        if self._timers.first_due() <= now:  # most calls have no timer due: skip the loop
+        heap = self._timers.heap
+        if heap and heap[0][0] <= now:  # most calls have no timer due: skip the loop
             while True:
                 timer = self._timers.pop_due(now, self._timer_valid)
                 if timer is None:

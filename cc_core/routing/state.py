@@ -108,7 +108,11 @@ class AgentRuntime:
             self._free &= ~_BIT[channel]
         if channel in self._exclusive:
             self._exclusive_held += 1
-        self._set_takeable()
+            self.takeable = ()
+        elif self._exclusive_held:
+            self.takeable = ()
+        else:  # something is held now: the shared channels below their limits
+            self.takeable = _BY_MASK[self._free & self._shared_mask]
 
     def release(self, channel: ChannelKind) -> None:
         """Free one ``channel`` slot."""
@@ -119,7 +123,13 @@ class AgentRuntime:
             self._free |= _BIT[channel]
         if channel in self._exclusive:
             self._exclusive_held -= 1
-        self._set_takeable()
+        # _set_takeable, inlined: this runs on every free
+        if self._exclusive_held:
+            self.takeable = ()
+        elif not self.busy:
+            self.takeable = _BY_MASK[self._free]
+        else:
+            self.takeable = _BY_MASK[self._free & self._shared_mask]
 
     def slots_changed(self) -> None:
         """Recompute the free-slot mask from ``held`` (after a profile change)."""

@@ -8,6 +8,7 @@ outcome never depends on scheduling order.
 from __future__ import annotations
 
 import enum
+import functools
 import heapq
 import math
 from collections.abc import Callable
@@ -22,13 +23,18 @@ class TimerKind(enum.IntEnum):
 
 
 Timer = tuple[float, int, int, int]  # (due, kind, ordinal, epoch)
+OFFER_TIMEOUT = int(TimerKind.OFFER_TIMEOUT)
 
 
 class Timers:
-    __slots__ = ("_heap",)
+    __slots__ = ("_heap", "heap", "push_entry")
 
     def __init__(self) -> None:
         self._heap: list[Timer] = []
+        # For the engine's hot path: the heap itself (read-only: its top is the next due
+        # time) and a C-level push of a ready-made (due, kind, ordinal, epoch) entry.
+        self.heap = self._heap
+        self.push_entry = functools.partial(heapq.heappush, self._heap)
 
     def __len__(self) -> int:
         return len(self._heap)
@@ -36,10 +42,6 @@ class Timers:
     def push(self, due: float, kind: int, ordinal: int, epoch: int = 0) -> None:
         """``kind``: a ``TimerKind`` or its int value (the heap holds plain ints)."""
         heapq.heappush(self._heap, (due, int(kind), ordinal, epoch))
-
-    def push_offer(self, due: float, offer_id: int) -> None:
-        """An offer's timeout: one per assignment, so without the enum conversion."""
-        heapq.heappush(self._heap, (due, 0, offer_id, 0))
 
     def first_due(self) -> float:
         """Due time of the heap's top entry, stale or not (infinity when empty)."""
