@@ -156,6 +156,19 @@ class CallbackSettings(ConfigModel):
     retry_after: Annotated[int, AfterValidator(in_range(1, 86400, "a number of seconds"))] = 600
 
 
+RegionCode = Annotated[
+    str, AfterValidator(pattern(r"[A-Z]{2}", "a two-letter ISO 3166 code such as US or DE"))
+]
+
+
+class CustomerSettings(ConfigModel):
+    """How callers are recognised as customers (`cc_core.acd.customers`)."""
+
+    # Caller numbers in national form (no leading +) are read as numbers of this country
+    # (ISO 3166 code, e.g. US, DE); unset: only international numbers find a customer.
+    phone_region: RegionCode | None = None
+
+
 class LoggingSettings(ConfigModel):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     # "json" would shadow a BaseModel method, so the attribute has another name.
@@ -175,4 +188,5 @@ class AcdFile(ConfigModel):
     live_state: LiveStateSettings = LiveStateSettings()
     pbx: list[PbxSettings] = []
     callback: CallbackSettings = CallbackSettings()
+    customers: CustomerSettings = CustomerSettings()
     logging: LoggingSettings = LoggingSettings()

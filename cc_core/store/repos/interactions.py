@@ -151,6 +151,14 @@ class Interactions:
         await self.session.flush()
         return row
 
+    async def set_customer(self, interaction_id: str, customer_id: str) -> Interaction:
+        """Tie the interaction to a customer (identity resolved after it was created)."""
+        row = await self.get(interaction_id)
+        check_value(Interaction.__table__.c.customer_id, customer_id)
+        row.customer_id = customer_id
+        await self.session.flush()
+        return row
+
     async def list_open(self, queue: str | None = None) -> list[Interaction]:
         """Interactions not yet ended, highest priority first, then longest waiting."""
         query = select(Interaction).where(Interaction.state.in_(_OPEN_STATES))
