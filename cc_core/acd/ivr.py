@@ -21,6 +21,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
+from cc_core.acd.customers import link_caller
 from cc_core.acd.ivr_exits import TAG, HangUpLater, learned, leave
 from cc_core.acd.ivr_log import step_sink
 from cc_core.acd.lifecycle import CallRecord, Stage
@@ -130,6 +131,7 @@ async def arrive_in_ivr(acd: AcdService, session: FlowSession, dialled: str, scr
         attributes={"dialled": dialled, "caller": session.caller_num, "ivr_script": script},
         at=at,
     )
+    link_caller(acd, interaction_id, session.caller_num)  # queued, not awaited
 
     async def job() -> CallRecord:
         record = CallRecord(interaction_id, session.call_id, queue, at,

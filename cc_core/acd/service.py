@@ -21,7 +21,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from cc_core.acd import adoption, agents, offers, wrapup
+from cc_core.acd import adoption, agents, customers, offers, wrapup
 from cc_core.acd.callback import CALL_PREFIX, request_callback
 from cc_core.acd.centre import Centre
 from cc_core.acd.journal import Journal
@@ -395,6 +395,7 @@ class AcdService:
             attributes={"dialled": dialled, "caller": caller_num},
             at=at,
         )
+        customers.link_caller(self, interaction_id, caller_num)  # queued, not awaited
 
         async def job() -> str:
             record = CallRecord(interaction_id, call_id, queue, at, caller_num=caller_num)

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from cc_core.acd.callback import CallbackPort
 from cc_core.acd.centre import centre_from_config
+from cc_core.acd.customers import links_for
 from cc_core.acd.ivr import make_flow
 from cc_core.acd.media import MediaMonitor
 from cc_core.acd.service import AcdService
@@ -111,6 +112,7 @@ class Node:
         if isinstance(port, AsteriskPort):
             service_port = CallbackPort(port, acd.callback)
         self.service = AcdService(centre, service_port, self.store, self.live)
+        links_for(self.service).region = acd.customers.phone_region
         if isinstance(service_port, CallbackPort):
             service_port.attach(self.service)
         await self.service.start(wait_for_pbx=wait_for_pbx)

@@ -1,0 +1,111 @@
+"""Who is calling: a voice interaction's caller number resolved to the store's customer.
+
+The customer is found by the caller's E.164 number (`customer_identities`, kind ``phone``) or
+created with it, and the interaction's ``customer_id`` is set. That costs the call nothing: the
+look-up is one more write in the journal's writer, queued behind the interaction's ``created``
+(so the row exists) and committed in the writer's next batch, with its retries. Routing does
+not wait for it; the screen-pop and reports read it from the store.
+
+Withheld numbers (empty, ``anonymous``, ``restricted``...) and numbers that do not parse get
+no customer: a guessed identity would merge strangers' histories.
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from typing import TYPE_CHECKING
+
+from cc_core.logs import log_event
+from cc_core.store.database import Repositories
+from cc_core.store.identities import IdentityKind, InvalidIdentity, normalize_phone
+
+if TYPE_CHECKING:
+    from cc_core.acd.service import AcdService
+
+log = logging.getLogger(__name__)
+
+# What PBXs and carriers put in the caller id of a number the caller withheld.
+WITHHELD = frozenset(
+    {"", "anonymous", "unknown", "restricted", "private", "unavailable", "withheld", "0"}
+)
+LINKED_EVENT = "customer_linked"
+
+
+def caller_phone(caller_num: str | None, region: str | None = None) -> str | None:
+    """The caller's number in E.164, or None when it was withheld or is not a phone number.
+
+    ``region`` (ISO 3166, e.g. ``"US"``) reads national forms such as ``2015550123``; without
+    it only international forms (``+12015550123``) are accepted.
+    """
+    if caller_num is None:
+        return None
+    number = caller_num.strip()
+    if number.lower() in WITHHELD or not any(ch.isdigit() for ch in number):
+        return None
+    try:
+        return normalize_phone(number, region)
+    except InvalidIdentity:
+        return None
+
+
+class CustomerLinks:
+    """Ties new voice interactions to customers through the ACD's journal writer."""
+
+    def __init__(self, acd: AcdService, region: str | None = None) -> None:
+        self.acd = acd
+        self.region = region
+        self.linked = 0
+        self.skipped = 0
+
+    def caller(self, interaction_id: str, caller_num: str | None) -> str | None:
+        """Queue the link of ``interaction_id`` to the customer of ``caller_num``; returns the
+        E.164 number looked up, or None (withheld or unparseable: no customer)."""
+        phone = caller_phone(caller_num, self.region)
+        if phone is None:
+            self.skipped += 1
+            return None
+
+        async def write(repos: Repositories) -> None:
+            customer, created = await repos.customers.find_or_create_by_identity(
+                IdentityKind.PHONE, phone
+            )
+            await repos.interactions.set_customer(interaction_id, customer.id)
+            self.linked += 1
+            log_event(
+                log,
+                "customer.linked",
+                logging.DEBUG,
+                interaction=interaction_id,
+                customer=customer.id,
+                created=created,
+            )
+
+        async def refused(repos: Repositories, exc: Exception) -> None:
+            # The call goes on without a customer; the interaction's log says why.
+            await repos.events.append(
+                LINKED_EVENT,
+                interaction_id=interaction_id,
+                data={"phone": phone, "store_refused": f"{type(exc).__name__}: {exc}"},
+            )
+
+        # The journal's one writer: after `created` in order, batched, retried while the
+        # store is away (the journal has no public hook for a follow-up write).
+        self.acd.journal._record(f"{interaction_id} customer", write, fallback=refused)
+        return phone
+
+
+_links: weakref.WeakKeyDictionary[AcdService, CustomerLinks] = weakref.WeakKeyDictionary()
+
+
+def links_for(acd: AcdService) -> CustomerLinks:
+    """The ACD's one `CustomerLinks` (wiring sets its ``region`` from acd.yaml)."""
+    links = _links.get(acd)
+    if links is None:
+        links = _links[acd] = CustomerLinks(acd)
+    return links
+
+
+def link_caller(acd: AcdService, interaction_id: str, caller_num: str | None) -> None:
+    """Called right after ``journal.created``: the caller's customer, without waiting."""
+    links_for(acd).caller(interaction_id, caller_num)
