@@ -34,6 +34,7 @@ from cc_core.domain import (
 from cc_core.routing.core import EngineConfig
 from cc_core.routing.errors import (
     InvalidTransition,
+    UnknownOffer,
     UnknownQueue,
 )
 from cc_core.routing.lifecycle import EngineLifecycle, check_presence
@@ -167,8 +168,9 @@ class Engine(EngineLifecycle):
     def accept(self, offer_id: int, now: float) -> list[Outcome]:
         """The agent answered: the interaction is connected and holds the slot."""
         out = self._begin(now)
-        offer = self._offer(offer_id)
-        del self._offers[offer_id]
+        offer = self._offers.pop(offer_id, None)  # _offer, inlined: one per assignment
+        if offer is None:
+            raise UnknownOffer(offer_id)
         rec = self._by_seq[offer.seq]
         rt = self._agents[offer.agent_id]
         del rt.offers[offer_id]
@@ -181,7 +183,8 @@ class Engine(EngineLifecycle):
         if rec.interaction.customer_id is not None:
             self._history.record(rec.interaction.customer_id, rt.agent.id, now)
         self._ready.refresh(rt)
-        return self._end(out)
+        self._out = []  # _end, inlined
+        return out
 
     def reject(self, offer_id: int, now: float) -> list[Outcome]:
         """The agent declined: the interaction keeps its place and skips this agent."""

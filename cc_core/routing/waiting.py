@@ -232,12 +232,11 @@ class WaitingLines:
         plan = rt.plan
         if plan is None:
             plan = rt.plan = self._plan(rt, queues)
-        fit_by_queue = rt.queue_fit
         sticky = rt.sticky
         best_key: tuple | None = None
         best: Found | None = None
         best_prio = 0
-        for queue_id, prio, queue, lines in plan:
+        for prio, queue, lines, queue_fit in plan:
             if best is not None and prio > best_prio:
                 break
             entry: Entry | None = None
@@ -245,9 +244,6 @@ class WaitingLines:
             entry_fit: ChannelFit | None = None
             by_channel = lines.by_channel
             if by_channel:
-                queue_fit = fit_by_queue.get(queue_id)
-                if queue_fit is None:
-                    queue_fit = fit_by_queue[queue_id] = {}
                 for channel in takeable:
                     groups = by_channel.get(channel)
                     if groups is None:
@@ -300,10 +296,11 @@ class WaitingLines:
 
     def _plan(self, rt: AgentRuntime, queues: dict[str, Queue]) -> tuple[Any, ...]:
         """The agent's served queues in its order, resolved, without those whose minimum
-        quality it is below (queues and their lines are never replaced)."""
+        quality it is below (queues and their lines are never replaced): (priority, queue,
+        lines, the agent's per-channel view of what it fits there, filled as it looks)."""
         quality = rt.agent.quality
         return tuple(
-            (queue_id, prio, queue, self._queues[queue_id])
+            (prio, queue, self._queues[queue_id], rt.queue_fit.setdefault(queue_id, {}))
             for queue_id, prio in rt.queue_order
             if quality >= (queue := queues[queue_id]).min_quality
         )
