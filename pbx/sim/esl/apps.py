@@ -349,3 +349,7 @@ async def socket(sw: FsSwitch, ch: FsChannel, data: str) -> str:
     session.full = "full" in words[1:]
     await session.run()
     return "_none_"
+
+
+# record_session / stop_record_session (the media fork) live in their own module.
+from pbx.sim.esl import record as _record  # noqa: E402, F401
