@@ -141,6 +141,21 @@ class _Sink:
         self.monitor.side_closed(self.call, self.side, reason)
 
 
+@dataclass
+class _CallSinks:
+    """Both sides of one call fed together (a stereo source)."""
+
+    customer: _Sink
+    agent: _Sink
+
+    def audio(self, customer: bytes, agent: bytes, rate: int) -> None:
+        self.customer.monitor.audio_pair(self.customer.call, customer, agent, rate)
+
+    def closed(self, reason: str) -> None:
+        self.customer.closed(reason)
+        self.agent.closed(reason)
+
+
 class MediaMonitor:
     """Scores the forked audio of the ACD's calls; plugged into an AudioSocket server as its
     ``open_stream``. Runs on the ACD's event loop; journal writes go through the service."""
@@ -192,11 +207,30 @@ class MediaMonitor:
         log_event(log, "media.fork_opened", interaction=interaction_id, side=side)
         return _Sink(self, call, side)
 
-    def _new_call(self, interaction_id: str, queue: str | None, agent_id: str | None) -> CallMedia:
+    def open_call(self, interaction_id: str, rate: int) -> _CallSinks | None:
+        """Both sides of a call at once, from one source that keeps them in step (the
+        FreeSWITCH fork's stereo recording, `pbx.freeswitch.media_fork`). None: no such
+        call here, or it is already being scored."""
+        record = self.acd.calls.get(interaction_id)
+        if record is None or interaction_id in self.calls:
+            if record is not None:
+                log_event(log, "media.duplicate_fork", logging.WARNING, interaction=interaction_id)
+            return None
+        call = self._new_call(interaction_id, record.queue, record.agent_id, rate)
+        call.open_sides.update(SIDES)
+        log_event(log, "media.fork_opened", interaction=interaction_id, side="both", rate=rate)
+        return _CallSinks(_Sink(self, call, "customer"), _Sink(self, call, "agent"))
+
+    def call_alive(self, interaction_id: str) -> bool:
+        return self.acd.calls.get(interaction_id) is not None
+
+    def _new_call(
+        self, interaction_id: str, queue: str | None, agent_id: str | None, rate: int = 8000
+    ) -> CallMedia:
         s = self.settings
-        fmt = AudioFormat(8000, Encoding.PCM16, FRAME_MS)
+        fmt = AudioFormat(rate, Encoding.PCM16, FRAME_MS)
         call = CallMedia(
-            interaction_id, queue, agent_id, 8000, CallScorer(fmt, fmt),
+            interaction_id, queue, agent_id, rate, CallScorer(fmt, fmt),
             Publisher(lambda snap: self._emit(call, snap), cadence_s=s.event_every_seconds,
                       min_change=s.min_change),
             watches={"call": _Watch(), "customer": _Watch(), "agent": _Watch()},
@@ -216,6 +250,21 @@ class MediaMonitor:
         if call.audio_s >= call.next_check - 1e-9:
             call.next_check = call.audio_s + CHECK_S
             self._check(call, call.scorer.snapshot())
+
+    def audio_pair(self, call: CallMedia, customer: bytes, agent: bytes, rate: int) -> None:
+        """Both sides in step: pushed together, checked every ``CHECK_S`` of audio however
+        much arrives at once (a recording read after a pause)."""
+        if rate != call.rate:
+            raise ValueError(f"audio at {rate} Hz; expected {call.rate} Hz")
+        if len(customer) != len(agent):
+            raise ValueError(f"customer {len(customer)} bytes, agent {len(agent)}: not in step")
+        step = int(rate * CHECK_S) * 2
+        for at in range(0, len(customer), step):
+            call.scorer.push_customer(customer[at : at + step])
+            call.scorer.push_agent(agent[at : at + step])
+            if call.audio_s >= call.next_check - 1e-9:
+                call.next_check = call.audio_s + CHECK_S
+                self._check(call, call.scorer.snapshot())
 
     def side_closed(self, call: CallMedia, side: str, reason: str) -> None:
         call.open_sides.discard(side)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from aiohttp import web
 
@@ -27,6 +28,7 @@ from pbx.asterisk.audiosocket import AudioSocketServer
 from pbx.asterisk.fastagi import FastAgiServer
 from pbx.asterisk.settings import AsteriskSettings
 from pbx.freeswitch import FreeSwitchPort, FreeSwitchSettings
+from pbx.freeswitch.media_fork import RecordingFollower
 from pbx.freeswitch.outbound import OutboundServer, OutboundSession
 from pbx.port import PbxPort
 
@@ -93,6 +95,8 @@ class Node:
     media_port: int | None = None  # None: acd.yaml's media_fork; 0: a free port
     media: AudioSocketServer | None = None
     media_monitor: MediaMonitor | None = None
+    # FreeSWITCH: the reader of the media fork's recordings (acd.yaml media_fork.directory).
+    recordings: RecordingFollower | None = None
     runner: web.AppRunner | None = None
     api_bound: int = 0
 
@@ -119,6 +123,7 @@ class Node:
         flow = make_flow(self.service)
         if isinstance(port, FreeSwitchPort):
             await self._start_ivr_socket(flow)
+            await self._start_recording_fork()
         else:
             self.fastagi = FastAgiServer(
                 acd.fastagi.host,
@@ -179,9 +184,28 @@ class Node:
             return
         self.media, self.media_monitor = server, monitor
 
+    async def _start_recording_fork(self) -> None:
+        """FreeSWITCH: follow the stereo recordings the dialplan's media fork writes."""
+        settings = self.config.acd.media_fork
+        if not settings.enabled or self.service is None or settings.directory is None:
+            return
+        monitor = MediaMonitor(self.service, self.config.acd.quality)
+        monitor.on_agent_side_score = desk_for(self.service).on_agent_side_score
+        self.recordings = RecordingFollower(
+            Path(settings.directory),
+            monitor,
+            poll_seconds=settings.poll_seconds,
+            idle_seconds=settings.idle_seconds,
+            keep_files=settings.keep_files,
+        )
+        await self.recordings.start()
+        self.media_monitor = monitor
+
     async def stop(self) -> None:
         if self.runner is not None:
             await self.runner.cleanup()
+        if self.recordings is not None:
+            await self.recordings.close()
         if self.media is not None:
             await self.media.close()
         if self.fastagi is not None:

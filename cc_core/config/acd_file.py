@@ -79,11 +79,18 @@ class EslOutboundListener(ConfigModel):
 
 class MediaForkListener(ConfigModel):
     """Live voice scoring: Asterisk's ``AudioSocket`` forks of each answered call connect here
-    (the dialplan's ``CC_AUDIOSOCKET``). ``enabled: false`` starts no listener."""
+    (the dialplan's ``CC_AUDIOSOCKET``); FreeSWITCH's stereo recordings are read from
+    ``directory`` (the dialplan's ``cc_media_dir``). ``enabled: false`` starts neither."""
 
     enabled: bool = True
     host: Host = "127.0.0.1"
     port: Port = 9093
+    # FreeSWITCH: the folder record_session writes to, as this host sees it (None: not read).
+    directory: str | None = None
+    poll_seconds: Annotated[float, AfterValidator(in_range(0.02, 5, "a number of seconds"))] = 0.1
+    # A recording that has not grown for this long is taken as over.
+    idle_seconds: Annotated[float, AfterValidator(in_range(1, 3600, "a number of seconds"))] = 10.0
+    keep_files: bool = False  # false: each recording is deleted once read
 
 
 Positive = Annotated[float, AfterValidator(in_range(0.1, 3600, "a number of seconds"))]
