@@ -64,16 +64,23 @@ def cli() -> None:
 
 @cli.command()
 @click.option("--configs", "config_dir", default="configs", type=click.Path(path_type=Path))
-@click.argument("agent_id")
-def token(config_dir: Path, agent_id: str) -> None:
-    """Print AGENT_ID's token, from api.agent_secret in CONFIG_DIR/acd.yaml."""
-    from cc_core.acd.agent_quality import agent_token
+@click.option("--supervisor", is_flag=True, help="The supervisors' token (any context).")
+@click.argument("agent_id", required=False)
+def token(config_dir: Path, agent_id: str | None, supervisor: bool) -> None:
+    """Print AGENT_ID's token (or with --supervisor the supervisors'), from api.agent_secret
+    in CONFIG_DIR/acd.yaml."""
+    from cc_core.acd.agent_quality import agent_token, supervisor_token
     from cc_core.config import load_configs
 
     config = load_configs(config_dir)
     secret = config.acd.api.agent_secret
     if not secret:
         raise click.ClickException(f"{config_dir / 'acd.yaml'}: api.agent_secret is not set")
+    if supervisor:
+        click.echo(supervisor_token(secret))
+        return
+    if agent_id is None:
+        raise click.UsageError("expected AGENT_ID (or --supervisor)")
     if agent_id not in {a.id for a in config.agents.agents}:
         raise click.ClickException(f"{config_dir / 'agents.yaml'}: no agent {agent_id!r}")
     click.echo(agent_token(secret, agent_id))
@@ -208,6 +215,36 @@ def run(
         phone.close()
 
 
+def screen_pop_lines(pop: dict[str, Any], expected: str | None = None) -> list[str]:
+    """The screen-pop as console lines; ``expected`` is the call's X-CC-Interaction header."""
+    current = pop.get("interaction")
+    if not current:
+        return ["[screen-pop] no ACD interaction for this call"]
+    interaction_id = current.get("id")
+    if expected and expected != interaction_id:
+        return [f"[screen-pop] the ACD shows {interaction_id}, the call is {expected}: not shown"]
+    lines = [
+        f"[screen-pop] caller {current.get('caller')} queue {current.get('queue')} "
+        f"interaction {interaction_id}"
+    ]
+    customer = pop.get("customer")
+    if customer:
+        ids = ", ".join(f"{i['kind']} {i['value']}" for i in customer.get("identities", []))
+        lines.append(f"  customer {customer.get('name') or customer['id']} ({ids})")
+    ivr = pop.get("ivr")
+    if ivr:
+        lines.append(f"  IVR {ivr.get('script')}: {' > '.join(map(str, ivr.get('path', [])))}")
+        for item in ivr.get("inputs", []):
+            entered = item.get("digits") if item.get("digits") is not None else item.get("value")
+            lines.append(f"  {item.get('kind')} {item.get('attribute') or ''} {entered}")
+    for prev in pop.get("previous_contacts", []):
+        lines.append(
+            f"  earlier: {prev['created_at']} {prev['channel']} {prev['queue']} "
+            f"{prev['outcome']} agent {prev['agent_id']} csat {prev['csat']}"
+        )
+    return lines
+
+
 class Console:
     """Console commands (from stdin, in their own thread) and what the phone reports."""
 
@@ -221,29 +258,17 @@ class Console:
         click.echo(f"[{kind}] " + " ".join(f"{k}={v}" for k, v in data.items()))
         if kind == "incoming":
             # The ACD is asked from another thread: the SIP thread never waits on HTTP.
-            threading.Thread(target=self._screen_pop, daemon=True).start()
+            expected = str(data.get("interaction") or "") or None
+            threading.Thread(target=self._screen_pop, args=(expected,), daemon=True).start()
 
-    def _screen_pop(self) -> None:
+    def _screen_pop(self, expected: str | None = None) -> None:
         try:
-            pop = self.client.screen_pop().get("interaction")
+            pop = self.client.screen_pop()
         except AcdError as exc:
             click.echo(f"[screen-pop] unavailable: {exc}")
             return
-        if not pop:
-            click.echo("[screen-pop] no ACD interaction for this call")
-            return
-        click.echo(
-            f"[screen-pop] caller {pop.get('caller')} queue {pop.get('queue')} "
-            f"interaction {pop.get('interaction_id')}"
-        )
-        click.echo(f"  IVR path: {' > '.join(str(n) for n in pop.get('ivr_path', []))}")
-        for item in pop.get("ivr_inputs", []):
-            click.echo(f"  entered {item.get('attribute') or ''} {item.get('digits')}")
-        for prev in pop.get("previous_contacts", []):
-            click.echo(
-                f"  earlier: {prev['created_at']} {prev['channel']} {prev['queue']} "
-                f"{prev['state']} agent {prev['agent_id']}"
-            )
+        for line in screen_pop_lines(pop, expected):
+            click.echo(line)
 
     def read_stdin(self) -> None:
         for line in sys.stdin:

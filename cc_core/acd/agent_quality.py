@@ -189,6 +189,16 @@ def token_valid(secret: str, agent_id: str, presented: str) -> bool:
     return hmac.compare_digest(agent_token(secret, agent_id), presented)
 
 
+def supervisor_token(secret: str) -> str:
+    """The supervisors' (and channel desks') bearer token for any interaction's context; a
+    different HMAC message than any agent's, so no agent token can pass for it."""
+    return hmac.new(secret.encode(), b"cc-supervisor", hashlib.sha256).hexdigest()
+
+
+def supervisor_token_valid(secret: str, presented: str) -> bool:
+    return hmac.compare_digest(supervisor_token(secret), presented)
+
+
 def offer_quality_fields(reason: Reason) -> dict[str, float]:
     """The quality side of an offer's reason, for the offer's journal entry."""
     return {"quality": round(reason.quality, 4), "min_quality": reason.min_quality}

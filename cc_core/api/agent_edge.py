@@ -10,6 +10,11 @@ not hold credentials, and a derived token needs no list to keep in step. Without
     POST /api/agents/{id}/quality      body: EdgeReport fields -> the agent's quality now
     GET  /api/agents/{id}/quality      the agent's quality (score, parts, figures, eligibility)
     GET  /api/agents/{id}/screen-pop   the context of the agent's ringing or current call
+    GET  /api/interactions/{id}/context  any interaction's context (`cc_core.api.context`):
+                                       a supervisor's token (``supervisor_token``) or the
+                                       token of the agent it was offered to
+
+Agents are not pushed the pop: the API has no agent websocket yet, so the phone polls.
 """
 
 from __future__ import annotations
@@ -25,17 +30,19 @@ from cc_core.acd.agent_quality import (
     QualityDesk,
     ReportError,
     parse_report,
+    supervisor_token_valid,
     token_valid,
 )
 from cc_core.acd.agents import AgentError
 from cc_core.acd.lifecycle import Stage
 from cc_core.acd.service import AcdService
+from cc_core.api.context import read_context
+from cc_core.store.errors import NotFound
 
 SECRET_KEY = web.AppKey("agent_secret", str)
 _desks: weakref.WeakKeyDictionary[AcdService, QualityDesk] = weakref.WeakKeyDictionary()
 # Stages in which the call is the agent's to see: ringing, talking, wrapping up.
 _AGENT_STAGES = (Stage.OFFERED, Stage.CONNECTED, Stage.WRAP_UP)
-PREVIOUS_CONTACTS = 5
 
 
 def desk_for(acd: AcdService) -> QualityDesk:
@@ -46,11 +53,8 @@ def desk_for(acd: AcdService) -> QualityDesk:
     return desk
 
 
-def _authorised_agent(request: web.Request) -> tuple[AcdService, str]:
-    from cc_core.api.app import ACD_KEY, _agent_id
-
-    acd = request.app[ACD_KEY]
-    agent_id = _agent_id(request)
+def _bearer(request: web.Request) -> tuple[str, str]:
+    """The configured secret and the presented token (401 without one, 403 when off)."""
     secret = request.app.get(SECRET_KEY)
     if not secret:
         raise AgentError(
@@ -63,7 +67,16 @@ def _authorised_agent(request: web.Request) -> tuple[AcdService, str]:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AgentError(401, "unauthorized", "Authorization: expected 'Bearer <agent token>'")
-    if not token_valid(secret, agent_id, token.strip()):
+    return secret, token.strip()
+
+
+def _authorised_agent(request: web.Request) -> tuple[AcdService, str]:
+    from cc_core.api.app import ACD_KEY, _agent_id
+
+    acd = request.app[ACD_KEY]
+    agent_id = _agent_id(request)
+    secret, token = _bearer(request)
+    if not token_valid(secret, agent_id, token):
         raise AgentError(403, "forbidden", f"the token is not agent {agent_id!r}'s")
     return acd, agent_id
 
@@ -90,6 +103,17 @@ async def get_quality(request: web.Request) -> web.Response:
     return web.json_response(await acd.serial(job))
 
 
+async def _context(acd: AcdService, interaction_id: str) -> dict[str, Any]:
+    await acd.journal.drain()  # the IVR steps and the customer link written so far
+    async with acd.store.transaction(readonly=True) as repos:
+        try:
+            return await read_context(repos, interaction_id)
+        except NotFound:
+            raise AgentError(
+                404, "unknown_interaction", f"no interaction {interaction_id!r}"
+            ) from None
+
+
 async def screen_pop(request: web.Request) -> web.Response:
     acd, agent_id = _authorised_agent(request)
 
@@ -109,45 +133,35 @@ async def screen_pop(request: web.Request) -> web.Response:
     current = await acd.serial(job)
     if current is None:
         return web.json_response({"agent_id": agent_id, "interaction": None})
-    await acd.journal.drain()  # the IVR steps written so far are readable
-    async with acd.store.transaction(readonly=True) as repos:
-        row = await repos.interactions.get(current["interaction_id"])
-        events = await repos.events.for_interaction(row.id)
-        previous = []
-        if row.customer_id is not None:
-            previous = [
-                {
-                    "interaction_id": p.id,
-                    "channel": p.channel,
-                    "queue": p.queue,
-                    "state": p.state,
-                    "agent_id": p.agent_id,
-                    "created_at": p.created_at.isoformat(),
-                }
-                for p in await repos.interactions.for_customer(
-                    row.customer_id, limit=PREVIOUS_CONTACTS + 1
-                )
-                if p.id != row.id
-            ][:PREVIOUS_CONTACTS]
-    ivr_path = [e.data.get("node") for e in events if e.event == "ivr_node"]
-    ivr_inputs = [
-        {
-            "node": e.data.get("node"),
-            "digits": e.data.get("digits"),
-            "attribute": e.data.get("attribute"),
-        }
-        for e in events
-        if e.event == "ivr_input"
-    ]
-    context = {
-        **current,
-        "customer_id": row.customer_id,
-        "attributes": dict(row.attributes or {}),
-        "ivr_path": ivr_path,
-        "ivr_inputs": ivr_inputs,
-        "previous_contacts": previous,
-    }
-    return web.json_response({"agent_id": agent_id, "interaction": context})
+    context = await _context(acd, current["interaction_id"])
+    return web.json_response({"agent_id": agent_id, "call": current, **context})
+
+
+async def interaction_context(request: web.Request) -> web.Response:
+    """Any interaction's context: for a supervisor's token, or for the agent it is (or was)
+    offered to."""
+    from cc_core.api.app import ACD_KEY
+
+    acd = request.app[ACD_KEY]
+    interaction_id = request.match_info["interaction_id"]
+    secret, token = _bearer(request)
+    if supervisor_token_valid(secret, token):
+        return web.json_response(await _context(acd, interaction_id))
+
+    async def live_agent() -> str | None:
+        record = acd.calls.get(interaction_id)
+        return None if record is None else record.agent_id
+
+    context = await _context(acd, interaction_id)
+    agents = {await acd.serial(live_agent), context["interaction"]["agent_id"]} - {None}
+    if not any(token_valid(secret, agent, token) for agent in agents):
+        raise AgentError(
+            403,
+            "forbidden",
+            f"interaction {interaction_id!r}: expected a supervisor's token or that of the "
+            "agent it was offered to",
+        )
+    return web.json_response(context)
 
 
 _REPORT_FIELDS = {f.name for f in fields(EdgeReport)}
@@ -159,3 +173,4 @@ def add_routes(app: web.Application, agent_secret: str | None) -> None:
     app.router.add_post("/api/agents/{agent_id}/quality", post_quality)
     app.router.add_get("/api/agents/{agent_id}/quality", get_quality)
     app.router.add_get("/api/agents/{agent_id}/screen-pop", screen_pop)
+    app.router.add_get("/api/interactions/{interaction_id}/context", interaction_context)
