@@ -84,8 +84,33 @@ def _set_function(pbx: Pbx, chan: Channel, func: str, fargs: str, value: str) ->
         pbx.publish(chan)
     elif func == "GLOBAL":
         pbx.globals[fargs.strip()] = value
+    elif func == "PJSIP_HEADER":
+        _pjsip_header(chan, fargs, value)
     else:
         log.warning("Set: function %s(%s) is not supported by the simulator", func, fargs)
+
+
+def _pjsip_header(chan: Channel, fargs: str, value: str) -> None:
+    """PJSIP_HEADER(add,Name) / (update,Name) / (remove,Name): headers for the INVITE an
+    outgoing PJSIP channel sends (set in a Dial pre-dial handler)."""
+    action, _, header = (part.strip() for part in fargs.partition(","))
+    if chan.tech != "PJSIP":
+        log.warning("PJSIP_HEADER: %s is not a PJSIP channel", chan.name)
+        return
+    if action.lower() in ("add", "update") and header:
+        chan.sip_headers[header] = value
+    elif action.lower() == "remove" and header:
+        for name in [n for n in chan.sip_headers if n.lower() == header.lower()]:
+            del chan.sip_headers[name]
+    else:
+        log.warning("PJSIP_HEADER(%s): expected add, update or remove and a header", fargs)
+
+
+async def app_return(pbx: Pbx, chan: Channel, args: str) -> Outcome:
+    # Return() ends a Dial pre-dial handler (pbx.sim.predial); reached any other way it is
+    # "Return without Gosub", which Asterisk logs and ignores.
+    log.warning("Return without Gosub on %s", chan.name)
+    return None
 
 
 async def app_goto(pbx: Pbx, chan: Channel, args: str) -> Outcome:
@@ -187,6 +212,7 @@ def default_applications() -> dict[str, Application]:
         Application("NoOp", app_noop),
         Application("Set", app_set),
         Application("Goto", app_goto),
+        Application("Return", app_return),
         Application("GotoIf", app_gotoif),
         Application("Wait", app_wait),
         Application("Hangup", app_hangup),

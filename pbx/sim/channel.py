@@ -102,6 +102,8 @@ class Channel:
     appl: str = ""
     data: str = ""
     variables: dict[str, str] = field(default_factory=dict)
+    # PJSIP_HEADER(add,...) on an outgoing PJSIP channel: headers of the INVITE to its phone.
+    sip_headers: dict[str, str] = field(default_factory=dict)
     # Names set with a leading _ or __: copied to channels this one creates.
     inheritable: dict[str, str] = field(default_factory=dict)
     hangupcause: int = 0

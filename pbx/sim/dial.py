@@ -11,6 +11,7 @@ from pbx.sim.apps import Outcome, split_args
 from pbx.sim.channel import Channel
 from pbx.sim.legs import Leg, RequestError, call, request, wait_answer
 from pbx.sim.pbx import Interrupted
+from pbx.sim.predial import option_argument, option_flags, run_handler
 
 if TYPE_CHECKING:
     from pbx.sim.pbx import Pbx
@@ -38,6 +39,7 @@ async def app_dial(pbx: Pbx, chan: Channel, args: str) -> Outcome:
     targets = [t for t in (parts[0].split("&") if parts else []) if t]
     timeout = float(parts[1]) if len(parts) > 1 and parts[1].replace(".", "", 1).isdigit() else None
     options = parts[2] if len(parts) > 2 else ""
+    predial = option_argument(options, "b")
     for name in DIAL_RESET:
         pbx.set_var(chan, name, "")
     start = pbx.clock()
@@ -64,6 +66,8 @@ async def app_dial(pbx: Pbx, chan: Channel, args: str) -> Outcome:
             out.caller_num, out.caller_name = chan.exten, chan.connected_name
         out.connected_num, out.connected_name = chan.caller_num, chan.caller_name
         pbx.publish(out)
+        if predial is not None:
+            await run_handler(pbx, out, predial)
         pbx.start(out, pbx.hold_until_hangup(out))
         call(pbx, out)
         # DialString is what follows the technology (the channel driver's "number").
@@ -112,7 +116,7 @@ async def app_dial(pbx: Pbx, chan: Channel, args: str) -> Outcome:
         chan.connected_num, chan.connected_name = out.caller_num, out.caller_name
         pbx.publish(chan)
     callee_left = await bridge_pair(pbx, chan, out)
-    if callee_left and "g" not in options:
+    if callee_left and "g" not in option_flags(options):
         # Without the g option the caller is hung up when the called party hangs up.
         pbx.soft_hangup(chan, 16)
         return "hangup"

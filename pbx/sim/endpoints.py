@@ -34,6 +34,8 @@ class Endpoint:
     port: int = 5061
     behaviour: Behaviour = field(default_factory=Behaviour)
     registered: bool = False
+    # The headers the dialplan added (PJSIP_HEADER) to each INVITE this phone received.
+    invites: list[dict[str, str]] = field(default_factory=list)
     rng: random.Random = field(default_factory=random.Random)
     expires: float = 0.0
     call_id: str = ""
@@ -70,6 +72,7 @@ class Endpoint:
 
     async def ring(self, pbx: Pbx, chan: Channel) -> None:
         """The far end of an outgoing call to this phone."""
+        self.invites.append(dict(chan.sip_headers))
         b = self.behaviour
         try:
             await pbx.wait(chan, b.ring_delay)

@@ -47,6 +47,15 @@ def _channel_fn(chan: Channel, args: str) -> str:
     }.get(what, "")
 
 
+def _pjsip_header(chan: Channel, args: str) -> str:
+    # PJSIP_HEADER(read,Name): what the simulator knows is the headers added to the INVITE.
+    action, _, header = (part.strip() for part in args.partition(","))
+    if action.lower() != "read":
+        return ""
+    found = [v for n, v in chan.sip_headers.items() if n.lower() == header.lower()]
+    return found[0] if found else ""
+
+
 BUILTINS: dict[str, Callable[[Channel], str]] = {
     "CHANNEL": lambda c: c.name,
     "EXTEN": lambda c: c.exten,
@@ -61,4 +70,5 @@ FUNCTIONS: dict[str, Callable[[Channel, str], str]] = {
     "CALLERID": _callerid,
     "CONNECTEDLINE": _connectedline,
     "CHANNEL": _channel_fn,
+    "PJSIP_HEADER": _pjsip_header,
 }

@@ -1,0 +1,120 @@
+"""Dial's pre-dial handler on the called channel (option ``b``): a Gosub run on each new
+outgoing channel before it is called (app_dial.c, ``ast_pre_call``), e.g. to add SIP headers
+to its INVITE with ``PJSIP_HEADER(add,...)``.
+
+    Dial(PJSIP/1001,20,b(cc-agent-leg^s^1(${CC_INTERACTION_ID})))
+
+The target is ``[[context^]exten^]priority[(arg1[^arg2...])]``; the arguments are ARG1...
+on the channel while the handler runs, which ends at ``Return()``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from pbx.sim.channel import Channel
+
+if TYPE_CHECKING:
+    from pbx.sim.pbx import Pbx
+
+log = logging.getLogger(__name__)
+
+# A handler that never reaches Return() must not hold the Dial forever.
+MAX_STEPS = 100
+
+
+def option_argument(options: str, letter: str) -> str | None:
+    """The argument of ``letter(...)`` among Dial's options (nested parentheses kept)."""
+    i = 0
+    while i < len(options):
+        ch = options[i]
+        if ch == "(":  # an argument of another option: skip it whole
+            i = _close(options, i) + 1
+            continue
+        if ch == letter and options[i + 1 : i + 2] == "(":
+            end = _close(options, i + 1)
+            return options[i + 2 : end]
+        i += 1
+    return None
+
+
+def option_flags(options: str) -> str:
+    """The option letters alone, without their arguments (``b(agent^s^1)g`` -> ``bg``)."""
+    out, i = [], 0
+    while i < len(options):
+        if options[i] == "(":
+            i = _close(options, i) + 1
+            continue
+        out.append(options[i])
+        i += 1
+    return "".join(out)
+
+
+def _close(text: str, start: int) -> int:
+    depth = 0
+    for i in range(start, len(text)):
+        if text[i] == "(":
+            depth += 1
+        elif text[i] == ")":
+            depth -= 1
+            if depth == 0:
+                return i
+    return len(text)
+
+
+def parse_target(spec: str, chan: Channel) -> tuple[str, str, str, list[str]]:
+    """``[[context^]exten^]priority[(args)]`` -> context, exten, priority, args."""
+    location, _, rest = spec.partition("(")
+    args = rest[:-1].split("^") if rest.endswith(")") and rest[:-1] else []
+    parts = [p.strip() for p in location.split("^")]
+    if len(parts) == 1:
+        return chan.context, chan.exten, parts[0], args
+    if len(parts) == 2:
+        return chan.context, parts[0], parts[1], args
+    return parts[0], parts[1], parts[2], args
+
+
+async def run_handler(pbx: Pbx, chan: Channel, spec: str) -> None:
+    """Run the handler on ``chan`` up to its Return(), then put the channel back where it was."""
+    saved = (chan.context, chan.exten, chan.priority)
+    shown = (chan.appl, chan.data)
+    context, exten, prio, args = parse_target(spec, chan)
+    if prio.isdigit():
+        priority: int | None = int(prio)
+    else:
+        priority = pbx.dialplan.find_label(context, exten, prio)
+    if priority is None:
+        log.warning("Dial b(): no priority %r in %s,%s", prio, context, exten)
+        return
+    for n, value in enumerate(args, start=1):
+        pbx.set_var(chan, f"ARG{n}", value)
+    chan.context, chan.exten, chan.priority = context, exten, priority
+    try:
+        for _ in range(MAX_STEPS):
+            found = pbx.dialplan.lookup(chan.context, chan.exten, chan.priority, chan.caller_num)
+            if found is None:
+                log.warning(
+                    "Dial b() on %s ran off the end of %s,%s without Return()",
+                    chan.name,
+                    chan.context,
+                    chan.exten,
+                )
+                return
+            app_name, raw = found
+            if app_name.lower() == "return":
+                chan.appl, chan.data = "Return", pbx.expand(chan, raw)
+                pbx.publish(chan)  # seen on AMI as its own step, as in Asterisk
+                return
+            outcome = await pbx.run_app(chan, app_name, pbx.expand(chan, raw))
+            if outcome == "hangup":
+                return
+            if outcome != "goto":
+                chan.priority += 1
+        log.warning("Dial b() on %s: no Return() after %d steps", chan.name, MAX_STEPS)
+    finally:
+        chan.context, chan.exten, chan.priority = saved
+        chan.appl, chan.data = shown
+        pbx.publish(chan)
+        for n in range(1, len(args) + 1):
+            chan.variables.pop(f"ARG{n}", None)
