@@ -30,7 +30,7 @@ async def test_agent_answers_bridge_then_agent_hangs_up_ends_the_call(centre: Ce
     gone = await ami.wait_for(event("Hangup", caller), since=mark)
     assert gone["Cause"] == "16"
     dial = [d for ctx, app, d in applications(ami.of(caller, mark)) if app == "Dial"]
-    assert dial == ["PJSIP/1001,15,g"]
+    assert dial == ["PJSIP/1001,15,gb(cc-agent-leg^s^1(i-1))"]  # the stub IVR tagged i-1
     after = [(ctx, app) for ctx, app, _ in applications(ami.of(caller, mark))]
     assert after[-2:] == [("cc-connect", "GotoIf"), ("cc-connect", "Hangup")]
     assert "cc-survey" not in {ctx for ctx, _ in after}
@@ -63,6 +63,29 @@ async def test_caller_hanging_up_while_talking_skips_the_survey(centre: Centre) 
     await ami.wait_for(event("Hangup", begin["DestChannel"]), since=mark)
     await ami.wait_for(event("Hangup", caller), since=mark)
     assert [v.script for v in centre.ivr.visits] == ["ivr/main_menu"]
+
+
+async def test_agent_leg_invite_carries_the_interaction_header(centre: Centre) -> None:
+    phone = centre.phone("1003", answer_delay=0.2)
+    caller = await held_call(centre)
+    ami = centre.ami
+    mark = ami.mark()
+    await centre.connect(caller, "PJSIP/1003", CC_INTERACTION_ID="01HZX4Q9M2")
+    begin = await ami.wait_for(event("DialBegin", caller), since=mark)
+    await ami.wait_for(event("BridgeEnter", caller), since=mark)
+    assert phone.invites == [{"X-CC-Interaction": "01HZX4Q9M2"}]
+    # The pre-dial handler ran on the agent's leg, before it rang, and returned.
+    leg = begin["DestChannel"]
+    steps = [(ctx, app) for ctx, app, _ in applications(ami.of(leg, mark))]
+    assert ("cc-agent-leg", "Set") in steps and ("cc-agent-leg", "Return") in steps
+    await ami.action({"Action": "Hangup", "Channel": caller, "Cause": "16"})
+    await ami.wait_for(event("Hangup", caller), since=mark)
+    # Without an interaction id the INVITE carries no header (and the call still rings).
+    caller = await held_call(centre)
+    mark = ami.mark()
+    await centre.connect(caller, "PJSIP/1003", CC_INTERACTION_ID="")
+    await ami.wait_for(event("BridgeEnter", caller), since=mark)
+    assert phone.invites[-1] == {}
 
 
 async def test_ring_no_answer_goes_back_to_hold_with_noanswer(centre: Centre) -> None:
@@ -105,7 +128,7 @@ async def test_ring_timeout_defaults_when_missing_or_not_a_number(centre: Centre
         await ami.wait_for(event("DialEnd", caller, DialStatus="NOANSWER"), since=mark)
         await centre.held(caller, since=mark)
         dial = [d for _, app, d in applications(ami.of(caller, mark)) if app == "Dial"]
-        assert dial == ["PJSIP/1006,20,g"], timeout  # CC_DEFAULT_RING_TIMEOUT
+        assert dial == ["PJSIP/1006,20,gb(cc-agent-leg^s^1(i-1))"], timeout  # default timeout
 
 
 async def test_endpoint_that_would_add_options_or_targets_is_refused(centre: Centre) -> None:
