@@ -26,6 +26,7 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
+from cc_core.cli.demo_audio import build_demo_audio
 from cc_core.config import load_configs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -113,13 +114,16 @@ def prepare(configs: Path, work: Path, ports: Ports, rate: float, seed: int,
     }]
     (out / "acd.yaml").write_text(yaml.safe_dump(acd, sort_keys=False), encoding="utf-8")
 
+    # Callers and agents speak (a scripted conversation; every third agent in a noisy room),
+    # so the media fork's scores and alerts are about real audio.
+    audio = build_demo_audio(work)
     phones = []
     for i, agent in enumerate(centre.agents.agents):
         endpoint = agent.endpoint.split("/", 1)[-1]
         phones.append({
             "endpoint": endpoint, "answer_delay": 1.0 + (i % 3) * 0.5,
             "no_answer_probability": 0.03, "talk_time_mean": 40 + 10 * (i % 4),
-            "talk_time_min": 8,
+            "talk_time_min": 8, "audio": str(audio.for_agent(i)),
         })
     numbers = []
     for n in centre.queues.numbers:
@@ -128,11 +132,11 @@ def prepare(configs: Path, work: Path, ports: Ports, rate: float, seed: int,
             for keys in IVR_PATHS.values():
                 numbers.append({
                     "number": n.did, "calls_per_minute": 2 * rate / len(IVR_PATHS),
-                    "patience_mean": 120,
+                    "patience_mean": 120, "audio": str(audio.customer),
                     "keys": [{"after": after, "digits": d} for after, d in keys]})
         else:
             numbers.append({"number": n.did, "calls_per_minute": rate / 2,
-                            "patience_mean": 120})
+                            "patience_mean": 120, "audio": str(audio.customer)})
     scenario = {
         "dialplan": str(DIALPLAN),
         # The PBX plays the generated prompts: missing files fail as on Asterisk.
