@@ -129,6 +129,8 @@ class _Followed:
     call: CallAudio | None = None
     offset: int = 0  # next file offset to read
     grew_at: float = 0.0
+    unknown_logged: bool = False
+    seen_size: int = -1  # before the call is known: to tell a growing file from a dead one
 
 
 @dataclass
@@ -207,8 +209,12 @@ class RecordingFollower:
                 self._finish(item, "file replaced", delete=False)
                 return
             with item.path.open("rb") as f:
-                if item.layout is None and not self._open(item, f):
-                    return
+                if item.layout is None:
+                    size_now = entry.stat().st_size
+                    if size_now != item.seen_size:
+                        item.seen_size, item.grew_at = size_now, self.clock()
+                    if not self._open(item, f):
+                        return
                 layout = item.layout
                 assert layout is not None
                 f.seek(layout.size_at)
@@ -254,8 +260,13 @@ class RecordingFollower:
             return False
         call = self.sink.open_call(item.interaction_id, layout.rate)
         if call is None:
-            log.info("media fork: %s: no call %s here; not read", item.path, item.interaction_id)
-            self._finish(item, "unknown call", delete=False)
+            # Asked again on later polls while the file grows: after an ACD restart the
+            # recording may be seen before the call is adopted.
+            if not item.unknown_logged:
+                item.unknown_logged = True
+                log.info("media fork: %s: no call %s here (yet)", item.path, item.interaction_id)
+            if self.clock() - item.grew_at >= self.idle_seconds:
+                self._finish(item, "unknown call", delete=False)
             return False
         item.layout, item.call, item.offset = layout, call, layout.data_at
         log.info("media fork: following %s (%d Hz)", item.path, layout.rate)

@@ -198,11 +198,11 @@ def test_bad_and_unknown_files_are_logged_once_and_left_alone(
         reader.poll()
     text = caplog.text
     assert text.count("1 channel(s)") == 1 and "expected 16-bit PCM, 2 channels" in text
-    assert text.count("no call 01JOTHERCALL") == 1
+    assert text.count("no call 01JOTHERCALL") == 1  # asked again while it may grow
     assert text.count("not named <interaction id>.wav") == 1
     assert sink.calls == {}
     assert all(p.exists() for p in tmp_path.iterdir())  # nothing deleted that was not read
-    assert not reader.followed
+    assert set(reader.followed) == {"01JOTHERCALL.wav"}  # may still become known
 
 
 def test_a_missing_folder_is_waited_for(tmp_path: Path) -> None:
@@ -213,3 +213,34 @@ def test_a_missing_folder_is_waited_for(tmp_path: Path) -> None:
     (tmp_path / "not-yet" / f"{ID}.wav").write_bytes(header(fmt_chunk()))
     reader.poll()
     assert ID in sink.calls
+
+
+def test_a_recording_seen_before_its_call_is_adopted_is_read_once_it_is(tmp_path: Path) -> None:
+    sink = Sink(set())
+    reader, clock = follower(tmp_path, sink, idle_seconds=5)
+    left, _, pcm = stereo(1600)
+    path = tmp_path / f"{ID}.wav"
+    path.write_bytes(header(fmt_chunk()) + pcm[:3200])
+    reader.poll()
+    clock.t = 3.0
+    with path.open("ab") as f:
+        f.write(pcm[3200:])
+    reader.poll()  # still growing: asked again, not given up
+    assert sink.calls == {} and reader.followed
+    sink.known.add(ID)  # the restarted ACD has adopted the call
+    clock.t = 4.0
+    reader.poll()
+    assert np.array_equal(np.frombuffer(sink.calls[ID].customer, "<i2"), left)
+
+
+def test_a_recording_of_no_call_is_given_up_when_it_stops_growing(tmp_path: Path) -> None:
+    sink = Sink(set())
+    reader, clock = follower(tmp_path, sink, idle_seconds=5)
+    (tmp_path / f"{ID}.wav").write_bytes(header(fmt_chunk()))
+    reader.poll()
+    clock.t = 5.0
+    reader.poll()
+    assert not reader.followed and reader.skipped
+    sink.known.add(ID)
+    reader.poll()  # the same file is not read again
+    assert sink.calls == {}
