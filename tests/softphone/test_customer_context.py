@@ -92,6 +92,8 @@ async def test_screen_pop_shows_customer_ivr_and_previous_contacts_to_the_right_
         )
         interaction_id = await centre.interaction_of(caller)
         await wait_for(lambda: caller.chan.bridge is not None, what="caller bridged to alice")
+        # The agent's INVITE named the interaction the pop is about.
+        assert centre.phones["1001"].endpoint.invites[-1] == {"X-CC-Interaction": interaction_id}
 
         pop_path = "/api/agents/alice/screen-pop"
         assert (await get(api, pop_path, None))[0] == 401
@@ -199,3 +201,19 @@ async def test_callers_numbers_find_or_create_customers_withheld_gets_none(
         assert by_call[again.uniqueid].customer_id == known.id  # the same caller, one customer
         assert by_call[second.uniqueid].customer_id == other.id
         assert by_call[withheld.uniqueid].customer_id is None
+
+
+async def test_freeswitch_agent_leg_carries_the_interaction_header(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    from tests.acd.test_freeswitch_calls import running as fs_running
+
+    async with fs_running(tmp_path, sqlite_url) as centre:
+        centre.phones["ann"].talk_time = 30.0
+        await centre.login("ann")
+        caller = centre.call()
+        await wait_for(lambda: caller.other is not None, what="caller bridged to ann")
+        leg = caller.other
+        assert leg is not None
+        tag = caller.get_var("cc_interaction_id")
+        assert tag and leg.get_var("sip_h_X-CC-Interaction") == tag
