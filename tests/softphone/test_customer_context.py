@@ -217,3 +217,32 @@ async def test_freeswitch_agent_leg_carries_the_interaction_header(
         assert leg is not None
         tag = caller.get_var("cc_interaction_id")
         assert tag and leg.get_var("sip_h_X-CC-Interaction") == tag
+
+
+def test_console_pop_is_refused_for_another_calls_interaction() -> None:
+    from agent_softphone.cli import screen_pop_lines
+
+    pop = {
+        "interaction": {"id": "i-2", "caller": "+12015550101", "queue": "sales"},
+        "customer": {"id": "c", "name": "Ada", "identities": [{"kind": "phone", "value": "+1"}]},
+        "ivr": {"script": "main_menu", "path": ["welcome", "account"], "inputs": []},
+        "previous_contacts": [
+            {
+                "created_at": "t",
+                "channel": "email",
+                "queue": "billing",
+                "outcome": "ended",
+                "agent_id": "bob",
+                "csat": 4,
+            },
+        ],
+    }
+    assert "not shown" in screen_pop_lines(pop, "i-1")[0]
+    lines = screen_pop_lines(pop, "i-2")
+    assert lines[0].endswith("interaction i-2")
+    assert any("Ada" in line for line in lines)
+    assert any("welcome > account" in line for line in lines)
+    assert any("email billing ended agent bob csat 4" in line for line in lines)
+    assert screen_pop_lines({"interaction": None}) == [
+        "[screen-pop] no ACD interaction for this call"
+    ]
