@@ -103,14 +103,17 @@ class EventMapper:
     """Turns ESL events into port events, one event at a time."""
 
     def pending_dial(self, uuid: str) -> str | None:
-        """The endpoint of a ring whose end has not been seen, if any."""
+        """The endpoint of a ring whose end has not been seen, if any: one whose bridge began,
+        or one connect_agent asked for whose bridge was never seen (its CHANNEL_EXECUTE fell
+        into a link outage)."""
         dial = self._dials.get(uuid)
-        return dial.endpoint if dial is not None else None
+        return dial.endpoint if dial is not None else self.connects.get(uuid)
 
     def end_dial(self, uuid: str) -> str | None:
         """Forget a ring whose end the adapter learned otherwise (a resync); its endpoint."""
         dial = self._dials.pop(uuid, None)
-        return dial.endpoint if dial is not None else None
+        asked = self.connects.pop(uuid, None)
+        return dial.endpoint if dial is not None else asked
 
     def __init__(
         self,
@@ -323,14 +326,16 @@ class EventMapper:
         cause = HangupCause.from_freeswitch(name)
         events: list[PbxEvent] = self._spy_stopped(uid)
         dial = self._dials.pop(uid, None)
+        asked = self.connects.pop(uid, None)
+        # A ring whose end (or whose start too) fell into a link outage: the dialplan's record
+        # of it rides on the hang-up (cc_ring_result, emptied by connect_agent before each ring).
+        answered = event.get(f"variable_{RING_RESULT}").upper() == "ANSWER"
         if dial is not None:
-            # A ring whose end fell into a link outage: the dialplan's record of it rides on
-            # the hang-up (cc_ring_result, emptied by connect_agent before each ring).
-            answered = event.get(f"variable_{RING_RESULT}").upper() == "ANSWER"
             status = DialStatus.ANSWER if answered else DialStatus.CANCEL
             events.append(DialEnded(call_id=uid, endpoint=dial.endpoint, status=status))
+        elif asked is not None and answered:
+            events.append(DialEnded(call_id=uid, endpoint=asked, status=DialStatus.ANSWER))
         self.table.remove(uid)
-        self.connects.pop(uid, None)
         self.spy_modes.pop(uid, None)
         if self.hung_up_during_resync is not None:
             self.hung_up_during_resync.add(uid)
