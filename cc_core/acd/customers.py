@@ -58,15 +58,21 @@ class CustomerLinks:
         self.linked = 0
         self.skipped = 0
 
-    def caller(self, interaction_id: str, caller_num: str | None) -> str | None:
-        """Queue the link of ``interaction_id`` to the customer of ``caller_num``; returns the
-        E.164 number looked up, or None (withheld or unparseable: no customer)."""
-        phone = caller_phone(caller_num, self.region)
-        if phone is None:
+    def caller(self, interaction_id: str, caller_num: str | None) -> bool:
+        """Queue the link of ``interaction_id`` to the customer of ``caller_num``; False when
+        the number is withheld (nothing queued)."""
+        number = (caller_num or "").strip()
+        if number.lower() in WITHHELD:
             self.skipped += 1
-            return None
+            return False
+        region = self.region
 
         async def write(repos: Repositories) -> None:
+            # Parsed here, in the writer: ~0.1 ms of phonenumbers the call's path never pays.
+            phone = caller_phone(number, region)
+            if phone is None:
+                self.skipped += 1
+                return
             customer, created = await repos.customers.find_or_create_by_identity(
                 IdentityKind.PHONE, phone
             )
@@ -86,13 +92,13 @@ class CustomerLinks:
             await repos.events.append(
                 LINKED_EVENT,
                 interaction_id=interaction_id,
-                data={"phone": phone, "store_refused": f"{type(exc).__name__}: {exc}"},
+                data={"caller": number, "store_refused": f"{type(exc).__name__}: {exc}"},
             )
 
         # The journal's one writer: after `created` in order, batched, retried while the
         # store is away (the journal has no public hook for a follow-up write).
         self.acd.journal._record(f"{interaction_id} customer", write, fallback=refused)
-        return phone
+        return True
 
 
 _links: weakref.WeakKeyDictionary[AcdService, CustomerLinks] = weakref.WeakKeyDictionary()
