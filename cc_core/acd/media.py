@@ -1,7 +1,9 @@
 """Live call scores from the PBX media fork: per call and per side (customer, agent).
 
 The PBX streams each answered call's two directions to the ACD (Asterisk: ``AudioSocket``
-forks started by the shipped dialplan, see dialplan/asterisk/README.md). Each stream names
+forks started by the shipped dialplan, see dialplan/asterisk/README.md; FreeSWITCH: a stereo
+recording the ACD follows, `pbx.freeswitch.media_fork`, which opens both sides at once with
+`MediaMonitor.open_call`). Each stream names
 itself by a UUID both sides can compute: the MD5 of ``<interaction id>:<side>`` written as a
 UUID (`fork_uuid`); the dialplan builds the same string with ``${MD5()}``, so no registry is
 needed and a stream of an unknown call is refused.
