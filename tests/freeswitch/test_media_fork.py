@@ -244,3 +244,52 @@ def test_a_recording_of_no_call_is_given_up_when_it_stops_growing(tmp_path: Path
     sink.known.add(ID)
     reader.poll()  # the same file is not read again
     assert sink.calls == {}
+
+
+PARK_XML = """<include><context name="t"><extension name="park">
+  <condition field="destination_number" expression="^park$">
+    <action application="answer"/><action application="park"/>
+  </condition></extension></context></include>"""
+
+
+async def test_the_simulator_records_over_uuid_record(tmp_path: Path) -> None:
+    import asyncio
+
+    from pbx.sim.esl import api
+    from pbx.sim.esl import dialplan as xml_dialplan
+    from pbx.sim.esl.record import fs_audio
+    from pbx.sim.esl.switch import FsSwitch, SwitchConfig
+
+    (tmp_path / "park.xml").write_text(PARK_XML)
+    wav = tmp_path / "caller.wav"
+    samples = stereo(1600)[0]
+    import wave
+
+    with wave.open(str(wav), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(samples.astype("<i2").tobytes())
+    sw = FsSwitch(xml_dialplan.load(tmp_path / "park.xml"), SwitchConfig(time_scale=0.1))
+    fs_audio(sw).attach_caller("2015550100", wav)
+    ch = sw.inbound_call("park", "2015550100", context="t")
+    out = tmp_path / "media" / "call.wav"
+    usage = await api.execute(sw, f"uuid_record {ch.uuid} start")
+    assert usage.body.startswith("-USAGE")
+    missing = await api.execute(sw, f"uuid_record nope start {out}")
+    assert missing.body == "-ERR Cannot locate session!\n"
+    await asyncio.sleep(0.05)
+    ch.set_var("RECORD_STEREO", "true")
+    ch.set_var("RECORD_MIN_SEC", "0")
+    assert (await api.execute(sw, f"uuid_record {ch.uuid} start {out}")).body == "+OK Success\n"
+    await asyncio.sleep(0.05)  # 0.5 s of simulated audio
+    assert (await api.execute(sw, f"uuid_record {ch.uuid} stop {out}")).body == "+OK Success\n"
+    layout = parse_header(out.read_bytes())
+    assert layout is not None and layout.channels == 2 and layout.data_size > 0
+    data = np.frombuffer(out.read_bytes()[layout.data_at :], "<i2").reshape(-1, 2)
+    assert len(data) * 4 == layout.data_size
+    # Not bridged (no RECORD_BRIDGE_REQ): the caller's own audio left, silence right.
+    n = min(len(data), len(samples))
+    assert np.array_equal(data[:n, 0], samples[:n]) and not data[:, 1].any()
+    await sw.hangup(ch, "NORMAL_CLEARING")
+    await sw.close()

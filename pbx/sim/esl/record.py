@@ -1,6 +1,6 @@
-"""``record_session`` / ``stop_record_session`` in the simulated FreeSWITCH: a WAV that grows
-in real time (the simulator's clock) from the audio attached to the parties, as mod_sndfile
-writes it for the media fork of the shipped dialplan.
+"""``record_session`` / ``stop_record_session`` (and the ``uuid_record`` API) in the simulated
+FreeSWITCH: a WAV that grows in real time (the simulator's clock) from the audio attached to
+the parties, as mod_sndfile writes it for the media fork of the shipped dialplan.
 
 What FreeSWITCH does and the simulator copies (switch_ivr_record_session_event, 1.10):
 
@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
+from pbx.sim.esl.api import ApiResult, command
 from pbx.sim.esl.apps import app
 from pbx.sim.esl.channel import FsChannel
 from pbx.sim.media import load_wav
@@ -181,24 +182,30 @@ def _close(audio: FsAudio, rec: Recording) -> None:
 
 @app("record_session")
 async def record_session(sw: FsSwitch, ch: FsChannel, data: str) -> str:
+    start(sw, ch, data)
+    return "_none_"
+
+
+def start(sw: FsSwitch, ch: FsChannel, data: str) -> bool:
+    """Start recording ``ch`` to the file ``data``; False when the file cannot be opened."""
     path = Path(data.strip())
     audio = fs_audio(sw)
     key = (ch.uuid, str(path))
     if not audio.enabled:
-        return "_none_"
+        return True
     if key in audio.recordings:
         log.warning("%s: Already recording [%s]", ch.name, path)
-        return "_none_"
+        return True
     if not path.is_absolute():
         log.error("%s: record_session: %r is not an absolute path", ch.name, data)
-        return "_none_"
+        return False
     stereo = _is_true(ch.get_var("RECORD_STEREO"))
     min_sec_var = ch.get_var("RECORD_MIN_SEC") or ""
     try:
         file = _create(path)
     except OSError as exc:
         log.error("%s: Error opening %s: %s", ch.name, path, exc)
-        return "_none_"
+        return False
     channels = 2 if stereo else 1
     file.write(_header(channels, 0))
     file.flush()
@@ -212,16 +219,42 @@ async def record_session(sw: FsSwitch, ch: FsChannel, data: str) -> str:
     )
     audio.recordings[key] = rec
     rec.task = sw.spawn(_write(sw, rec))  # type: ignore[assignment]
-    return "_none_"
+    return True
+
+
+async def stop(sw: FsSwitch, ch: FsChannel, target: str) -> int:
+    """Stop the recordings of ``ch`` to ``target`` (or ``all``); how many were running."""
+    audio = fs_audio(sw)
+    stopped = 0
+    for (uuid, path), rec in list(audio.recordings.items()):
+        if uuid == ch.uuid and target in ("all", path):
+            stopped += 1
+            rec.stop.set()
+            if rec.task is not None:
+                await asyncio.wait({rec.task})
+    return stopped
 
 
 @app("stop_record_session")
 async def stop_record_session(sw: FsSwitch, ch: FsChannel, data: str) -> str:
-    audio = fs_audio(sw)
-    target = data.strip()
-    for (uuid, path), rec in list(audio.recordings.items()):
-        if uuid == ch.uuid and (target in ("all", path)):
-            rec.stop.set()
-            if rec.task is not None:
-                await asyncio.wait({rec.task})
+    await stop(sw, ch, data.strip())
     return "_none_"
+
+
+@command("uuid_record")
+async def uuid_record(sw: FsSwitch, arg: str) -> ApiResult:
+    """``uuid_record <uuid> start|stop <path>``, as mod_commands (mask/unmask and a time limit
+    are not simulated). The recording reads the channel's RECORD_* variables like
+    record_session."""
+    words = arg.split()
+    usage = "-USAGE: <uuid> [start|stop|mask|unmask] <path> [<limit>] [<recording_vars>]\n"
+    if len(words) < 3 or words[1] not in ("start", "stop"):
+        return ApiResult(usage)
+    ch = sw.channels.get(words[0])
+    if ch is None or not ch.up:
+        return ApiResult("-ERR Cannot locate session!\n")
+    if words[1] == "start":
+        ok = start(sw, ch, words[2])
+    else:
+        ok = await stop(sw, ch, words[2]) > 0 or not fs_audio(sw).enabled
+    return ApiResult("+OK Success\n" if ok else "-ERR Cannot execute command\n")
