@@ -52,7 +52,9 @@ class Endpoint:
         """The far end of a call to ``number`` through this endpoint as a trunk."""
         self.dialled.append(number)
         behaviour = self.customers.get(number, self.behaviour)
-        return Endpoint(number, self.context, self.port, behaviour, True, self.rng)
+        return Endpoint(
+            number, self.context, self.port, behaviour, registered=True, rng=self.rng
+        )
 
     @property
     def uri(self) -> str:
