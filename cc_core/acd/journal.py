@@ -4,8 +4,8 @@ wallboard). One method per kind of fact, so every transition is written the same
 Stage changes are written by one writer task, in the order they happened, several to a
 transaction: the ACD's job loop never waits for the database, and a slow disk delays the log,
 not the calls. `drain()` waits until everything recorded so far is committed (adoption reads
-the store only after it). `created` goes through the same writer but its caller awaits the
-new id, which is needed at once to tag the call.
+the store only after it). `created` hands out the new id at once (it tags the call) and
+queues the row like every other write.
 
 Nothing recorded is dropped:
 * a store that is unreachable or busy (locked SQLite, a PostgreSQL restart) keeps the writes
@@ -31,6 +31,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from cc_core.acd.lifecycle import STORE_STATE, CallRecord, Stage
 from cc_core.logs import log_event
+from cc_core.store.base import new_id
 from cc_core.store.database import Repositories, Store
 from cc_core.store.errors import NotFound
 from cc_core.store.live import LiveState, LiveStateError
@@ -70,15 +71,7 @@ def is_transient(exc: BaseException) -> bool:
 class _Item:
     what: str
     write: Write
-    on_commit: Callable[[], None] | None = None
-    future: asyncio.Future[Any] | None = None  # failed with the write's error
     fallback: Fallback | None = None  # what to keep when the store refuses the write
-
-
-def _resolve(created: list[tuple[asyncio.Future[str], str]]) -> None:
-    for future, row_id in created:
-        if not future.done():
-            future.set_result(row_id)
 
 
 def _plain(value: Any) -> Any:
@@ -176,11 +169,9 @@ class Journal:
         what: str,
         write: Write,
         *,
-        on_commit: Callable[[], None] | None = None,
-        future: asyncio.Future[Any] | None = None,
         fallback: Fallback | None = None,
     ) -> None:
-        self._pending.append(_Item(what, write, on_commit, future, fallback))
+        self._pending.append(_Item(what, write, fallback))
         self._idle.clear()
         self._wake.set()
 
@@ -248,9 +239,6 @@ class Journal:
             for item in batch:
                 await item.write(repos)
         self.written += len(batch)
-        for item in batch:
-            if item.on_commit is not None:
-                item.on_commit()
 
     async def _refused(self, item: _Item, exc: Exception) -> None:
         """The store refused ``item``: keep what can be kept, and say why."""
@@ -274,13 +262,9 @@ class Journal:
                     kept="as an event",
                     error=error,
                 )
-                if item.future is not None and not item.future.done():
-                    item.future.set_exception(exc)
                 return
         self.failed += 1
         log_event(log, "journal.write_failed", logging.ERROR, what=item.what, error=error)
-        if item.future is not None and not item.future.done():
-            item.future.set_exception(exc)
 
     # ------------------------------------------------------------------ facts
 
@@ -293,25 +277,26 @@ class Journal:
         attributes: dict[str, Any],
         at: float,
     ) -> str:
-        """A new voice interaction in the store (state ``new``, event ``created``); returns
-        its id once committed. Written by the one writer too: SQLite has one write lock, and
-        a second writer would only queue on it."""
-        done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        """A new voice interaction (state ``new``, event ``created``): its id at once, the row
+        through the one writer like every other fact. The id is made here (a ULID, as the
+        store makes them), so tagging the call never waits for a commit; every later write
+        for it is queued behind this one, so the row is there before they are."""
+        interaction_id = new_id()
+        when = to_datetime(at)
 
         async def write(repos: Repositories) -> None:
-            row = await repos.interactions.create(
+            await repos.interactions.create(
                 "voice",
                 queue=queue,
                 priority=priority,
                 attributes=attributes,
                 pbx_call_id=call_id,
-                at=to_datetime(at),
+                at=when,
+                interaction_id=interaction_id,
             )
-            created[:] = [(done, row.id)]  # a retried write replaces a rolled-back one
 
-        created: list[tuple[asyncio.Future[str], str]] = []
-        self._record(f"{call_id} created", write, on_commit=lambda: _resolve(created), future=done)
-        return await done
+        self._record(f"{interaction_id} created", write)
+        return interaction_id
 
     async def moved(self, record: CallRecord, old: Stage, at: float, **data: Any) -> None:
         """Log one stage change of ``record`` (already applied in memory)."""

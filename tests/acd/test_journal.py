@@ -104,23 +104,31 @@ async def test_a_locked_database_delays_writes_and_loses_none(
             call_id="c1", queue="sales", priority=0.0, attributes={}, at=1_000.0
         )
         record = CallRecord(iid, "c1", "sales", 1_000.0)
+        await journal.drain()
         blocker.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
         for n, stage in enumerate((Stage.IVR, Stage.QUEUED, Stage.OFFERED, Stage.CONNECTED)):
             await journal.moved(record, record.move(stage), 1_001.0 + n)
         await journal.agent_event("ann", "ready", 1_010.0)
+        # A new call is tagged while the lock is held: its id does not wait for the commit.
+        second = await asyncio.wait_for(
+            journal.created(call_id="c2", queue="sales", priority=0.0, attributes={}, at=1_011.0),
+            10,
+        )
         # The writer must be retrying, with every write still pending.
         for _ in range(200):
             if journal.retries >= 2:
                 break
             await asyncio.sleep(0.01)
         assert journal.retries >= 2
-        assert journal.backlog == 5
+        assert journal.backlog == 6
         blocker.execute("COMMIT")
         await asyncio.wait_for(journal.drain(), 30)
         assert (journal.failed, journal.kept, journal.backlog) == (0, 0, 0)
         async with store.transaction(readonly=True) as repos:
             events = await repos.events.for_interaction(iid)
+            row = await repos.interactions.get(second)
         assert [e.event for e in events] == ["created", "ivr", "queued", "offered", "connected"]
+        assert row.pbx_call_id == "c2"
     finally:
         blocker.close()
         await journal.close()

@@ -58,8 +58,10 @@ class Interactions:
         attributes: dict[str, Any] | None = None,
         pbx_call_id: str | None = None,
         at: datetime | None = None,
+        interaction_id: str | None = None,
     ) -> Interaction:
-        """A new interaction in state ``new``, with its ``created`` event."""
+        """A new interaction in state ``new``, with its ``created`` event. ``interaction_id``
+        lets a writer that commits later hand the id out first (see `new_id`)."""
         parsed = _parse(ChannelKind, "channel", channel)
         if isinstance(priority, bool) or not isinstance(priority, int | float):
             raise InvalidValue("priority", priority, "a number")
@@ -67,7 +69,7 @@ class Interactions:
             raise InvalidValue("priority", priority, "a finite number")
         now = self.clock() if at is None else require_aware("at", at)
         row = Interaction(
-            id=new_id(),
+            id=interaction_id or new_id(),
             channel=parsed.value,
             queue=queue,
             state=InteractionState.NEW.value,
