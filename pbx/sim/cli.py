@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from pbx.sim.ami.manager_conf import ManagerConfError
 from pbx.sim.dialplan.errors import DialplanError
 from pbx.sim.endpoints import Behaviour, Endpoint
 from pbx.sim.esl.dialplan import XmlDialplanError
@@ -31,6 +32,7 @@ def build(scenario: Scenario, base: Path, port: int | None, time_scale: float | 
         host=scenario.ami.host,
         ami_port=scenario.ami.port if port is None else port,
         accounts=dict(scenario.ami.accounts),
+        manager_conf=scenario.manager_conf_path(base),
         globals_override=dict(scenario.globals),
         time_scale=scenario.time_scale if time_scale is None else time_scale,
         sound_dir=scenario.sound_dir(base),
@@ -155,7 +157,7 @@ def main(
             asyncio.run(esl_cli.run(sc, scenario.parent, esl_port, time_scale, not no_traffic))
         else:
             asyncio.run(run(sc, scenario.parent, ami_port, time_scale, not no_traffic))
-    except (DialplanError, XmlDialplanError, ScenarioError) as exc:
+    except (DialplanError, XmlDialplanError, ScenarioError, ManagerConfError) as exc:
         click.echo(f"cc-sim: {exc}", err=True)
         sys.exit(2)
     except OSError as exc:

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pbx.sim.ami.manager_conf import load_accounts
 from pbx.sim.ami.server import Account, AmiServer, ServerConfig
 from pbx.sim.dialplan_port import Dialplan
 from pbx.sim.endpoints import Endpoints
@@ -23,6 +24,8 @@ class SimConfig:
     host: str = "127.0.0.1"
     ami_port: int = 0
     accounts: dict[str, str] = field(default_factory=lambda: {"acd": "acdsecret"})
+    # Users of a manager.conf-style file, with their read classes and event filters.
+    manager_conf: Path | None = None
     globals_override: dict[str, str] = field(default_factory=dict)
     time_scale: float = 1.0
     auth_fail_delay: float = 1.0
@@ -82,12 +85,15 @@ class Simulator:
         self.endpoints.attach(self.pbx)
         self.pbx.sounds = Sounds(config.sound_dir)
         self.missing_applications = unknown_applications(self.pbx)
+        accounts = {u: Account(u, s) for u, s in config.accounts.items()}
+        if config.manager_conf is not None:
+            accounts.update(load_accounts(config.manager_conf))
         self.ami = AmiServer(
             self.pbx,
             ServerConfig(
                 host=config.host,
                 port=config.ami_port,
-                accounts={u: Account(u, s) for u, s in config.accounts.items()},
+                accounts=accounts,
                 auth_fail_delay=config.auth_fail_delay,
                 max_output_bytes=config.max_output_bytes,
             ),

@@ -24,6 +24,10 @@ class AmiSettings(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(0, ge=0, le=65535)
     accounts: dict[str, str] = Field(default_factory=lambda: {"acd": "acdsecret"})
+    # A manager.conf-style file (relative to the scenario file), e.g. the shipped
+    # dialplan/asterisk/manager_cc.conf: its users log in too, with their read classes and
+    # eventfilter lines applied as Asterisk applies them.
+    manager_conf: str | None = None
 
 
 class FreeswitchSettings(_Strict):
@@ -92,6 +96,12 @@ class Scenario(_Strict):
 
     def dialplan_path(self, base: Path) -> Path:
         p = Path(self.dialplan)
+        return p if p.is_absolute() else (base / p)
+
+    def manager_conf_path(self, base: Path) -> Path | None:
+        if self.ami.manager_conf is None:
+            return None
+        p = Path(self.ami.manager_conf)
         return p if p.is_absolute() else (base / p)
 
     def sound_dir(self, base: Path) -> Path | None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from pbx.sim.ami import events as ev
 from pbx.sim.ami.codec import Decoder, Message, encode
 from pbx.sim.ami.events import Event
+from pbx.sim.ami.filters import EventFilter, should_send
 
 if TYPE_CHECKING:
     from pbx.sim.pbx import Pbx
@@ -50,8 +51,14 @@ Handler = Callable[["Session", Message], Awaitable[None] | None]
 
 @dataclass(frozen=True, slots=True)
 class Account:
+    """A manager user. Built from a username and secret alone it reads every class, unfiltered;
+    from a manager.conf file (``manager_conf.load_accounts``) it has that user's ``read`` and
+    ``eventfilter`` lines."""
+
     username: str
     secret: str
+    read: frozenset[str] = EVENT_CLASSES
+    filters: tuple[EventFilter, ...] = ()
 
 
 @dataclass(slots=True)
@@ -76,6 +83,7 @@ class Session:
         self.transport = writer.transport
         self.username: str | None = None
         self.event_mask: frozenset[str] = frozenset()
+        self.filters: tuple[EventFilter, ...] = ()
         self.session_id = "0x" + secrets.token_hex(6)
         self._pending: list[bytes] = []
         self._pending_bytes = 0
@@ -141,8 +149,11 @@ class Session:
         self.respond(m, "Error", message=message)
 
     def deliver(self, event: Event) -> None:
-        if self.event_mask and not self.event_mask.isdisjoint(event.classes):
-            self.write(event.wire())
+        if not self.event_mask or self.event_mask.isdisjoint(event.classes):
+            return
+        if self.filters and not should_send(self.filters, event):
+            return
+        self.write(event.wire())
 
     def abort(self) -> None:
         self.closed = True
@@ -237,11 +248,16 @@ class Session:
             await self.close_after(0)
             return
         self.username = account.username
-        self.event_mask = parse_events(m.get("Events")) if m.has("Events") else EVENT_CLASSES
+        # What the session asked for (Events:) within what the user may read (read =).
+        asked = parse_events(m.get("Events")) if m.has("Events") else EVENT_CLASSES
+        self.event_mask = asked & account.read
+        self.filters = account.filters
         self.respond(m, message="Authentication accepted")
         pbx = self.server.pbx
         uptime = int(pbx.clock() - pbx.started)
-        self.deliver(ev.fully_booted(uptime, uptime))
+        booted = ev.fully_booted(uptime, uptime)
+        if not self.event_mask.isdisjoint(booted.classes):
+            self.write(booted.wire())  # as manager.c: part of the login, never filtered
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
         self.server.broadcast(
             ev.successful_auth(now, account.username, self.session_id, self.local, self.remote)
