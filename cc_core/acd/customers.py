@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import logging
 import weakref
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
+
+from sqlalchemy import select
 
 from cc_core.logs import log_event
 from cc_core.store.database import Repositories
 from cc_core.store.identities import IdentityKind, InvalidIdentity, normalize_phone
+from cc_core.store.models import Interaction
 
 if TYPE_CHECKING:
     from cc_core.acd.service import AcdService
@@ -30,6 +34,57 @@ WITHHELD = frozenset(
     {"", "anonymous", "unknown", "restricted", "private", "unavailable", "withheld", "0"}
 )
 LINKED_EVENT = "customer_linked"
+# How far back the start-up load of who served whom looks at most (the longest queue setting
+# wins when shorter; see `load_service_history`).
+HISTORY_ROWS = 200_000
+
+
+def routing_key(caller_num: str | None) -> str | None:
+    """The routing engine's customer key of a voice caller, for the sticky agent: the caller
+    id's digits (with its ``+``), or None when withheld.
+
+    Cheap on purpose (the call's path pays it): the store's customer id arrives later, from
+    the journal's writer. A caller who shows up once as ``+4930...`` and once as ``030...``
+    counts as two here; the store's E.164 identity still joins them for reports.
+    """
+    number = (caller_num or "").strip()
+    if number.lower() in WITHHELD:
+        return None
+    digits = "".join(ch for ch in number if ch.isdigit())
+    if len(digits) < 3:
+        return None
+    return f"caller:{'+' if number.startswith('+') else ''}{digits}"
+
+
+async def load_service_history(acd: AcdService) -> int:
+    """Tell the engine who served which caller within the longest sticky window of any
+    queue, from the store, so the sticky agent survives an ACD restart. Returns the number of
+    services loaded; 0 when no queue is sticky."""
+    days = max((q.sticky_days for q in acd.centre.queues), default=0.0)
+    if days <= 0:
+        return 0
+    since = datetime.fromtimestamp(acd.now() - days * 86_400, UTC)
+    query = (
+        select(Interaction.attributes, Interaction.agent_id, Interaction.answered_at)
+        .where(
+            Interaction.channel == "voice",
+            Interaction.answered_at >= since,
+            Interaction.agent_id.is_not(None),
+        )
+        .order_by(Interaction.answered_at.desc())
+        .limit(HISTORY_ROWS)
+    )
+    async with acd.store.transaction(readonly=True) as repos:
+        rows = list(await repos.session.execute(query))
+    loaded = 0
+    for attributes, agent_id, answered_at in reversed(rows):  # oldest first, as they happened
+        key = routing_key((attributes or {}).get("caller"))
+        if key is None or agent_id is None or answered_at is None:
+            continue
+        acd.engine.record_service(key, agent_id, answered_at.timestamp())
+        loaded += 1
+    log_event(log, "customer.history_loaded", services=loaded, days=days)
+    return loaded
 
 
 def caller_phone(caller_num: str | None, region: str | None = None) -> str | None:
@@ -96,8 +151,8 @@ class CustomerLinks:
             )
 
         # The journal's one writer: after `created` in order, batched, retried while the
-        # store is away (the journal has no public hook for a follow-up write).
-        self.acd.journal._record(f"{interaction_id} customer", write, fallback=refused)
+        # store is away.
+        self.acd.journal.write(f"{interaction_id} customer", write, fallback=refused)
         return True
 
 

@@ -21,7 +21,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from cc_core.acd.customers import link_caller
+from cc_core.acd.customers import link_caller, routing_key
 from cc_core.acd.ivr_exits import TAG, HangUpLater, learned, leave
 from cc_core.acd.ivr_log import step_sink
 from cc_core.acd.lifecycle import CallRecord, Stage
@@ -201,7 +201,7 @@ def routed_interaction(acd: AcdService, record: CallRecord, outcome: IvrOutcome,
         skills=skills,
         language=(outcome.language or info.language) if chosen else info.language,
         priority=info.priority + (outcome.priority if chosen else 0),
-        customer_id=attributes.get("customer_id") or None,
+        customer_id=attributes.get("customer_id") or routing_key(record.caller_num),
         attributes=attributes,
     )
 

@@ -164,6 +164,12 @@ class Journal:
             await self._writer
         self._writer = None
 
+    def write(self, what: str, write: Write, *, fallback: Fallback | None = None) -> None:
+        """Queue a write of another module's own (e.g. linking a customer): in order with
+        every fact recorded so far, with the same retries; ``fallback`` keeps what it can
+        when the store refuses the write."""
+        self._record(what, write, fallback=fallback)
+
     def _record(
         self,
         what: str,

@@ -131,6 +131,7 @@ class AcdService:
             self.engine.add_agent(agent, now)
         await self.live_sync.restore_agents()
         await self.live_sync.restore_queues()
+        await self._load_service_history()
         self.journal.start()
         self._subscription = self.port.events()
         self._tasks.append(asyncio.create_task(self._run_jobs(), name="acd-jobs"))
@@ -145,6 +146,13 @@ class AcdService:
         except PbxError as exc:
             # The port keeps reconnecting; calls are adopted when it gets through.
             log_event(log, "pbx.not_yet_connected", logging.WARNING, error=str(exc))
+
+    async def _load_service_history(self) -> None:
+        # Before any call is routed; a store that cannot answer costs stickiness, not calls.
+        try:
+            await customers.load_service_history(self)
+        except Exception as exc:
+            log_event(log, "customer.history_failed", logging.WARNING, error=str(exc))
 
     async def stop(self) -> None:
         if self._timer is not None:
@@ -445,6 +453,7 @@ class AcdService:
             record.arrival,
             language=info.language,
             priority=info.priority,
+            customer_id=customers.routing_key(record.caller_num),
         )
 
     # ------------------------------------------------------------------ snapshots (API)
