@@ -44,7 +44,7 @@ class RoutingModel:
     queues: tuple[Queue, ...]
     agents: tuple[Agent, ...]
     ring_timeouts: Mapping[str, float]  # queue id -> seconds an offer rings at the phone
-    no_answer_limit: int  # the engine-wide limit: the strictest configured one (0: never)
+    no_answer_limit: int  # the engine's default: the strictest configured one (0: never)
 
 
 def pbx_ring_timeout(centre: CentreConfig) -> float:
@@ -87,6 +87,7 @@ def domain_queue(queue: QueueConfig, offer_timeout: float) -> Queue:
         quality_weight=queue.quality.weight,
         sticky_seconds=float(queue.sticky.max_wait_seconds) if queue.sticky else 0.0,
         sticky_days=float(queue.sticky.days) if queue.sticky else 0.0,
+        no_answer_limit=queue.no_answer_limit,  # each queue's own (0: never)
     )
 
 
@@ -124,6 +125,7 @@ def routing_model(centre: CentreConfig, *, offer_grace: float = 0.0) -> RoutingM
         queues=tuple(queues),
         agents=agents,
         ring_timeouts=rings,
-        # The engine applies one limit to every queue: the strictest configured one.
+        # Each queue carries its own limit; the engine's default only covers queues built
+        # elsewhere (the strictest configured one).
         no_answer_limit=min((n for n in limits if n), default=0),
     )

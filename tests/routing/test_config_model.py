@@ -105,7 +105,9 @@ def test_every_queue_setting_reaches_the_engine(configured: Path) -> None:
     pbx_ring = float(load_configs(configured).acd.pbx[0].ring_timeout)
     assert model.ring_timeouts == {"first": 12.0, "second": pbx_ring, "third": pbx_ring}
     assert first.offer_timeout == 17.0 and second.offer_timeout == pbx_ring + 5.0
-    # One engine-wide limit, the strictest non-zero one (0 means never).
+    # Each queue keeps its own no-answer limit (0 means never); the engine's default for
+    # queues built elsewhere is the strictest non-zero one.
+    assert [q.no_answer_limit for q in model.queues] == [4, 0, 3]
     assert model.no_answer_limit == 3
 
 
