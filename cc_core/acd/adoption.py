@@ -105,8 +105,12 @@ async def _reconcile(acd: AcdService, by_call: dict[str, LiveCall]) -> None:
         if call.bridged_with:
             # Answered while the link was down: the DialEnd was lost, the bridge is not.
             await answered(acd, record, acd.now(), seen_in="resync")
-        elif record.connect_failed:
+        elif record.connect_failed and not call.ringing:
             await ring(acd, record)
+        elif record.connect_failed:
+            # The connect's answer was lost, not the connect: the ring is under way and its
+            # end comes as an event.
+            record.connect_failed = False
         elif at_loss.get(record.interaction_id) != record.offer_id:
             continue  # rung over the link that is up now: its DialEnd comes as an event
         elif not call.ringing:

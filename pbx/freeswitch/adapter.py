@@ -33,6 +33,7 @@ from pbx.link import wait_for_first_sync
 from pbx.port import (
     CallHungUp,
     CallState,
+    CommandTimeout,
     ConnectionLost,
     ConnectionRestored,
     DialEnded,
@@ -41,6 +42,7 @@ from pbx.port import (
     EventSubscription,
     InvalidArgument,
     LiveCall,
+    NotConnected,
     PbxError,
     PbxPort,
     Resynced,
@@ -315,6 +317,10 @@ class FreeSwitchPort(PbxPort):
                 uid,
                 timeout_s,
             )
+        except (NotConnected, CommandTimeout):
+            # The transfer may have been carried out with its answer lost: keep the ring
+            # asked for, so its events or the caller's hang-up still tell how it ended.
+            raise
         except BaseException:
             self._mapper.connects.pop(uid, None)
             raise

@@ -262,9 +262,10 @@ class EventMapper:
             if channel.application == "bridge":
                 channel.application = ""  # no longer ringing (LiveCall.ringing)
             dial = self._dials.pop(channel.uuid, None)
-            if dial is not None:  # still ringing: the bridge never happened
+            endpoint = dial.endpoint if dial is not None else self.connects.pop(channel.uuid, None)
+            if endpoint is not None:  # still ringing: the bridge never happened
                 status = dial_status(event)
-                return [DialEnded(call_id=channel.uuid, endpoint=dial.endpoint, status=status)]
+                return [DialEnded(call_id=channel.uuid, endpoint=endpoint, status=status)]
         elif app == "eavesdrop":
             return self._spy_stopped(channel.uuid)
         return []
@@ -298,8 +299,10 @@ class EventMapper:
         a, b = self._legs(event)
         events: list[PbxEvent] = []
         dial = self._dials.pop(a, None)
-        if dial is not None:
-            events.append(DialEnded(call_id=a, endpoint=dial.endpoint, status=DialStatus.ANSWER))
+        # A ring asked for whose CHANNEL_EXECUTE fell into a link outage is answered all the same.
+        endpoint = dial.endpoint if dial is not None else self.connects.pop(a, None)
+        if endpoint is not None:
+            events.append(DialEnded(call_id=a, endpoint=endpoint, status=DialStatus.ANSWER))
         for me, other in ((a, b), (b, a)):
             self.table.touch(me).bridged_with = other
         events.append(CallBridged(call_id=a, other_call_id=b))
