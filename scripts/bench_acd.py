@@ -76,7 +76,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -92,6 +92,7 @@ from cc_core.acd.wiring import Node  # noqa: E402
 from cc_core.config import load_configs  # noqa: E402
 from cc_core.domain import AgentState  # noqa: E402
 from cc_core.routing import Offer, Trigger, WrapUpEnded  # noqa: E402
+from pbx.sim.ami.manager_conf import load_accounts  # noqa: E402
 from pbx.sim.channel import Channel, State  # noqa: E402
 from pbx.sim.endpoints import Behaviour, Endpoint  # noqa: E402
 from pbx.sim.inbound import inbound_call  # noqa: E402
@@ -99,6 +100,7 @@ from pbx.sim.pbx import Pbx  # noqa: E402
 from pbx.sim.runtime import SimConfig, Simulator, tune_gc  # noqa: E402
 
 DIALPLAN = ROOT / "dialplan" / "asterisk" / "extensions.conf"
+MANAGER_CONF = ROOT / "dialplan" / "asterisk" / "manager_cc.conf"
 FS_DIALPLAN = [
     ROOT / "dialplan" / "freeswitch" / "vars_cc.xml",
     ROOT / "dialplan" / "freeswitch" / "dialplan" / "ccplane.xml",
@@ -133,6 +135,9 @@ class Plan:
     timer_agents: int  # support agents whose wrap-up ends by the engine's timer
     rest_agents: int  # support agents who end their wrap-up over REST
     seed: int = 1
+    # "shipped": the ACD logs in as manager_cc.conf's user, whose eventfilter lines the
+    # simulated AMI applies as Asterisk does; "all": an unfiltered account (every event).
+    ami_events: str = "shipped"
 
     @classmethod
     def for_rate(cls, rate: float, seconds: float, support_share: float) -> Plan:
@@ -159,6 +164,14 @@ class Plan:
 
 
 # ---------------------------------------------------------------------------------- configs
+
+
+def ami_account(plan: Plan) -> tuple[str, str]:
+    """The AMI user the ACD logs in as: the shipped manager_cc.conf's or an unfiltered one."""
+    if plan.ami_events == "all":
+        return "acd", "acdsecret"
+    account = next(iter(load_accounts(MANAGER_CONF).values()))
+    return account.username, account.secret
 
 
 def write_configs(
@@ -199,12 +212,13 @@ def write_configs(
             f"    esl: {{host: 127.0.0.1, port: {pbx_port}, password: ClueCon}}\n"
         )
     else:
+        user, secret = ami_account(plan)
         link = (
             "fastagi: {host: 127.0.0.1, port: 4573}\n"
             "pbx:\n"
             "  - name: sim\n"
             "    type: asterisk\n"
-            f"    ami: {{host: 127.0.0.1, port: {pbx_port}, username: acd, secret: acdsecret}}\n"
+            f"    ami: {{host: 127.0.0.1, port: {pbx_port}, username: {user}, secret: {secret}}}\n"
         )
     if live_url:
         live = f'live_state: {{backend: redis, redis_url: "{live_url}"}}\n'
@@ -259,6 +273,7 @@ async def _sim(conn: Connection, plan: Plan, rest_q: mp.Queue) -> None:  # type:
             # AMI events to every call, as in tests/acd.
             globals_override={"CC_FASTAGI": "agi://127.0.0.1:1", "CC_AUDIOSOCKET": ""},
             max_output_bytes=256 * 1024 * 1024,
+            manager_conf=MANAGER_CONF if plan.ami_events == "shipped" else None,
         )
     )
 
@@ -658,9 +673,12 @@ class _ErrorCounter(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.ERROR)
         self.errors = 0
+        self.first: list[str] = []  # the first few, to tell what went wrong
 
     def emit(self, record: logging.LogRecord) -> None:
         self.errors += 1
+        if len(self.first) < 3:
+            self.first.append(f"{record.name}: {record.getMessage()}"[:300])
 
 
 @dataclass
@@ -675,6 +693,7 @@ class Result:
     sim_cpu: float  # the same for the simulated PBX
     rest_sent: list[tuple[str, float, int]]
     teardown_errors: int
+    teardown_first: list[str] = field(default_factory=list)
 
 
 async def run(plan: Plan, pbx: str, live_url: str = "") -> Result:
@@ -749,7 +768,17 @@ async def run(plan: Plan, pbx: str, live_url: str = "") -> Result:
             node = None
         probe.match_rest(rest_sent)
         return Result(
-            plan, placed, elapsed, probe, pings, lags, acd_cpu, sim_cpu, rest_sent, teardown.errors
+            plan,
+            placed,
+            elapsed,
+            probe,
+            pings,
+            lags,
+            acd_cpu,
+            sim_cpu,
+            rest_sent,
+            teardown.errors,
+            teardown.first,
         )
     finally:
         if node is not None:
@@ -807,6 +836,13 @@ def report(r: Result, pbx: str, target_ms: float, live: str = "memory") -> bool 
         f"pbx        {pbx} (pbx.sim in its own process, shipped dialplan); ACD with SQLite "
         f"store and {live} live state"
     )
+    if pbx == "asterisk":
+        events = (
+            "manager_cc.conf's account (its eventfilter lines)"
+            if plan.ami_events == "shipped"
+            else "an unfiltered account (every event)"
+        )
+        print(f"ami        the ACD reads AMI events as {events}")
     print(
         f"load       {r.placed} calls placed at {r.placed / r.elapsed:.1f} calls/s (asked "
         f"{plan.rate:g} for {plan.seconds:g} s); {plan.support_share:.0%} to support"
@@ -821,6 +857,8 @@ def report(r: Result, pbx: str, target_ms: float, live: str = "memory") -> bool 
         f"{probe.offers} offers; used {r.acd_cpu:.0%} of one core (the PBX "
         f"{r.sim_cpu:.0%}); {r.teardown_errors} errors logged at the final hang-up"
     )
+    for first in r.teardown_first:
+        print(f"  error    {first}")
     print(f"untimed    offers: {untimed}")
     baseline = (
         "ESL bgapi status -> BACKGROUND_JOB, same adapter and socket"
@@ -888,6 +926,12 @@ def main() -> int:
         default="",
         help="live state in this Redis (e.g. redis://127.0.0.1:6379/15) instead of in memory",
     )
+    p.add_argument(
+        "--ami-events",
+        choices=("shipped", "all"),
+        default="shipped",
+        help="AMI account of the ACD: manager_cc.conf's (its eventfilter lines) or unfiltered",
+    )
     p.add_argument("--target-ms", type=float, default=TARGET_MS, help="p99 target")
     p.add_argument("--strict", action="store_true", help="exit 1 when below target")
     args = p.parse_args()
@@ -897,7 +941,9 @@ def main() -> int:
     if seconds <= 0:
         p.error("--seconds must be > 0")
     logging.basicConfig(level=logging.WARNING)
-    plan = Plan.for_rate(args.rate, seconds, args.support_share)
+    plan = replace(
+        Plan.for_rate(args.rate, seconds, args.support_share), ami_events=args.ami_events
+    )
     result = asyncio.run(run(plan, args.pbx, args.redis_url))
     ok = report(result, args.pbx, args.target_ms, "redis" if args.redis_url else "memory")
     if ok is None:
