@@ -68,7 +68,11 @@ class AsteriskPort(PbxPort):
             tracked_variables=settings.tracked_variables,
         )
         self._ami = AmiConnection(
-            settings, on_event=self._on_event, on_up=self._on_up, on_down=self._on_down
+            settings,
+            on_event=self._on_event,
+            on_up=self._on_up,
+            on_down=self._on_down,
+            events=self._mapper.handled | _DIAL_WATCH,
         )
         self._lost = False
         self._background: set[asyncio.Task[None]] = set()
@@ -88,7 +92,8 @@ class AsteriskPort(PbxPort):
         if not wait:
             return
         await wait_for_first_sync(
-            self._first_sync, self._ami,
+            self._first_sync,
+            self._ami,
             seconds=self.settings.connect_timeout + 2 * self.settings.command_timeout,
             close=self.close,
             session=f"AMI session with {self.settings.host}:{self.settings.port}",
@@ -156,8 +161,13 @@ class AsteriskPort(PbxPort):
 
     async def _publish_after_mark(self, caller: Channel, events: Sequence[PbxEvent]) -> None:
         if caller.uniqueid in await self._served([caller]):
-            self._hub.publish(DialEnded(call_id=caller.uniqueid, endpoint=caller.agent_endpoint,
-                                        status=DialStatus.ANSWER))
+            self._hub.publish(
+                DialEnded(
+                    call_id=caller.uniqueid,
+                    endpoint=caller.agent_endpoint,
+                    status=DialStatus.ANSWER,
+                )
+            )
         for event in events:
             self._hub.publish(event)
 
@@ -181,8 +191,9 @@ class AsteriskPort(PbxPort):
             self._mapper.hung_up_during_resync = None
         calls = [call for call in calls if call.call_id not in ended]
         listed = {call.call_id for call in calls}
-        gone = [self._table.get(call_id) for call_id in
-                vanished(self._table.stale_ids(), listed, ended)]
+        gone = [
+            self._table.get(call_id) for call_id in vanished(self._table.stale_ids(), listed, ended)
+        ]
         served = await self._served(ch for ch in gone if ch is not None)
         for channel in gone:
             if channel is None:
@@ -190,9 +201,13 @@ class AsteriskPort(PbxPort):
             self._table.remove(channel.uniqueid)
             if channel.uniqueid in served:
                 # The DialEnd was lost with the link; the dialplan's mark was not.
-                self._hub.publish(DialEnded(call_id=channel.uniqueid,
-                                            endpoint=channel.agent_endpoint,
-                                            status=DialStatus.ANSWER))
+                self._hub.publish(
+                    DialEnded(
+                        call_id=channel.uniqueid,
+                        endpoint=channel.agent_endpoint,
+                        status=DialStatus.ANSWER,
+                    )
+                )
                 self._hub.publish(CallHungUp(call_id=channel.uniqueid, cause=SERVED_VANISHED))
             else:
                 self._hub.publish(CallHungUp(call_id=channel.uniqueid, cause=VANISHED))
@@ -223,15 +238,16 @@ class AsteriskPort(PbxPort):
         failure to read a mark leaves that call unknown, never served by guess."""
         rang = [ch for ch in channels if ch.agent_endpoint]
         answers = await asyncio.gather(
-            *(self._ami.request(commands.get_global(served_variable(ch.agent_endpoint)))
-              for ch in rang),
+            *(
+                self._ami.request(commands.get_global(served_variable(ch.agent_endpoint)))
+                for ch in rang
+            ),
             return_exceptions=True,
         )
         served = set()
         for channel, answer in zip(rang, answers, strict=True):
             if isinstance(answer, BaseException):
-                log.warning("AMI: cannot read the served mark of %s: %s", channel.uniqueid,
-                            answer)
+                log.warning("AMI: cannot read the served mark of %s: %s", channel.uniqueid, answer)
             elif header(answer, "Value") == channel.uniqueid:
                 served.add(channel.uniqueid)
         return served

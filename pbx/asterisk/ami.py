@@ -16,8 +16,9 @@ import contextlib
 import logging
 import random
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
+from urllib.parse import unquote
 
 from panoramisk.actions import Action
 from panoramisk.ami_protocol import AMIProtocol
@@ -72,30 +73,100 @@ class _Action(Action):
         return super().add_message(message)
 
 
+_EOM = "\r\n\r\n"
+_BANNER = "Asterisk Call Manager/"
+
+
+def event_message(block: str) -> Message:
+    """An event block (``Event: ...`` lines, no blank line) as panoramisk's ``Message``.
+
+    The same object ``Message.from_line`` builds (a repeated header becomes a list; keys keep
+    their case, lookups ignore it; ``content`` is empty), built without its per-header
+    ``MutableMapping`` calls: events are most of what AMI sends."""
+    store: dict[str, tuple[str, Any]] = {}
+    for line in block.split("\r\n"):
+        key, sep, value = line.partition(": ")
+        if not sep:
+            continue
+        lower = key.lower()
+        if lower == "result":
+            value = unquote(value).strip()  # panoramisk's quoted_keys
+        old = store.get(lower)
+        if old is None:
+            store[lower] = (key, value)
+        elif isinstance(old[1], list):
+            old[1].append(value)
+        else:
+            store[lower] = (key, [old[1], value])
+    store["content"] = ("content", "")
+    message = Message.__new__(Message)
+    message._store = store
+    message.manager = None
+    return message
+
+
 class _Protocol(AMIProtocol):
-    """panoramisk's protocol, made safe: a frame it cannot handle is logged and skipped.
+    """panoramisk's protocol, made safe and cheaper on events.
 
     Upstream decodes every TCP chunk on its own (a UTF-8 character split across two reads is
     dropped) and lets any exception escape ``data_received``, which makes asyncio close the
-    connection.
+    connection. Here the stream is decoded once, split into blocks here, and events are built
+    by :func:`event_message` and handed to the manager's ``direct`` handler without
+    panoramisk's pattern dispatch; an event the owner does not read (``wanted``) and that
+    answers no action is skipped before it is parsed. Responses keep panoramisk's parser.
     """
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._buffer = ""
 
     def data_received(self, data: bytes) -> None:
-        text = self._decoder.decode(data)
         try:
-            super().data_received(text.encode("utf-8"))
+            buffer = self._buffer + self._decoder.decode(data)
+            if self.version is None and buffer.startswith(_BANNER) and "\r\n" in buffer:
+                banner, _, buffer = buffer.partition("\r\n")  # a line of its own
+                self.version = banner[len(_BANNER) :].strip()
+            if _EOM not in buffer:
+                self._buffer = buffer
+                return
+            blocks = buffer.split(_EOM)
+            self._buffer = blocks.pop()
         except Exception:
             log.exception("AMI: could not split %d received bytes into messages", len(data))
+            return
+        factory = self.factory
+        wanted = factory.wanted if isinstance(factory, _Manager) else None
+        for raw in blocks:
+            block = raw.strip()
+            try:
+                if block.startswith("Event: "):
+                    if wanted is not None and "\r\nActionID: " not in block:
+                        end = block.find("\r\n")
+                        name = block[7:] if end < 0 else block[7:end]
+                        if name.lower() not in wanted:
+                            continue
+                    message: Message | None = event_message(block)
+                else:
+                    message = Message.from_line(block)
+            except Exception:
+                log.exception("AMI: skipped a block that could not be parsed: %r", block[:200])
+                continue
+            if message is not None:
+                self.handle_message(message)
 
     def handle_message(self, message: Message) -> None:
         try:
-            answered = message.id is not None and (
-                message.id in self.responses or message.action_id in self.responses
+            message_id = message.id
+            answered = message_id is not None and (
+                message_id in self.responses or message.action_id in self.responses
             )
+            if not answered and "event" in message:
+                factory = self.factory
+                direct = factory.direct if isinstance(factory, _Manager) else None
+                if direct is not None and message["event"].lower() != "shutdown":
+                    direct(factory, message)
+                    return
             if not answered and "event" not in message:
                 # An error about a malformed action carries no ActionID (Asterisk 22: "Missing
                 # action in request", "line too long"); nobody waits for it.
@@ -117,6 +188,10 @@ class _Manager(Manager):
         super().__init__(**config)
         self._on_lost = on_lost
         self.unmatched: deque[Message] = deque(maxlen=100)
+        # Events that answer no action go straight here (panoramisk's dispatch is skipped).
+        self.direct: Callable[[Manager, Message], None] | None = None
+        # Lower-case names of the events the owner reads; None: every event is parsed.
+        self.wanted: frozenset[str] | None = None
 
     def connection_made(self, f: asyncio.Future[Any]) -> None:
         if f.cancelled() or f.exception() is not None:
@@ -196,9 +271,14 @@ class AmiConnection:
         on_event: EventHandler,
         on_up: Callable[[], Awaitable[None]],
         on_down: Callable[[str], None],
+        events: Iterable[str] | None = None,
     ) -> None:
         self.settings = settings
         self._on_event = on_event
+        # The events on_event reads (case ignored); others are dropped unparsed. None: all.
+        self._wanted = (
+            None if events is None else frozenset(e.lower() for e in events) | {"shutdown"}
+        )
         self._on_up = on_up
         self._on_down = on_down
         self._link: _Link | None = None
@@ -379,7 +459,8 @@ class AmiConnection:
             reconnect_timeout=3600,
         )
         manager.unmatched = self.unmatched
-        manager.register_event("*", self._dispatch)
+        manager.direct = self._dispatch
+        manager.wanted = self._wanted
         self._manager = manager
         await with_timeout("connect", self.settings.connect_timeout, manager.connect())
         link = _Link(manager)

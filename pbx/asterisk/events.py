@@ -107,6 +107,11 @@ class EventMapper:
             "originateresponse": self._originateresponse,
         }
 
+    @property
+    def handled(self) -> frozenset[str]:
+        """Lower-case names of the AMI events this mapper reads; it ignores every other."""
+        return frozenset(self._handlers)
+
     def map(self, message: Message) -> list[PbxEvent]:
         """The port events one AMI event means (often none). Never raises on bad input."""
         handler = self._handlers.get(header(message, "Event").lower())

@@ -1,0 +1,73 @@
+"""The adapter's own event parser and framing against panoramisk's, over every recorded
+Asterisk 22 capture."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from panoramisk.message import Message
+
+from pbx.asterisk.ami import _Manager, _Protocol, event_message
+from tests.paths import ASTERISK_CAPTURES
+
+RAW = sorted(ASTERISK_CAPTURES.glob("*.raw"))
+
+
+def blocks(path: Any) -> list[str]:
+    text = path.read_bytes().decode("utf-8", "replace")
+    return [b.strip() for b in text.split("\r\n\r\n") if b.strip()]
+
+
+def test_there_are_captures() -> None:
+    assert len(RAW) >= 4
+
+
+@pytest.mark.parametrize("path", RAW, ids=lambda p: p.name)
+def test_events_parse_as_panoramisk_parses_them(path: Any) -> None:
+    events = [b for b in blocks(path) if b.startswith("Event: ")]
+    assert events
+    for block in events:
+        ours, theirs = event_message(block), Message.from_line(block)
+        assert theirs is not None
+        assert list(ours.items()) == list(theirs.items()), block
+        assert ours.id == theirs.id and ours.success == theirs.success
+        assert ours.event == theirs.event
+
+
+def test_repeated_header_becomes_a_list() -> None:
+    block = "Event: CoreShowChannel\r\nChanVariable: A=1\r\nChanVariable: B=2\r\nChannel: x"
+    message = event_message(block)
+    assert message["chanvariable"] == ["A=1", "B=2"]
+    assert message.get("Channel") == "x"
+    assert message.content == ""
+
+
+class _Transport(asyncio.Transport):
+    def write(self, data: Any) -> None:
+        pass
+
+
+async def test_framing_split_anywhere_and_unwanted_events_skipped() -> None:
+    got: list[Message] = []
+    manager = _Manager(lambda m, why: None, loop=asyncio.get_running_loop())
+    manager.direct = lambda m, message: got.append(message)
+    manager.wanted = frozenset({"hangup", "shutdown"})
+    protocol = _Protocol()
+    protocol.connection_made(_Transport())
+    protocol.factory = manager
+    stream = (
+        "Asterisk Call Manager/11.0.0\r\n"
+        "Event: Newexten\r\nChannel: a\r\n\r\n"  # not wanted: never parsed
+        "Event: Hangup\r\nChannel: PJSIP/caf\u00e9-1\r\nUniqueid: 1.1\r\n\r\n"
+        # not wanted but it answers an action (an ActionID): parsed and dispatched
+        "Event: OriginateResponse\r\nActionID: x-1\r\nResponse: Failure\r\n\r\n"
+        "Event: Hangup\r\nUniqueid: 1.2\r\n\r\n"
+    ).encode()
+    for i in range(len(stream)):  # one byte at a time: UTF-8 characters split too
+        protocol.data_received(stream[i : i + 1])
+    assert protocol.version == "11.0.0"
+    assert [m.event for m in got] == ["Hangup", "OriginateResponse", "Hangup"]
+    assert got[0]["channel"] == "PJSIP/caf\u00e9-1"
+    assert got[2]["uniqueid"] == "1.2"
