@@ -23,6 +23,7 @@ import logging
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
 from urllib.parse import unquote
 
 from pbx.freeswitch.protocol import (
@@ -67,6 +68,14 @@ ENTRY_NUMBER_VARIABLE = "cc_entry_number"
 SCRIPT_PREFIX = "ivr/"
 # The connect reply carries every channel variable as a header.
 _MAX_HEADER_BYTES = 1024 * 1024
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    """Mark a reply or application future's error as seen: at a hang-up every pending one
+    fails with CallerHungUp, often after its awaiter has already left with the same error
+    (or timed out), and asyncio would log each as "never retrieved"."""
+    if not future.cancelled():
+        future.exception()
 
 
 class OutboundProtocolError(PbxError):
@@ -301,6 +310,7 @@ class OutboundSession:
         if self.disconnected or self._writer.is_closing():
             raise self._gone()
         future: asyncio.Future[EslReply] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(_retrieved)
         async with self._send_lock:  # replies pair with commands by order
             self._replies.append(future)
             self._writer.write((text + "\n\n").encode())
@@ -322,6 +332,7 @@ class OutboundSession:
             raise InvalidArgument(app, arg, "an argument without line breaks")
         event_uuid = str(uuid.uuid4())
         future: asyncio.Future[EslEvent] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(_retrieved)
         if wait:
             self._executing[event_uuid] = future
         lines = ["sendmsg", "call-command: execute", f"execute-app-name: {app}"]
