@@ -224,3 +224,10 @@ async def test_shipped_filters_on_a_call() -> None:
     }
     assert cc_vars and cc_vars == {m["Variable"] for m in filtered if m.get("Event") == "VarSet"}
     assert len(names(filtered)) < len(names(every))
+
+
+def test_header_filter_on_the_event_and_privilege_lines() -> None:
+    by_event = parse_filter("eventfilter(header(Event),method(exact))", "Newchannel")
+    by_class = parse_filter("eventfilter(header(Privilege),method(starts_with))", "dialplan")
+    assert by_event.matches(NEWCHANNEL) and not by_event.matches(VARSET)
+    assert by_class.matches(VARSET) and not by_class.matches(NEWCHANNEL)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from pbx.sim.ami import events as ev
 from pbx.sim.ami.codec import Decoder, Message, encode
 from pbx.sim.ami.events import Event
-from pbx.sim.ami.filters import EventFilter, should_send
+from pbx.sim.ami.filters import EventFilter, FilterSet
 
 if TYPE_CHECKING:
     from pbx.sim.pbx import Pbx
@@ -83,7 +83,7 @@ class Session:
         self.transport = writer.transport
         self.username: str | None = None
         self.event_mask: frozenset[str] = frozenset()
-        self.filters: tuple[EventFilter, ...] = ()
+        self.filters: FilterSet | None = None
         self.session_id = "0x" + secrets.token_hex(6)
         self._pending: list[bytes] = []
         self._pending_bytes = 0
@@ -151,7 +151,7 @@ class Session:
     def deliver(self, event: Event) -> None:
         if not self.event_mask or self.event_mask.isdisjoint(event.classes):
             return
-        if self.filters and not should_send(self.filters, event):
+        if self.filters is not None and not self.filters.allows(event):
             return
         self.write(event.wire())
 
@@ -251,7 +251,7 @@ class Session:
         # What the session asked for (Events:) within what the user may read (read =).
         asked = parse_events(m.get("Events")) if m.has("Events") else EVENT_CLASSES
         self.event_mask = asked & account.read
-        self.filters = account.filters
+        self.filters = FilterSet(account.filters) if account.filters else None
         self.respond(m, message="Authentication accepted")
         pbx = self.server.pbx
         uptime = int(pbx.clock() - pbx.started)
