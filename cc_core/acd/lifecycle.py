@@ -7,7 +7,7 @@ caller left first) and overflowed (moved to another queue, then queued again) on
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
 from cc_core.store.models import InteractionState
@@ -134,6 +134,23 @@ class CallBook:
 
     def __len__(self) -> int:
         return len(self._by_id)
+
+    def live_view(
+        self, agents: Collection[str], queues: Collection[str], holding: Collection[Stage]
+    ) -> tuple[dict[str, tuple[str, ...]], dict[str, float | None]]:
+        """For the live state, in one pass over the calls: the interactions each of ``agents``
+        holds (a stage in ``holding``, in arrival order of the book) and the arrival of each of
+        ``queues``' longest-waiting queued call (None: nobody waits)."""
+        held: dict[str, list[str]] = {agent: [] for agent in agents}
+        longest: dict[str, float | None] = dict.fromkeys(queues)
+        for r in self._by_id.values():
+            if r.agent_id in held and r.stage in holding:
+                held[r.agent_id].append(r.interaction_id)
+            if r.queue in longest and r.stage in (Stage.QUEUED, Stage.OVERFLOWED):
+                since = longest[r.queue]
+                if since is None or r.arrival < since:
+                    longest[r.queue] = r.arrival
+        return {agent: tuple(ids) for agent, ids in held.items()}, longest
 
     def waiting_since(self, queue: str) -> float | None:
         """Arrival of the longest-waiting queued call of ``queue`` (for the wallboard)."""

@@ -103,27 +103,30 @@ class LiveSync:
     async def flush(self) -> None:
         agents, self._dirty_agents = self._dirty_agents, set()
         queues, self._dirty_queues = self._dirty_queues, set()
+        if not agents and not queues:
+            return
+        # One pass over the live calls for all of them (it ran once per agent and queue).
+        held, longest = self.acd.calls.live_view(agents, queues, _HOLDING)
         try:
             for agent_id in sorted(agents):
-                await self._write_agent(agent_id)
+                await self._write_agent(agent_id, held[agent_id])
             for queue_id in sorted(queues):
-                await self._write_queue(queue_id)
+                await self._write_queue(queue_id, longest[queue_id])
         except LiveStateError as exc:
             # Live state is rebuilt from the engine on the next change; calls go on.
             log_event(log, "live.sync_failed", logging.WARNING, error=str(exc))
             self._dirty_agents |= agents
             self._dirty_queues |= queues
 
-    async def _write_agent(self, agent_id: str) -> None:
+    async def _write_agent(self, agent_id: str, held: tuple[str, ...]) -> None:
         acd = self.acd
         state = acd.engine.agent_state(agent_id).value
         reason = acd.engine.agent_reason(agent_id) or ""
-        held = tuple(
-            r.interaction_id for r in acd.calls if r.agent_id == agent_id and r.stage in _HOLDING
-        )
         last = self.agents.get(agent_id)
         if last is not None and (last.state, last.reason, last.interactions) == (
-            state, reason, held
+            state,
+            reason,
+            held,
         ):
             return
         since = acd.now() if last is None or last.state != state else last.since
@@ -133,11 +136,16 @@ class LiveSync:
         self.agents[agent_id] = record
         await acd.journal.publish(
             "agents",
-            {"agent_id": agent_id, "state": state, "reason": reason, "interactions": list(held),
-             "since": since},
+            {
+                "agent_id": agent_id,
+                "state": state,
+                "reason": reason,
+                "interactions": list(held),
+                "since": since,
+            },
         )
 
-    async def _write_queue(self, queue_id: str) -> None:
+    async def _write_queue(self, queue_id: str, longest: float | None) -> None:
         acd = self.acd
         waiting = acd.engine.waiting_count(queue_id)
         delta = waiting - self.waiting.get(queue_id, 0)
@@ -146,7 +154,6 @@ class LiveSync:
         elif delta < 0:
             await acd.live.decr_waiting(queue_id, -delta)
         self.waiting[queue_id] = waiting
-        longest = acd.calls.waiting_since(queue_id)
         if queue_id not in self.longest or self.longest[queue_id] != longest:
             await acd.live.set_longest_wait_start(queue_id, longest)
             self.longest[queue_id] = longest

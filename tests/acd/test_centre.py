@@ -75,3 +75,22 @@ def test_call_book_finds_calls_both_ways_and_the_longest_wait() -> None:
     book.drop(c)
     assert book.waiting_since("sales") == 10.0 and len(book) == 2
     assert book.waiting_since("vip") is None
+
+
+def test_call_book_live_view_in_one_pass() -> None:
+    book = CallBook()
+    holding = (Stage.OFFERED, Stage.CONNECTED, Stage.WRAP_UP)
+    records = [
+        CallRecord("i1", "c1", "sales", 10.0, stage=Stage.QUEUED),
+        CallRecord("i2", "c2", "sales", 5.0, stage=Stage.CONNECTED, agent_id="a1"),
+        CallRecord("i3", "c3", "sales", 7.0, stage=Stage.OVERFLOWED),
+        CallRecord("i4", "c4", "vip", 3.0, stage=Stage.WRAP_UP, agent_id="a1"),
+        CallRecord("i5", "c5", "vip", 2.0, stage=Stage.CLOSED, agent_id="a2"),
+    ]
+    for r in records:
+        book.add(r)
+    held, longest = book.live_view({"a1", "a2", "a3"}, {"sales", "vip"}, holding)
+    assert held == {"a1": ("i2", "i4"), "a2": (), "a3": ()}
+    assert longest == {"sales": 7.0, "vip": None}
+    for queue in ("sales", "vip"):
+        assert longest[queue] == book.waiting_since(queue)
