@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ import pytest
 from cc_core.acd.wiring import Node
 from cc_core.config import load_configs
 from cc_core.store.database import Store
+from pbx.sim.ami.manager_conf import load_accounts
 from pbx.sim.channel import Channel
 from pbx.sim.endpoints import Behaviour, Endpoint
 from pbx.sim.inbound import inbound_call
@@ -24,6 +25,9 @@ from pbx.sim.runtime import SimConfig, Simulator
 
 # The shipped dialplan, as an admin installs it (extensions.conf includes extensions_cc.conf).
 DIALPLAN = Path(__file__).resolve().parents[2] / "dialplan" / "asterisk" / "extensions.conf"
+# The shipped AMI account's read classes and eventfilter lines, given to the simulator's
+# `acd` user: the ACD sees the events a real Asterisk would send it.
+(SHIPPED_AMI,) = load_accounts(DIALPLAN.with_name("manager_cc.conf")).values()
 INBOUND = "cc-inbound"
 SALES_NUMBER = "5550100"
 SUPPORT_NUMBER = "5550200"
@@ -140,6 +144,8 @@ def make_sim(fastagi_port: int) -> Simulator:
             auth_fail_delay=0.05,
         )
     )
+    accounts = sim.ami.config.accounts
+    accounts["acd"] = replace(SHIPPED_AMI, username="acd", secret=accounts["acd"].secret)
     for i, name in enumerate(("agent1001", "agent1002")):
         sim.endpoints.add(
             Endpoint(name, port=5100 + i, behaviour=Behaviour(ring_delay=0.05, answer_delay=0.2))
