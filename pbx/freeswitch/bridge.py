@@ -39,7 +39,7 @@ class GeventThread:
     """One OS thread, one gevent hub; ``submit`` runs a function in a new greenlet there."""
 
     def __init__(
-        self, name: str = "freeswitch-esl", on_exit: Callable[[], None] | None = None
+        self, name: str = "freeswitch-esl", on_exit: Callable[[GeventThread], None] | None = None
     ) -> None:
         self.name = name
         self._on_exit = on_exit
@@ -48,6 +48,8 @@ class GeventThread:
         self._ready = threading.Event()
         self._stop: gevent.event.Event | None = None
         self._stopped = False
+        # What ended the thread when nobody asked it to (None: still running, or stopped).
+        self.error: BaseException | None = None
 
     @property
     def running(self) -> bool:
@@ -72,10 +74,21 @@ class GeventThread:
             # while no socket is open.
             while not self._stop.wait(timeout=1.0):
                 pass
+        except BaseException as exc:  # the thread's last word: nobody else would see it
+            self.error = exc
+            log.error("%s: the gevent thread ended on %r", self.name, exc, exc_info=True)
         finally:
-            hub.destroy(destroy_loop=True)
+            self._hub = None
+            _RUNNING.discard(self)
+            try:
+                hub.destroy(destroy_loop=True)
+            except Exception:
+                log.exception("%s: destroying the gevent hub failed", self.name)
             if self._on_exit is not None:
-                self._on_exit()
+                try:
+                    self._on_exit(self)
+                except Exception:
+                    log.exception("%s: exit callback failed", self.name)
 
     def submit(self, fn: Callable[[], T]) -> concurrent.futures.Future[T]:
         """Run ``fn()`` in a new greenlet of the thread; its result or exception lands in the
@@ -99,19 +112,31 @@ class GeventThread:
     def call(self, fn: Callable[[], Any]) -> None:
         """Schedule ``fn()`` on the hub (it must not block; spawn a greenlet for that)."""
         hub = self._hub
-        if hub is None or self._stopped:
+        loop = hub.loop if hub is not None else None
+        if loop is None or self._stopped:
             raise RuntimeError(f"{self.name}: the gevent thread is not running")
-        hub.loop.run_callback_threadsafe(fn)
+        try:
+            loop.run_callback_threadsafe(fn)
+        except Exception as exc:  # the hub ended between the check and the call
+            raise RuntimeError(f"{self.name}: the gevent thread is not running") from exc
 
     def request_stop(self) -> None:
         """Ask the thread to end (returns at once); greenlets still alive die with the hub."""
         if self._thread is None or self._stopped:
             return
-        stop = self._stop
-        assert stop is not None
-        self.call(stop.set)
         self._stopped = True
         _RUNNING.discard(self)
+        stop, hub = self._stop, self._hub
+        if stop is not None and hub is not None and self._thread.is_alive():
+            # The hub may end on its own meanwhile (then there is nothing left to stop).
+            try:
+                hub.loop.run_callback_threadsafe(stop.set)
+            except Exception as exc:
+                log.debug("%s: stop request not delivered: %r", self.name, exc)
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stopped
 
     @property
     def alive(self) -> bool:

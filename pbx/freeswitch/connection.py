@@ -11,8 +11,12 @@ BACKGROUND_JOB results with deadlines, every pending command failed when the lin
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import logging
+import os
 import random
+import socket
 import threading
 import time
 import uuid
@@ -105,13 +109,33 @@ class EslClient(InboundESL):
         self._run = False
         sock = getattr(self, "sock", None)
         if sock is not None:
-            try:
-                sock.close()
-            except OSError:
-                pass
+            # ``close()`` alone leaves the descriptor open while the reader's ``makefile`` holds
+            # it: FreeSWITCH would not see the link end and would keep writing into a socket
+            # nobody reads, until a garbage collection (in any thread) closed it. Shutting the
+            # connection down wakes the reader with end of stream and tells FreeSWITCH at once.
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
         greenlets = [g for g in (self._receive_events_greenlet, self._process_events_greenlet) if g]
         gevent.killall(greenlets, block=True, timeout=1.0)
+        for stream in (getattr(self, "sock_file", None), sock):
+            if stream is not None:
+                # RuntimeError: a reader that outlived the kill is still inside the file.
+                with contextlib.suppress(OSError, RuntimeError):
+                    stream.close()
         self.fail_pending(NotConnected(f"event socket link lost: {self.closed_reason}"))
+
+    def abandon(self) -> None:
+        """End the connection without the hub (the gevent thread is gone): FreeSWITCH sees it
+        close; the descriptor itself goes with the socket object."""
+        self.connected = False
+        sock = getattr(self, "sock", None)
+        if sock is None:
+            return
+        with contextlib.suppress(OSError, ValueError):
+            fd = sock.fileno()
+            if fd >= 0:
+                with socket.socket(fileno=os.dup(fd)) as raw:
+                    raw.shutdown(socket.SHUT_RDWR)
 
     def fail_pending(self, error: Exception) -> None:
         pending, self._commands_sent = self._commands_sent, []
@@ -262,6 +286,9 @@ class EslLink:
         self._on_down = on_down
         self._thread = GeventThread(on_exit=self._thread_exited)
         self._thread_done: asyncio.Event | None = None
+        # How often the gevent thread or the supervisor greenlet ended unexpectedly and was
+        # started again.
+        self.restarts = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: EslClient | None = None
         self._supervisor: gevent.Greenlet | None = None
@@ -296,7 +323,9 @@ class EslLink:
 
     def _spawn_supervisor(self) -> None:
         self._wake = gevent.event.Event()
-        self._supervisor = gevent.spawn(self._supervise)
+        supervisor = gevent.spawn(self._supervise)
+        supervisor.link(self._supervisor_ended)
+        self._supervisor = supervisor
 
     async def request(self, command: str, timeout_s: float) -> EslReply:
         """Send one command (``api ...``, ``exit``) and return FreeSWITCH's reply."""
@@ -318,7 +347,10 @@ class EslLink:
         client = self._client
         if client is None or not client.alive or not self._thread.running:
             raise NotConnected(f"no event socket link to {self._address} ({self.last_error})")
-        future = self._thread.submit(lambda: job(client))
+        try:
+            future = self._thread.submit(lambda: job(client))
+        except RuntimeError:  # the thread ended between the check and the submit
+            raise NotConnected(f"no event socket link to {self._address} (thread ended)") from None
         # The gevent side has its own deadline; this one only guards against a stalled thread.
         try:
             return await asyncio.wait_for(asyncio.wrap_future(future), timeout_s + 1.0)
@@ -458,10 +490,57 @@ class EslLink:
             if time.monotonic() - client.last_rx > self.settings.idle_timeout:
                 return f"nothing from FreeSWITCH for {self.settings.idle_timeout:g} s"
 
-    def _thread_exited(self) -> None:
-        done = self._thread_done
-        if done is not None:
-            self._post(done.set)
+    def _supervisor_ended(self, supervisor: gevent.Greenlet) -> None:
+        """The supervisor returns only when the link closes; any other end (an exception, a
+        kill) would leave the link down for good: log it and start a new one (hub callback)."""
+        if self._closing or supervisor is not self._supervisor:
+            return
+        exc = supervisor.exception
+        log.error(
+            "ESL: the link supervisor ended unexpectedly (%r); starting it again",
+            exc,
+            exc_info=(type(exc), exc, exc.__traceback__) if exc is not None else None,
+        )
+        self.restarts += 1
+        client, self._client = self._client, None
+        if client is not None:
+            gevent.spawn(client.shutdown, "link supervisor ended")
+            self._post(self._on_down, "link supervisor ended")
+        self._spawn_supervisor()
+
+    def _thread_exited(self, thread: GeventThread) -> None:
+        """Last call in the ending gevent thread (its hub is gone already)."""
+        if self._closing or thread.stop_requested:
+            self._post(self._thread_ended, thread, "")
+            return
+        client, self._client = self._client, None
+        if client is not None:
+            client.abandon()
+        self._post(self._thread_ended, thread, "up" if client is not None else "")
+
+    def _thread_ended(self, thread: GeventThread, was: str) -> None:
+        """On the asyncio loop: a thread that ended while the link is open is replaced, so the
+        link keeps reconnecting for the life of the process."""
+        if thread is not self._thread:
+            return
+        if self._closing or thread.stop_requested:
+            if self._thread_done is not None:
+                self._thread_done.set()
+            return
+        log.error(
+            "ESL: the gevent thread ended unexpectedly (%r); starting a new one", thread.error
+        )
+        self.restarts += 1
+        if was == "up":
+            self._on_down("event socket thread ended")
+        self._supervisor = None
+        self._wake = None
+        self._thread = GeventThread(on_exit=self._thread_exited)
+        try:
+            self._thread.start()
+            self._thread.submit(self._spawn_supervisor).result(5.0)
+        except (RuntimeError, concurrent.futures.TimeoutError) as exc:
+            log.error("ESL: the new gevent thread did not start: %r", exc)
 
     def _forward(self, event: EslEvent) -> None:
         # Events cross to asyncio in batches: one loop wake-up for all the events read while
