@@ -354,25 +354,9 @@ class Journal:
 
     async def note(self, record: CallRecord, event: str, at: float, **data: Any) -> None:
         """A fact about an interaction that is not a stage change (e.g. re-adopted)."""
-        interaction_id, queue, agent_id = record.interaction_id, record.queue, record.agent_id
+        interaction_id = record.interaction_id
         payload = {"stage": record.stage.value, **data}
-        when = to_datetime(at)
-
-        async def write(repos: Repositories) -> None:
-            await repos.events.append(
-                event,
-                interaction_id=interaction_id,
-                queue=queue,
-                agent_id=agent_id,
-                data=payload,
-                time=when,
-            )
-
-        self._record(
-            f"{interaction_id} {event}",
-            write,
-            fallback=_keeper(event, interaction_id, queue, agent_id, payload, when),
-        )
+        self._event(event, payload, interaction_id, record.queue, record.agent_id, at)
         log_event(log, f"interaction.{event}", interaction=interaction_id)
 
     def fact(
@@ -387,7 +371,20 @@ class Journal:
     ) -> None:
         """A fact about an interaction that is not a stage change (an IVR step, a survey
         score), also once the call is over. Synchronous, so the IVR's step sink can call it."""
-        payload, when = dict(data), to_datetime(at)
+        self._event(event, dict(data), interaction_id, queue, agent_id, at)
+        log_event(log, f"interaction.{event}", logging.DEBUG, interaction=interaction_id)
+
+    def _event(
+        self,
+        event: str,
+        payload: dict[str, Any],
+        interaction_id: str | None,
+        queue: str | None,
+        agent_id: str | None,
+        at: float,
+    ) -> None:
+        """Queue one plain event, kept without its links if the store refuses them."""
+        when = to_datetime(at)
 
         async def write(repos: Repositories) -> None:
             await repos.events.append(
@@ -400,11 +397,10 @@ class Journal:
             )
 
         self._record(
-            f"{interaction_id} {event}",
+            f"{interaction_id or agent_id} {event}",
             write,
             fallback=_keeper(event, interaction_id, queue, agent_id, payload, when),
         )
-        log_event(log, f"interaction.{event}", logging.DEBUG, interaction=interaction_id)
 
     def attributes(self, interaction_id: str, changes: dict[str, Any]) -> None:
         """Merge what was learned (IVR answers, a survey score) into the interaction's
@@ -422,16 +418,7 @@ class Journal:
 
     async def agent_event(self, agent_id: str, event: str, at: float, **data: Any) -> None:
         """Agent-only facts (login, ready, not_ready, logout, auto not-ready)."""
-        payload, when = dict(data), to_datetime(at)
-
-        async def write(repos: Repositories) -> None:
-            await repos.events.append(f"agent_{event}", agent_id=agent_id, data=payload, time=when)
-
-        self._record(
-            f"{agent_id} agent_{event}",
-            write,
-            fallback=_keeper(f"agent_{event}", None, None, agent_id, payload, when),
-        )
+        self._event(f"agent_{event}", dict(data), None, None, agent_id, at)
         log_event(log, f"agent.{event}", agent=agent_id, **{k: str(v) for k, v in data.items()})
 
     async def publish(self, channel: str, data: dict[str, Any]) -> None:
