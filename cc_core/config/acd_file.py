@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from cc_core.config.value_types import (
@@ -32,16 +32,20 @@ _SQLALCHEMY_URL = re.compile(r"[A-Za-z0-9_]+(\+[A-Za-z0-9_]+)?://\S*")
 def _check_store_url(value: str) -> str:
     if not _SQLALCHEMY_URL.fullmatch(value):
         raise PydanticCustomError(
-            "invalid", "got {value} (expected an SQLAlchemy URL such as '{example}')",
-            {"value": repr(value), "example": DEFAULT_STORE_URL})
+            "invalid",
+            "got {value} (expected an SQLAlchemy URL such as '{example}')",
+            {"value": repr(value), "example": DEFAULT_STORE_URL},
+        )
     return value
 
 
 def _check_redis_url(value: str) -> str:
     if not value.startswith(("redis://", "rediss://", "unix://")):
         raise PydanticCustomError(
-            "invalid", "got {value} (expected a URL starting with redis://, rediss:// or unix://)",
-            {"value": repr(value)})
+            "invalid",
+            "got {value} (expected a URL starting with redis://, rediss:// or unix://)",
+            {"value": repr(value)},
+        )
     return value
 
 
@@ -145,8 +149,10 @@ class PbxSettings(ConfigModel):
 def _check_dial_template(value: str) -> str:
     if "{number}" not in value or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*/\S+", value):
         raise PydanticCustomError(
-            "invalid", "got {value} (expected TECH/resource with {placeholder}, e.g. {example})",
-            {"value": repr(value), "placeholder": "{number}", "example": "'PJSIP/{number}@trunk'"})
+            "invalid",
+            "got {value} (expected TECH/resource with {placeholder}, e.g. {example})",
+            {"value": repr(value), "placeholder": "{number}", "example": "'PJSIP/{number}@trunk'"},
+        )
     return value
 
 
@@ -176,6 +182,43 @@ class CustomerSettings(ConfigModel):
     phone_region: RegionCode | None = None
 
 
+LeaseSeconds = Annotated[float, AfterValidator(in_range(0.5, 300, "a number of seconds"))]
+Margin = Annotated[float, AfterValidator(in_range(0, 300, "a number of seconds"))]
+
+
+class HaSettings(ConfigModel):
+    """Active and standby nodes (docs/acd.md): every node of a pair runs with the same
+    ``cluster`` and ``lease`` and its own ``node_id``; the one holding the lease in Redis is
+    active, the others wait as standby."""
+
+    enabled: bool = False
+    # Names the pair's shared live state in Redis (agents, queues, the lease); with ha off
+    # the live state is named by node_id instead.
+    cluster: Identifier = "cc"
+    lease: Identifier = "acd-active"
+    # A dead active node is replaced within about this long (the lease expires).
+    ttl_seconds: LeaseSeconds = 6.0
+    # The active node stops acting this long before its lease can expire elsewhere (clock
+    # rate differences); None: a tenth of the ttl.
+    margin_seconds: Margin | None = None
+
+    @field_validator("margin_seconds")
+    @classmethod
+    def _margin_below_ttl(cls, value: float | None, info: ValidationInfo) -> float | None:
+        ttl = info.data.get("ttl_seconds")
+        if value is not None and ttl is not None and value >= ttl:
+            raise PydanticCustomError(
+                "invalid",
+                "got {value} (expected less than ttl_seconds, {ttl})",
+                {"value": value, "ttl": ttl},
+            )
+        return value
+
+    @property
+    def margin(self) -> float:
+        return self.ttl_seconds / 10 if self.margin_seconds is None else self.margin_seconds
+
+
 class LoggingSettings(ConfigModel):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     # "json" would shadow a BaseModel method, so the attribute has another name.
@@ -197,3 +240,18 @@ class AcdFile(ConfigModel):
     callback: CallbackSettings = CallbackSettings()
     customers: CustomerSettings = CustomerSettings()
     logging: LoggingSettings = LoggingSettings()
+    # After live_state: its check reads the backend.
+    ha: HaSettings = HaSettings()
+
+    @field_validator("ha")
+    @classmethod
+    def _ha_needs_redis(cls, value: HaSettings, info: ValidationInfo) -> HaSettings:
+        live = info.data.get("live_state")
+        if value.enabled and live is not None and live.backend != "redis":
+            raise PydanticCustomError(
+                "invalid",
+                "enabled: true needs live_state.backend: redis (got '{backend}'; "
+                "the nodes of a pair share agents, queues and the lease through Redis)",
+                {"backend": live.backend},
+            )
+        return value
