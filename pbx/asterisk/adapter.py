@@ -28,25 +28,18 @@ from pbx.asterisk.resync import (
     vanished,
 )
 from pbx.asterisk.settings import AsteriskSettings
-from pbx.link import wait_for_first_sync
+from pbx.link import LinkedPort
 from pbx.port import (
     CallHungUp,
     CallState,
-    ConnectionLost,
-    ConnectionRestored,
     DialEnded,
     DialStatus,
-    EventHub,
-    EventSubscription,
     InvalidArgument,
     LiveCall,
     NoSuchCall,
     PbxEvent,
-    PbxPort,
-    Resynced,
     SpyMode,
     check_endpoint,
-    check_timeout,
 )
 
 log = logging.getLogger(__name__)
@@ -55,72 +48,42 @@ log = logging.getLogger(__name__)
 _DIAL_WATCH = frozenset({"dialend", "hangup"})
 
 
-class AsteriskPort(PbxPort):
+class AsteriskPort(LinkedPort[AsteriskSettings, AmiConnection]):
     """One Asterisk, over one supervised AMI connection."""
 
+    session_kind = "AMI session"
+
     def __init__(self, settings: AsteriskSettings) -> None:
-        self.settings = settings
-        self._hub = EventHub()
         self._table = ChannelTable()
         self._mapper = EventMapper(
             self._table,
             inbound_contexts=settings.inbound_contexts,
             tracked_variables=settings.tracked_variables,
         )
-        self._ami = AmiConnection(
+        link = AmiConnection(
             settings,
             on_event=self._on_event,
             on_up=self._on_up,
             on_down=self._on_down,
             events=self._mapper.handled | _DIAL_WATCH,
         )
-        self._lost = False
-        self._background: set[asyncio.Task[None]] = set()
-        self._first_sync: asyncio.Future[None] | None = None
-        self.resyncs = 0
-
-    # Life cycle ---------------------------------------------------------------------------
-
-    async def start(self, *, wait: bool = True) -> None:
-        """Connect and keep reconnecting. With ``wait``, return once the first resync is done;
-        raise :class:`AuthenticationFailed` if the login is refused, :class:`NotConnected` if
-        Asterisk cannot be reached in time (reconnecting then goes on in the background)."""
-        loop = asyncio.get_running_loop()
-        if self._first_sync is None:
-            self._first_sync = loop.create_future()
-        self._ami.start()
-        if not wait:
-            return
-        await wait_for_first_sync(
-            self._first_sync,
-            self._ami,
-            seconds=self.settings.connect_timeout + 2 * self.settings.command_timeout,
-            close=self.close,
-            session=f"AMI session with {self.settings.host}:{self.settings.port}",
-        )
-
-    async def close(self) -> None:
-        await self._ami.close()
-        for task in list(self._background):
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
-        self._hub.close()
-
-    def events(self) -> EventSubscription:
-        return self._hub.subscribe()
+        super().__init__(settings, link)
 
     @property
-    def connected(self) -> bool:
-        return self._ami.connected
+    def _ami(self) -> AmiConnection:
+        # scripts/bench_acd.py reaches the AMI transport under this name.
+        return self._link
+
+    # AMI beyond the port ------------------------------------------------------------------
 
     @property
     def unmatched_answers(self) -> list[Message]:
         """AMI answers that matched no pending action (malformed actions get those)."""
-        return list(self._ami.unmatched)
+        return list(self._link.unmatched)
 
     async def ping(self, *, timeout_s: float | None = None) -> float:
         """Round trip of an AMI Ping in seconds (a health check)."""
-        return await self._ami.ping(timeout_s=self._timeout(timeout_s))
+        return await self._link.ping(timeout_s=self._timeout(timeout_s))
 
     async def send_action(
         self,
@@ -135,11 +98,7 @@ class AsteriskPort(PbxPort):
             commands.clean("header", str(key), allow_comma=False): commands.clean(str(key), value)
             for key, value in action.items()
         }
-        return await self._ami.request(clean, timeout_s=self._timeout(timeout_s), as_list=as_list)
-
-    def drop_link(self, reason: str = "dropped on request") -> None:
-        """Close the AMI link as if it had failed; the adapter reconnects and resyncs."""
-        self._ami.drop(reason)
+        return await self._link.request(clean, timeout_s=self._timeout(timeout_s), as_list=as_list)
 
     # Events -------------------------------------------------------------------------------
 
@@ -152,9 +111,7 @@ class AsteriskPort(PbxPort):
             # A caller we rang an agent for hangs up and we never saw that ring end: its
             # DialEnd fell into an outage. Read the served mark before reporting the end.
             events = self._mapper.map(message)
-            task = asyncio.get_running_loop().create_task(self._publish_after_mark(caller, events))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            self._spawn(self._publish_after_mark(caller, events))
             return
         for event in self._mapper.map(message):
             self._hub.publish(event)
@@ -172,14 +129,11 @@ class AsteriskPort(PbxPort):
             self._hub.publish(event)
 
     def _on_down(self, reason: str) -> None:
-        self._lost = True
         self._table.generation += 1
-        self._hub.publish(ConnectionLost(reason=reason))
+        self._link_down(reason)
 
     async def _on_up(self) -> None:
-        if self._lost:
-            self._lost = False
-            self._hub.publish(ConnectionRestored())
+        self._link_up()
         await self._resync()
 
     async def _resync(self) -> None:
@@ -228,10 +182,7 @@ class AsteriskPort(PbxPort):
         # A hang-up held back to read its served mark must be published before the list
         # that no longer shows the call, or the call would read as vanished.
         await asyncio.gather(*self._background, return_exceptions=True)
-        self.resyncs += 1
-        self._hub.publish(Resynced(calls=tuple(calls)))
-        if self._first_sync is not None and not self._first_sync.done():
-            self._first_sync.set_result(None)
+        self._resynced(tuple(calls))
 
     async def _served(self, channels: Iterable[Channel]) -> set[str]:
         """Which of these vanished callers an agent answered (the dialplan's mark); any
@@ -239,7 +190,7 @@ class AsteriskPort(PbxPort):
         rang = [ch for ch in channels if ch.agent_endpoint]
         answers = await asyncio.gather(
             *(
-                self._ami.request(commands.get_global(served_variable(ch.agent_endpoint)))
+                self._link.request(commands.get_global(served_variable(ch.agent_endpoint)))
                 for ch in rang
             ),
             return_exceptions=True,
@@ -253,7 +204,7 @@ class AsteriskPort(PbxPort):
         return served
 
     async def _collect_live_calls(self, timeout_s: float | None) -> list[LiveCall]:
-        answer = await self._ami.request(
+        answer = await self._link.request(
             commands.core_show_channels(), timeout_s=timeout_s, as_list=True
         )
         listed = listed_channels(answer if isinstance(answer, list) else [answer])
@@ -266,7 +217,7 @@ class AsteriskPort(PbxPort):
         # Pipelined: every Getvar is on the wire before the first answer is awaited.
         answers = await asyncio.gather(
             *(
-                self._ami.request(action, timeout_s=timeout_s, call_id=call_id)
+                self._link.request(action, timeout_s=timeout_s, call_id=call_id)
                 for call_id, _, action in wanted
             ),
             return_exceptions=True,
@@ -284,11 +235,6 @@ class AsteriskPort(PbxPort):
 
     # Commands -----------------------------------------------------------------------------
 
-    def _timeout(self, timeout_s: float | None) -> float:
-        if timeout_s is None:
-            return self.settings.command_timeout
-        return check_timeout(timeout_s, "timeout_s")
-
     def _channel(self, call_id: str) -> str:
         if not isinstance(call_id, str) or not call_id or call_id != call_id.strip():
             raise InvalidArgument("call_id", call_id, "a non-empty Asterisk Uniqueid")
@@ -303,7 +249,7 @@ class AsteriskPort(PbxPort):
         The actions are on the socket once this coroutine has run its first step: a caller
         that does not wait for the answer still knows the command went out in order."""
         timeout = self._timeout(timeout_s)
-        return await self._ami.request_all(list(actions), timeout_s=timeout, call_id=call_id)
+        return await self._link.request_all(list(actions), timeout_s=timeout, call_id=call_id)
 
     async def hold(
         self, call_id: str, *, moh_class: str = "default", timeout_s: float | None = None

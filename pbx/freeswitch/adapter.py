@@ -29,37 +29,30 @@ from pbx.freeswitch.resync import (
 )
 from pbx.freeswitch.settings import FreeSwitchSettings
 from pbx.freeswitch.variables import VariableNames
-from pbx.link import wait_for_first_sync
+from pbx.link import LinkedPort
 from pbx.port import (
     CallHungUp,
     CallState,
     CommandTimeout,
-    ConnectionLost,
-    ConnectionRestored,
     DialEnded,
     DialStatus,
-    EventHub,
-    EventSubscription,
     InvalidArgument,
     LiveCall,
     NotConnected,
     PbxError,
-    PbxPort,
-    Resynced,
     SpyMode,
     check_endpoint,
-    check_timeout,
 )
 
 log = logging.getLogger(__name__)
 
 
-class FreeSwitchPort(PbxPort):
+class FreeSwitchPort(LinkedPort[FreeSwitchSettings, EslLink]):
     """One FreeSWITCH, over one supervised inbound event socket."""
 
+    session_kind = "event socket session"
+
     def __init__(self, settings: FreeSwitchSettings) -> None:
-        self.settings = settings
-        self._hub = EventHub()
         self._table = ChannelTable()
         self.names = VariableNames(settings.variable_aliases)
         self._mapper = EventMapper(
@@ -68,52 +61,10 @@ class FreeSwitchPort(PbxPort):
             tracked_variables=settings.tracked_variables,
             names=self.names,
         )
-        self._link = EslLink(
-            settings, on_event=self._on_event, on_up=self._on_up, on_down=self._on_down
-        )
-        self._lost = False
-        self._first_sync: asyncio.Future[None] | None = None
-        self._resync_task: asyncio.Task[None] | None = None
-        self.resyncs = 0
+        link = EslLink(settings, on_event=self._on_event, on_up=self._on_up, on_down=self._on_down)
+        super().__init__(settings, link)
 
-    # Life cycle ------------------------------------------------------------------------------
-
-    async def start(self, *, wait: bool = True) -> None:
-        """Connect and keep reconnecting. With ``wait``, return once the first resync is done;
-        raise :class:`AuthenticationFailed` if the password is refused, :class:`NotConnected` if
-        FreeSWITCH cannot be reached in time (reconnecting then goes on in the background)."""
-        loop = asyncio.get_running_loop()
-        if self._first_sync is None:
-            self._first_sync = loop.create_future()
-        self._link.start()
-        if not wait:
-            return
-        await wait_for_first_sync(
-            self._first_sync,
-            self._link,
-            seconds=self.settings.connect_timeout + 2 * self.settings.command_timeout,
-            close=self.close,
-            session=f"event socket session with {self.settings.host}:{self.settings.port}",
-        )
-
-    async def close(self) -> None:
-        task = self._resync_task
-        if task is not None and not task.done():
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-        await self._link.close()
-        self._hub.close()
-
-    def events(self) -> EventSubscription:
-        return self._hub.subscribe()
-
-    @property
-    def connected(self) -> bool:
-        return self._link.connected
-
-    def drop_link(self, reason: str = "dropped on request") -> None:
-        """Close the event socket as if it had failed; the adapter reconnects and resyncs."""
-        self._link.drop(reason)
+    # FreeSWITCH beyond the port --------------------------------------------------------------
 
     async def api(self, command: str, *, timeout_s: float | None = None) -> str:
         """Run an API command the port has no method for (``status``, ``sofia status``) as a
@@ -128,15 +79,12 @@ class FreeSwitchPort(PbxPort):
             self._hub.publish(mapped)
 
     def _on_down(self, reason: str) -> None:
-        self._lost = True
         self._table.generation += 1
-        self._hub.publish(ConnectionLost(reason=reason))
+        self._link_down(reason)
 
     def _on_up(self) -> None:
-        if self._lost:
-            self._lost = False
-            self._hub.publish(ConnectionRestored())
-        self._resync_task = asyncio.get_running_loop().create_task(self._resync_guarded())
+        self._link_up()
+        self._spawn(self._resync_guarded())
 
     async def _resync_guarded(self) -> None:
         try:
@@ -201,11 +149,8 @@ class FreeSwitchPort(PbxPort):
             channel.arrived = (
                 channel.arrived or channel.context in inbound or bool(channel.variables)
             )
-        self.resyncs += 1
         self._link.mark_healthy()
-        self._hub.publish(Resynced(calls=tuple(adopted)))
-        if self._first_sync is not None and not self._first_sync.done():
-            self._first_sync.set_result(None)
+        self._resynced(tuple(adopted))
 
     async def _collect(self, timeout_s: float) -> tuple[list[LiveCall], set[str]]:
         """Live calls FreeSWITCH confirms, and the remembered or listed ones it says are gone."""
@@ -262,11 +207,6 @@ class FreeSwitchPort(PbxPort):
         return True, values
 
     # Commands --------------------------------------------------------------------------------
-
-    def _timeout(self, timeout_s: float | None) -> float:
-        if timeout_s is None:
-            return self.settings.command_timeout
-        return check_timeout(timeout_s, "timeout_s")
 
     async def _job(self, command: str, call_id: str | None, timeout_s: float | None) -> str:
         """Run one API command as a background job; ``-ERR`` answers become typed errors."""
