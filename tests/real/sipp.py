@@ -52,7 +52,9 @@ a=ptime:20
   <recv response="100" optional="true"/>
   <recv response="180" optional="true"/>
   <recv response="183" optional="true"/>
-  <recv response="200" rtd="true" rrs="true"/>
+  <recv response="200" rtd="true" rrs="true">
+    <action>{sdp_peer}</action>
+  </recv>
   <send>
     <![CDATA[
 ACK [next_url] SIP/2.0
@@ -68,7 +70,7 @@ Content-Length: 0
 
     ]]>
   </send>
-  <nop><action><exec rtp_stream="{audio},-1,0"/></action></nop>
+  {media}
   {keys}
   <recv request="BYE" timeout="{give_up_ms}" ontimeout="give_up"/>
   <send>
@@ -138,6 +140,7 @@ AGENT_ANSWERS = """<?xml version="1.0" encoding="ISO-8859-1" ?>
       <ereg regexp=".*" search_in="hdr" header="From:" assign_to="peer"/>
       <ereg regexp=".*" search_in="hdr" header="To:" assign_to="me"/>
       <ereg regexp="[0-9]+" search_in="hdr" header="CSeq:" assign_to="invite_cseq"/>
+      {sdp_peer}
     </action>
   </recv>
   <send>
@@ -181,7 +184,7 @@ a=ptime:20
     ]]>
   </send>
   <recv request="ACK" crlf="true"/>
-  <nop><action><exec rtp_stream="{audio},-1,0"/></action></nop>
+  {media}
   <recv request="BYE" timeout="{talk_ms}" ontimeout="hang_up"/>
   <send>
     <![CDATA[
@@ -241,6 +244,16 @@ Content-Length: 0
     ]]>
   </send>
   <recv request="ACK" crlf="true" next="done"/>"""
+
+
+# A phone whose audio the test plays and hears itself (tests/real/rtp.py): its SDP names the
+# test's port, sipp streams nothing and logs the PBX's media address for the test to aim at.
+SDP_PEER = """<ereg regexp="c=IN IP4 ([0-9.]+)" search_in="msg" check_it="false"
+        assign_to="sdp_line,rtp_ip"/>
+      <ereg regexp="m=audio ([0-9]+)" search_in="msg" check_it="false"
+        assign_to="sdp_line,rtp_port"/>"""
+LOG_PEER = '<nop><action><log message="rtp-peer [$rtp_ip] [$rtp_port] [$sdp_line]"/></action></nop>'
+STREAM = '<nop><action><exec rtp_stream="{audio},-1,0"/></action></nop>'
 
 
 def _ulaw(sample: int) -> int:
@@ -310,20 +323,44 @@ class Phone:
                 parts.append(f"--- {path.name}\n{path.read_text(errors='replace')[-6000:]}")
         return "\n".join(parts)
 
+    def media_peer(self) -> tuple[str, int] | None:
+        """The PBX's media address of this phone's latest call (a phone started with ``rtp``),
+        or None before the SDP arrived."""
+        path = self.directory / f"{self.name}_peer.log"
+        if not path.exists():
+            return None
+        found = None
+        for line in path.read_text(errors="replace").splitlines():
+            parts = line.split()
+            if len(parts) >= 3 and parts[0] == "rtp-peer" and parts[2].isdigit():
+                found = (parts[1], int(parts[2]))
+        return found
 
-def _prepare(name: str, directory: Path, scenario: str, args: list[str]) -> list[str]:
-    """Write the scenario (and the tone it streams) and return sipp's command line."""
+
+def _prepare(
+    name: str, directory: Path, scenario: str, args: list[str], rtp: int | None = None
+) -> list[str]:
+    """Write the scenario (and the tone it streams) and return sipp's command line. With
+    ``rtp``, the SDP offers that port instead of sipp's and sipp streams nothing."""
     if SIPP is None:
         raise RuntimeError("sipp is not installed")
     directory.mkdir(parents=True, exist_ok=True)
     audio = directory / "tone.ulaw"
     if not audio.exists():
         write_tone(audio)
+    if rtp is None:
+        scenario = scenario.replace("{sdp_peer}", "").replace("{media}", STREAM)
+        logs: list[str] = []
+    else:
+        scenario = scenario.replace("{sdp_peer}", SDP_PEER).replace("{media}", LOG_PEER)
+        scenario = scenario.replace("m=audio [media_port]", f"m=audio {rtp}")
+        logs = ["-trace_logs", "-log_file", str(directory / f"{name}_peer.log")]
     xml = directory / f"{name}.xml"
     xml.write_text(scenario.replace("{audio}", str(audio)))
     return [
         SIPP,
         *args,
+        *logs,
         "-sf",
         str(xml),
         "-nostdin",
@@ -355,8 +392,10 @@ async def start_agent_phone(
     *,
     answer_after: float | None = 0.5,
     talk: float = 3.0,
+    rtp: int | None = None,
 ) -> Phone:
-    """An agent phone listening on ``host:port``; ``answer_after=None`` never answers."""
+    """An agent phone listening on ``host:port``; ``answer_after=None`` never answers;
+    ``rtp``: the test's media port (tests/real/rtp.py) instead of sipp's tone."""
     answer_ms = 3_600_000 if answer_after is None else int(answer_after * 1000)
     scenario = AGENT_ANSWERS.replace("{cancelled}", CANCELLED)
     scenario = scenario.replace("{answer_ms}", str(answer_ms)).replace(
@@ -364,7 +403,7 @@ async def start_agent_phone(
     )
     media = free_udp_port(host, even=True)
     args = ["-i", host, "-p", str(port), "-mi", host, "-mp", str(media)]
-    return await _start(name, directory, _prepare(name, directory, scenario, args))
+    return await _start(name, directory, _prepare(name, directory, scenario, args, rtp))
 
 
 async def start_caller(
@@ -377,10 +416,12 @@ async def start_caller(
     source: str = "127.0.0.1",
     give_up_after: float = 120.0,
     keys: Sequence[tuple[str, float]] = (),
+    rtp: int | None = None,
 ) -> Phone:
     """One call from ``caller_id`` to ``number``; the caller hangs up after ``give_up_after``
     seconds of being connected to the PBX unless the PBX hangs up first. ``keys`` are pressed
-    once answered, each ``(digit, seconds after the previous step)``."""
+    once answered, each ``(digit, seconds after the previous step)``; ``rtp`` as for
+    ``start_agent_phone``."""
     steps = [
         KEY.format(pause_ms=int(pause * 1000), cseq=2 + i, digit=digit)
         for i, (digit, pause) in enumerate(keys)
@@ -405,4 +446,4 @@ async def start_caller(
         "-mp",
         str(free_udp_port(source, even=True)),
     ]
-    return await _start(name, directory, _prepare(name, directory, scenario, args))
+    return await _start(name, directory, _prepare(name, directory, scenario, args, rtp))
