@@ -53,6 +53,8 @@ KNOWN_EVENTS = SIMULATED_EVENTS | {
 # Bound the bytes queued for a client that does not read; beyond it events are dropped, as
 # FreeSWITCH drops events for a listener whose queue is full.
 MAX_PENDING = 8 * 1024 * 1024
+# How long closing a session waits for its client to take what is still queued.
+CLOSE_DRAIN_TIMEOUT = 2.0
 
 
 class EslSession:
@@ -72,6 +74,7 @@ class EslSession:
         self.closing = False
         self.dropped = 0
         self.max_pending = MAX_PENDING
+        self.close_drain_timeout = CLOSE_DRAIN_TIMEOUT
         self._listening = False
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -153,12 +156,27 @@ class EslSession:
             await self.close()
 
     async def close(self) -> None:
+        """Flush what is queued for the client, then close. A client that stops reading gets
+        ``close_drain_timeout`` seconds; then its connection is aborted with the rest unsent
+        (a plain close would keep the socket open until the data went out, and the
+        simulator's stop would wait for it forever)."""
         self.unlisten()
         self.closing = True
-        with contextlib.suppress(Exception):
-            if not self.writer.is_closing():
-                await self.writer.drain()
-            self.writer.close()
+        if self.writer.is_closing():
+            return
+        try:
+            await asyncio.wait_for(self.writer.drain(), self.close_drain_timeout)
+        except TimeoutError:
+            log.warning(
+                "event socket client did not read for %g s; closed with %d bytes unsent",
+                self.close_drain_timeout,
+                self.writer.transport.get_write_buffer_size(),
+            )
+            self.writer.transport.abort()
+            return
+        except Exception:
+            pass  # the connection is gone already: nothing is left to flush
+        self.writer.close()
 
     async def handle(self, cmd: codec.Command) -> None:
         word, _, rest = cmd.line.partition(" ")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from pathlib import Path
 
@@ -11,6 +12,8 @@ import pytest
 from pbx.sim.esl import codec
 from pbx.sim.esl.dialplan import XmlDialplanError, load
 from pbx.sim.esl.runtime import FsSimulator
+from pbx.sim.esl.server import InboundSession
+from tests.sim.esl.conftest import make_sim
 from tests.sim.esl.esl_client import EslClient
 
 
@@ -171,3 +174,42 @@ async def test_a_client_that_never_reads_loses_events_not_the_server(fs: FsSimul
     assert (await c.api("show channels as json")).startswith('{"row_count":300')
     stuck.close()
     await c.close()
+
+
+async def test_stop_does_not_wait_for_a_client_that_never_reads() -> None:
+    fs = make_sim()
+    await fs.start()
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # fill up quickly
+    sock.connect(("127.0.0.1", fs.port))
+    sock.setblocking(False)
+    reader, stuck = await asyncio.open_connection(sock=sock)
+    try:
+        stuck.write(b"auth ClueCon\n\nevent plain ALL\n\n")  # and never reads again
+        await stuck.drain()
+
+        async def subscribed() -> InboundSession:
+            while True:
+                for s in fs.server.sessions:
+                    if s.all_events:
+                        return s
+                await asyncio.sleep(0.01)
+
+        session = await asyncio.wait_for(subscribed(), 10)
+        session.close_drain_timeout = 0.2
+        # Far more than the kernel's buffers hold (a few MB to send, 4 KB to receive): most
+        # of it stays queued in the simulator.
+        session.send(b"x" * (16 * 1024 * 1024))
+        assert session.writer.transport.get_write_buffer_size() > 0
+        # Closing used to drain with no limit: the stop never returned.
+        await asyncio.wait_for(fs.stop(), 30)
+        # The connection is released, not left open to flush the rest.
+        await asyncio.wait_for(session.writer.wait_closed(), 30)
+        received = 0
+        with contextlib.suppress(ConnectionError):
+            while chunk := await asyncio.wait_for(reader.read(1 << 20), 30):
+                received += len(chunk)
+        assert received < 16 * 1024 * 1024
+    finally:
+        # On failure, the simulator's session unwinds once its client is gone.
+        stuck.close()
