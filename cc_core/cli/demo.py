@@ -70,11 +70,13 @@ def open_all_hours(ivr_dir: Path) -> None:
         if not calendars:
             continue
         for calendar in calendars.values():
-            calendar["weekly"] = {day: always for day in
-                                  ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+            calendar["weekly"] = {
+                day: always for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+            }
             calendar["holidays"] = []
-        path.write_text(yaml.safe_dump(script, sort_keys=False, allow_unicode=True),
-                        encoding="utf-8")
+        path.write_text(
+            yaml.safe_dump(script, sort_keys=False, allow_unicode=True), encoding="utf-8"
+        )
 
 
 def build_sounds(configs: Path, work: Path) -> Path:
@@ -85,13 +87,13 @@ def build_sounds(configs: Path, work: Path) -> Path:
 
     sounds = work / "sounds"
     report = build_prompts(load_library(configs).prompts, sounds / "ccplane")
-    click.echo(f"prompts: {len(report.built)} built, {len(report.skipped)} up to date in "
-               f"{sounds}")
+    click.echo(f"prompts: {len(report.built)} built, {len(report.skipped)} up to date in {sounds}")
     return sounds
 
 
-def prepare(configs: Path, work: Path, ports: Ports, rate: float, seed: int,
-            real_hours: bool = False) -> tuple[Path, Path]:
+def prepare(
+    configs: Path, work: Path, ports: Ports, rate: float, seed: int, real_hours: bool = False
+) -> tuple[Path, Path]:
     """A copy of the admin configs wired to the simulator, and the simulator's scenario."""
     centre = load_configs(configs)  # refuses broken configs with file:line before anything runs
     out = work / "configs"
@@ -107,11 +109,19 @@ def prepare(configs: Path, work: Path, ports: Ports, rate: float, seed: int,
     acd["esl_outbound"] = {"host": "127.0.0.1", "port": ports.esl_outbound}
     acd["media_fork"] = {"enabled": True, "host": "127.0.0.1", "port": ports.media}
     acd["store"] = {"url": f"sqlite+aiosqlite:///{work / 'ccplane.db'}"}
-    acd["pbx"] = [{
-        "name": "sim", "type": "asterisk", "ring_timeout": 15,
-        "ami": {"host": "127.0.0.1", "port": ports.ami, "username": AMI_USER,
-                "secret": AMI_SECRET},
-    }]
+    acd["pbx"] = [
+        {
+            "name": "sim",
+            "type": "asterisk",
+            "ring_timeout": 15,
+            "ami": {
+                "host": "127.0.0.1",
+                "port": ports.ami,
+                "username": AMI_USER,
+                "secret": AMI_SECRET,
+            },
+        }
+    ]
     (out / "acd.yaml").write_text(yaml.safe_dump(acd, sort_keys=False), encoding="utf-8")
 
     # Callers and agents speak (a scripted conversation; every third agent in a noisy room),
@@ -120,33 +130,50 @@ def prepare(configs: Path, work: Path, ports: Ports, rate: float, seed: int,
     phones = []
     for i, agent in enumerate(centre.agents.agents):
         endpoint = agent.endpoint.split("/", 1)[-1]
-        phones.append({
-            "endpoint": endpoint, "answer_delay": 1.0 + (i % 3) * 0.5,
-            "no_answer_probability": 0.03, "talk_time_mean": 40 + 10 * (i % 4),
-            "talk_time_min": 8, "audio": str(audio.for_agent(i)),
-        })
+        phones.append(
+            {
+                "endpoint": endpoint,
+                "answer_delay": 1.0 + (i % 3) * 0.5,
+                "no_answer_probability": 0.03,
+                "talk_time_mean": 40 + 10 * (i % 4),
+                "talk_time_min": 8,
+                "audio": str(audio.for_agent(i)),
+            }
+        )
     numbers = []
     for n in centre.queues.numbers:
         if n.ivr == "main_menu":
             # The IVR line carries most callers, split over the paths above.
             for keys in IVR_PATHS.values():
-                numbers.append({
-                    "number": n.did, "calls_per_minute": 2 * rate / len(IVR_PATHS),
-                    "patience_mean": 120, "audio": str(audio.customer),
-                    "keys": [{"after": after, "digits": d} for after, d in keys]})
+                numbers.append(
+                    {
+                        "number": n.did,
+                        "calls_per_minute": 2 * rate / len(IVR_PATHS),
+                        "patience_mean": 120,
+                        "audio": str(audio.customer),
+                        "keys": [{"after": after, "digits": d} for after, d in keys],
+                    }
+                )
         else:
-            numbers.append({"number": n.did, "calls_per_minute": rate / 2,
-                            "patience_mean": 120, "audio": str(audio.customer)})
+            numbers.append(
+                {
+                    "number": n.did,
+                    "calls_per_minute": rate / 2,
+                    "patience_mean": 120,
+                    "audio": str(audio.customer),
+                }
+            )
     scenario = {
         "dialplan": str(DIALPLAN),
         # The PBX plays the generated prompts: missing files fail as on Asterisk.
         "sounds": str(build_sounds(configs, work)),
-        "globals": {"CC_FASTAGI": f"agi://127.0.0.1:{ports.fastagi}",
-                    "CC_AUDIOSOCKET": f"127.0.0.1:{ports.media}"},
+        "globals": {
+            "CC_FASTAGI": f"agi://127.0.0.1:{ports.fastagi}",
+            "CC_AUDIOSOCKET": f"127.0.0.1:{ports.media}",
+        },
         "ami": {"host": "127.0.0.1", "port": ports.ami, "accounts": {AMI_USER: AMI_SECRET}},
         "agents": phones,
-        "traffic": {"seed": seed, "context": "cc-inbound", "trunk": "cc-trunk",
-                    "numbers": numbers},
+        "traffic": {"seed": seed, "context": "cc-inbound", "trunk": "cc-trunk", "numbers": numbers},
     }
     path = work / "scenario.yaml"
     path.write_text(yaml.safe_dump(scenario, sort_keys=False), encoding="utf-8")
@@ -156,7 +183,10 @@ def prepare(configs: Path, work: Path, ports: Ports, rate: float, seed: int,
 async def start(name: str, args: list[str], log_path: Path) -> asyncio.subprocess.Process:
     log = log_path.open("ab")
     proc = await asyncio.create_subprocess_exec(
-        *args, stdout=log, stderr=log, stdin=asyncio.subprocess.DEVNULL,
+        *args,
+        stdout=log,
+        stderr=log,
+        stdin=asyncio.subprocess.DEVNULL,
         start_new_session=True,  # Ctrl-C in the terminal reaches us; we stop the children
     )
     log.close()
@@ -165,8 +195,9 @@ async def start(name: str, args: list[str], log_path: Path) -> asyncio.subproces
     return proc
 
 
-async def wait_healthy(http: aiohttp.ClientSession, url: str, procs: list[Any],
-                       seconds: float = 60.0) -> None:
+async def wait_healthy(
+    http: aiohttp.ClientSession, url: str, procs: list[Any], seconds: float = 60.0
+) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         for p in procs:
@@ -184,13 +215,22 @@ def _age(since: float | None, now: float) -> str:
     return "-" if not since else f"{max(0.0, now - since):.0f}s"
 
 
-def render(queues: list[dict[str, Any]], agents: list[dict[str, Any]], api: str,
-           elapsed: float) -> Group:
+def render(
+    queues: list[dict[str, Any]], agents: list[dict[str, Any]], api: str, elapsed: float
+) -> Group:
     now = time.time()
-    q = Table(title=f"Queues  (API {api}, running {elapsed:.0f} s, Ctrl-C stops)",
-              expand=True)
-    for col in ("queue", "waiting", "longest wait", "ringing", "talking", "offered",
-                "answered", "abandoned", "SLA so far"):
+    q = Table(title=f"Queues  (API {api}, running {elapsed:.0f} s, Ctrl-C stops)", expand=True)
+    for col in (
+        "queue",
+        "waiting",
+        "longest wait",
+        "ringing",
+        "talking",
+        "offered",
+        "answered",
+        "abandoned",
+        "SLA so far",
+    ):
         if col == "queue":
             q.add_column(col, no_wrap=True, min_width=12)
         else:
@@ -203,9 +243,17 @@ def render(queues: list[dict[str, Any]], agents: list[dict[str, Any]], api: str,
         sla = "-"
         if in_sla is not None and answered + abandoned:
             sla = f"{100 * int(in_sla) / (answered + abandoned):.0f}%"
-        q.add_row(item["id"], str(item["waiting"]), _age(item.get("longest_wait_since"), now),
-                  str(item["offered"]), str(item["connected"]), str(c.get("offered", 0)),
-                  str(answered), str(abandoned), sla)
+        q.add_row(
+            item["id"],
+            str(item["waiting"]),
+            _age(item.get("longest_wait_since"), now),
+            str(item["offered"]),
+            str(item["connected"]),
+            str(c.get("offered", 0)),
+            str(answered),
+            str(abandoned),
+            sla,
+        )
     by_state: dict[str, list[str]] = {}
     for a in agents:
         by_state.setdefault(a["state"], []).append(a["id"])
@@ -218,8 +266,15 @@ def render(queues: list[dict[str, Any]], agents: list[dict[str, Any]], api: str,
     return Group(q, s)
 
 
-async def run(work: Path, demo_configs: Path, scenario: Path, ports: Ports,
-              duration: float | None, rate: float, view: bool) -> int:
+async def run(
+    work: Path,
+    demo_configs: Path,
+    scenario: Path,
+    ports: Ports,
+    duration: float | None,
+    rate: float,
+    view: bool,
+) -> int:
     bin_dir = Path(sys.executable).parent
     api = f"http://127.0.0.1:{ports.api}"
     console = Console()
@@ -234,19 +289,28 @@ async def run(work: Path, demo_configs: Path, scenario: Path, ports: Ports,
             # The PBX first: the ACD serves its API once it is logged in to AMI. A caller who
             # arrives before the ACD's FastAGI server listens is still held by the dialplan
             # and adopted when the ACD resyncs.
-            procs.append(await start("cc-sim", [str(bin_dir / "cc-sim"), str(scenario)],
-                                     work / "sim.log"))
-            procs.append(await start("cc-acd", [str(bin_dir / "cc-acd"), "run", "--configs",
-                                                str(demo_configs)], work / "acd.log"))
+            procs.append(
+                await start("cc-sim", [str(bin_dir / "cc-sim"), str(scenario)], work / "sim.log")
+            )
+            procs.append(
+                await start(
+                    "cc-acd",
+                    [str(bin_dir / "cc-acd"), "run", "--configs", str(demo_configs)],
+                    work / "acd.log",
+                )
+            )
             await wait_healthy(http, api, procs)
             async with http.get(api + "/api/agents") as resp:
                 agents = (await resp.json())["agents"]
             for a in agents:
-                async with http.post(f"{api}/api/agents/{a['id']}/login",
-                                     json={"state": "ready"}) as resp:
+                async with http.post(
+                    f"{api}/api/agents/{a['id']}/login", json={"state": "ready"}
+                ) as resp:
                     await resp.read()
-            console.print(f"ACD API on {api} (try {api}/api/queues); "
-                          f"{len(agents)} agents logged in; traffic {rate}/min per number")
+            console.print(
+                f"ACD API on {api} (try {api}/api/queues); "
+                f"{len(agents)} agents logged in; traffic {rate}/min per number"
+            )
             started = time.monotonic()
             with Live(console=console, refresh_per_second=2, transient=False) as live:
                 while not stop.is_set():
@@ -261,8 +325,7 @@ async def run(work: Path, demo_configs: Path, scenario: Path, ports: Ports,
                         async with http.get(api + "/api/agents") as resp:
                             agents = (await resp.json())["agents"]
                         if view:
-                            live.update(render(queues, agents, api,
-                                               time.monotonic() - started))
+                            live.update(render(queues, agents, api, time.monotonic() - started))
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), 1.0)
             if not view:
@@ -283,19 +346,44 @@ async def run(work: Path, demo_configs: Path, scenario: Path, ports: Ports,
 
 
 @click.command()
-@click.option("--configs", "config_dir", default="configs", show_default=True,
-              type=click.Path(path_type=Path, file_okay=False))
-@click.option("--work", default="var/demo", show_default=True, type=click.Path(path_type=Path),
-              help="Where the generated configs, the store and the logs go.")
+@click.option(
+    "--configs",
+    "config_dir",
+    default="configs",
+    show_default=True,
+    type=click.Path(path_type=Path, file_okay=False),
+)
+@click.option(
+    "--work",
+    default="var/demo",
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Where the generated configs, the store and the logs go.",
+)
 @click.option("--duration", type=float, default=None, help="Stop after this many seconds.")
-@click.option("--rate", type=float, default=4.0, show_default=True,
-              help="Calls per minute to each direct number; the IVR line gets twice that.")
+@click.option(
+    "--rate",
+    type=float,
+    default=4.0,
+    show_default=True,
+    help="Calls per minute to each direct number; the IVR line gets twice that.",
+)
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--no-view", is_flag=True, help="Print one summary at the end instead.")
-@click.option("--real-hours", is_flag=True,
-              help="Keep the IVR's business hours (default: open around the clock).")
-def main(config_dir: Path, work: Path, duration: float | None, rate: float, seed: int,
-         no_view: bool, real_hours: bool) -> None:
+@click.option(
+    "--real-hours",
+    is_flag=True,
+    help="Keep the IVR's business hours (default: open around the clock).",
+)
+def main(
+    config_dir: Path,
+    work: Path,
+    duration: float | None,
+    rate: float,
+    seed: int,
+    no_view: bool,
+    real_hours: bool,
+) -> None:
     """Run the ACD with the simulated PBX and live traffic."""
     from cc_core.config import ConfigError
     from cc_core.ivr.build import BuildError
