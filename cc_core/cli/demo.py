@@ -31,7 +31,9 @@ from cc_core.config import load_configs
 
 ROOT = Path(__file__).resolve().parents[2]
 DIALPLAN = ROOT / "dialplan" / "asterisk" / "extensions.conf"
-AMI_USER, AMI_SECRET = "ccplane", "demo-secret"
+# The AMI account an install adds to manager.conf: the simulated Asterisk applies its read
+# classes and eventfilter lines, so the demo's ACD gets what it would get from a real one.
+MANAGER_CONF = DIALPLAN.with_name("manager_cc.conf")
 
 # How demo callers answer the shipped main_menu script: language, an 8-digit account number
 # (Luhn-valid; the customer system is not running, so the lookup falls back to the menu), then
@@ -79,6 +81,19 @@ def open_all_hours(ivr_dir: Path) -> None:
         )
 
 
+def shipped_ami_account(path: Path = MANAGER_CONF) -> tuple[str, str]:
+    """The user and secret of the shipped AMI account (the file's one user section)."""
+    from pbx.sim.ami.manager_conf import ManagerConfError, load_accounts
+
+    try:
+        accounts = list(load_accounts(path).values())
+    except (OSError, ManagerConfError) as exc:
+        raise click.ClickException(f"cannot read the AMI account: {exc}") from None
+    if len(accounts) != 1:
+        raise click.ClickException(f"{path}: expected one AMI user section, found {len(accounts)}")
+    return accounts[0].username, accounts[0].secret
+
+
 def build_sounds(configs: Path, work: Path) -> Path:
     """The prompts rendered into the demo's sound directory (``<work>/sounds/ccplane``); the
     manifest there keeps unchanged prompts from being rendered again."""
@@ -103,6 +118,7 @@ def prepare(
     if not real_hours:
         open_all_hours(out / "ivr")
 
+    ami_user, ami_secret = shipped_ami_account()
     acd = yaml.safe_load((configs / "acd.yaml").read_text(encoding="utf-8"))
     acd["api"] = {"host": "127.0.0.1", "port": ports.api}
     acd["fastagi"] = {"host": "127.0.0.1", "port": ports.fastagi}
@@ -117,8 +133,8 @@ def prepare(
             "ami": {
                 "host": "127.0.0.1",
                 "port": ports.ami,
-                "username": AMI_USER,
-                "secret": AMI_SECRET,
+                "username": ami_user,
+                "secret": ami_secret,
             },
         }
     ]
@@ -171,7 +187,13 @@ def prepare(
             "CC_FASTAGI": f"agi://127.0.0.1:{ports.fastagi}",
             "CC_AUDIOSOCKET": f"127.0.0.1:{ports.media}",
         },
-        "ami": {"host": "127.0.0.1", "port": ports.ami, "accounts": {AMI_USER: AMI_SECRET}},
+        # The shipped account only: no unfiltered user beside it.
+        "ami": {
+            "host": "127.0.0.1",
+            "port": ports.ami,
+            "accounts": {},
+            "manager_conf": str(MANAGER_CONF),
+        },
         "agents": phones,
         "traffic": {"seed": seed, "context": "cc-inbound", "trunk": "cc-trunk", "numbers": numbers},
     }
