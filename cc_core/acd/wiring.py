@@ -17,6 +17,7 @@ from cc_core.acd.customers import links_for
 from cc_core.acd.ivr import make_flow
 from cc_core.acd.media import MediaMonitor
 from cc_core.acd.service import AcdService
+from cc_core.acd.standby import Fence, FencedPort, HaControl, fenced_live
 from cc_core.api.agent_edge import desk_for
 from cc_core.api.app import make_app
 from cc_core.config import CentreConfig, PbxSettings
@@ -49,8 +50,13 @@ def make_port(config: CentreConfig) -> PbxPort:
         raise WiringError(f"{where}: pbx: expected one PBX connection, found none")
     settings: PbxSettings = config.acd.pbx[0]
     if len(config.acd.pbx) > 1:
-        log_event(log, "wiring.extra_pbx_ignored", logging.WARNING,
-                  used=settings.name, ignored=",".join(p.name for p in config.acd.pbx[1:]))
+        log_event(
+            log,
+            "wiring.extra_pbx_ignored",
+            logging.WARNING,
+            used=settings.name,
+            ignored=",".join(p.name for p in config.acd.pbx[1:]),
+        )
     if settings.type == "freeswitch":
         if settings.esl is None:
             raise WiringError(f"{where}: pbx[0].esl: expected host, port and password")
@@ -99,23 +105,46 @@ class Node:
     recordings: RecordingFollower | None = None
     runner: web.AppRunner | None = None
     api_bound: int = 0
+    # Active and standby nodes (acd.yaml ha:); None for a lone node.
+    ha: HaControl | None = None
+    on_role: Callable[[str], None] | None = None  # told "standby", "starting", "active"...
 
     async def start(self, *, wait_for_pbx: bool = False) -> None:
+        """A lone node starts serving at once; with ``ha.enabled`` it starts as standby and
+        serves whenever it holds the lease (`cc_core.acd.standby`)."""
+        acd = self.config.acd
+        if not acd.ha.enabled:
+            await self.start_active(wait_for_pbx=wait_for_pbx)
+            return
+        # Both nodes of a pair share one live state, named by the cluster, not by node_id.
+        self.live = await open_live_state(
+            acd.live_state.backend, acd.live_state.redis_url, acd.ha.cluster
+        )
+        self.ha = HaControl(
+            self, self.live, acd.ha, acd.node_id, wait_for_pbx=wait_for_pbx, on_role=self.on_role
+        )
+        await self.ha.start()
+
+    async def start_active(self, *, wait_for_pbx: bool = False, fence: Fence | None = None) -> None:
+        """Everything a serving node runs. With a `fence` (ha), every PBX command and agent
+        reservation first checks that this node still holds the lease."""
         acd = self.config.acd
         centre = centre_from_config(self.config)
         port = make_port(self.config)
         self.store = Store.from_url(acd.store.url)
         if self.migrate:
             await self.store.migrate()
-        self.live = await open_live_state(
-            acd.live_state.backend, acd.live_state.redis_url, acd.node_id
-        )
+        if self.live is None:
+            self.live = await open_live_state(
+                acd.live_state.backend, acd.live_state.redis_url, acd.node_id
+            )
+        live = self.live if fence is None else fenced_live(self.live, fence)
         # Callback requests wait as virtual calls a port wrapper stands in for; the shipped
         # dialplan has the callback context for Asterisk only (FreeSWITCH refuses requests).
-        service_port: PbxPort = port
+        service_port: PbxPort = port if fence is None else FencedPort(port, fence)
         if isinstance(port, AsteriskPort):
-            service_port = CallbackPort(port, acd.callback)
-        self.service = AcdService(centre, service_port, self.store, self.live)
+            service_port = CallbackPort(service_port, acd.callback)
+        self.service = AcdService(centre, service_port, self.store, live)
         links_for(self.service).region = acd.customers.phone_region
         if isinstance(service_port, CallbackPort):
             service_port.attach(self.service)
@@ -133,20 +162,36 @@ class Node:
                 self.fastagi.route(path, flow)
             await self.fastagi.start()
             await self._start_media()
-        self.runner = web.AppRunner(
-            make_app(self.service, agent_secret=acd.api.agent_secret), access_log=None
+        app = make_app(self.service, agent_secret=acd.api.agent_secret)
+        if self.ha is not None:
+            self.ha.add_routes(app)
+        self.runner = await self.serve_api(app)
+        log_event(
+            log,
+            "acd.started",
+            node=acd.node_id,
+            api=self.api_bound,
+            fastagi=self.fastagi.port if self.fastagi else 0,
+            ivr_socket=self.ivr_socket.port if self.ivr_socket else 0,
         )
-        await self.runner.setup()
-        site = web.TCPSite(
-            self.runner, acd.api.host, acd.api.port if self.api_port is None else self.api_port
-        )
-        await site.start()
+
+    async def serve_api(self, app: web.Application) -> web.AppRunner:
+        """Listen with `app` on the API address; once bound, the same port is used again (a
+        node changing role swaps its app on that port)."""
+        api = self.config.acd.api
+        port = self.api_bound or (api.port if self.api_port is None else self.api_port)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, api.host, port)
+        try:
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
         server = getattr(site, "_server", None)
         sockets = getattr(server, "sockets", None) or []
         self.api_bound = int(sockets[0].getsockname()[1]) if sockets else 0
-        log_event(log, "acd.started", node=acd.node_id, api=self.api_bound,
-                  fastagi=self.fastagi.port if self.fastagi else 0,
-                  ivr_socket=self.ivr_socket.port if self.ivr_socket else 0)
+        return runner
 
     async def _start_ivr_socket(self, flow: Callable[[OutboundSession], Awaitable[None]]) -> None:
         """FreeSWITCH callers reach the same flow as FastAGI ones, over the outbound socket.
@@ -179,8 +224,14 @@ class Node:
         try:
             await server.start()
         except OSError as exc:
-            log_event(log, "media.listen_failed", logging.ERROR, host=settings.host,
-                      port=settings.port, error=str(exc))
+            log_event(
+                log,
+                "media.listen_failed",
+                logging.ERROR,
+                host=settings.host,
+                port=settings.port,
+                error=str(exc),
+            )
             return
         self.media, self.media_monitor = server, monitor
 
@@ -202,6 +253,18 @@ class Node:
         self.media_monitor = monitor
 
     async def stop(self) -> None:
+        if self.ha is not None:
+            await self.ha.stop()  # stops serving first, then releases the lease
+        else:
+            await self.stop_active()
+        if self.live is not None:
+            await self.live.aclose()
+            self.live = None
+        log_event(log, "acd.stopped", node=self.config.acd.node_id)
+
+    async def stop_active(self) -> None:
+        """Stop serving: the PBX port closes before the journal is drained (service.stop), so
+        no command leaves after this starts; the live state stays open for the lease."""
         if self.runner is not None:
             await self.runner.cleanup()
         if self.recordings is not None:
@@ -214,8 +277,7 @@ class Node:
             await self.ivr_socket.close()
         if self.service is not None:
             await self.service.stop()
-        if self.live is not None:
-            await self.live.aclose()
         if self.store is not None:
             await self.store.dispose()
-        log_event(log, "acd.stopped", node=self.config.acd.node_id)
+        self.runner = self.recordings = self.media = self.media_monitor = None
+        self.fastagi = self.ivr_socket = self.service = self.store = None

@@ -59,6 +59,7 @@ async def _serve(config: object, *, migrate: bool) -> int:
 
     assert isinstance(config, CentreConfig)
     node = Node(config, migrate=migrate)
+    node.on_role = lambda role: _announce(node, role)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -70,11 +71,29 @@ async def _serve(config: object, *, migrate: bool) -> int:
         click.echo(f"cc-acd: cannot start: {exc}", err=True)
         await node.stop()
         return EXIT_START
-    click.echo(f"cc-acd: API on {config.acd.api.host}:{node.api_bound}, {ivr_listener(node)}")
+    api = f"{config.acd.api.host}:{node.api_bound}"
+    if node.ha is None:
+        click.echo(f"cc-acd: API on {api}, {ivr_listener(node)}")
+    else:
+        ha = config.acd.ha
+        click.echo(
+            f"cc-acd: API on {api}, standby as {config.acd.node_id} for lease "
+            f"{ha.cluster}:{ha.lease} (the IVR listener starts once active)"
+        )
     sys.stdout.flush()
     await stop.wait()
     await node.stop()
     return 0
+
+
+def _announce(node: Node, role: str) -> None:
+    """Role changes of an ha node on stdout, as the start line is (logs have them too)."""
+    if role == "active":
+        token = node.ha.token if node.ha is not None else None
+        click.echo(f"cc-acd: active (lease token {token}), {ivr_listener(node)}")
+    elif role == "standby":
+        click.echo("cc-acd: standby (the IVR listener is closed)")
+    sys.stdout.flush()
 
 
 def ivr_listener(node: Node) -> str:
