@@ -117,6 +117,8 @@ class Channel:
     snapshot: Snapshot | None = None
     hung_up: bool = False
     soft_hangup: bool = False
+    # Hung up by AMI Hangup: its SoftHangupRequest comes when its dialplan ends (see Pbx._own).
+    hangup_unannounced: bool = False
     hangup_queued: bool = False
     # The far end's behaviour (a simulated phone or caller), cancelled at hangup.
     remote: asyncio.Task[Any] | None = None

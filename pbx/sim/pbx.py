@@ -296,15 +296,22 @@ class Pbx:
         chan.pending_goto = (context, exten, priority)
         self.wake(chan)
 
-    def soft_hangup(self, chan: Channel, cause: int = 0) -> None:
-        """Hang up from inside the PBX (AMI Hangup, Hangup(), a dissolved bridge)."""
+    def soft_hangup(self, chan: Channel, cause: int = 0, *, announce: bool = True) -> None:
+        """Hang up from inside the PBX (AMI Hangup, Hangup(), a dissolved bridge).
+
+        ``announce=False`` is AMI Hangup: Asterisk 22 only flags the channel there
+        (ast_softhangup_nolock publishes nothing); the SoftHangupRequest comes from the end of
+        the channel's dialplan run, after what its application reports on the way out (a
+        ChanSpyStop, say)."""
         if chan.hung_up or chan.soft_hangup:
             return
         if cause:
             chan.hangupcause = cause
         chan.soft_hangup = True
         chan.hangup_flag.set()
-        if chan.snapshot is not None:
+        if not announce:
+            chan.hangup_unannounced = True
+        elif chan.snapshot is not None:
             self.emit(ev.hangup_request(chan.snapshot, chan.hangupcause, soft=True))
         self.wake(chan)
 
@@ -389,6 +396,9 @@ class Pbx:
         finally:
             # A channel taken over by another owner (Bridge) lives on.
             if chan.task is None or chan.task is asyncio.current_task():
+                if chan.hangup_unannounced and not chan.hung_up and chan.snapshot is not None:
+                    # pbx.c's ast_softhangup() as the run ends (AMI Hangup published none).
+                    self.emit(ev.hangup_request(chan.snapshot, chan.hangupcause, soft=True))
                 self.destroy(chan)
 
     async def hold_until_hangup(self, chan: Channel) -> None:

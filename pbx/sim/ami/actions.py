@@ -75,7 +75,9 @@ async def _originate(s: Session, m: Message) -> None:
         timeout_ms=int(timeout_text) if timeout_text else 30000,
         caller_num=num,
         caller_name=name,
-        variables=tuple(variables),
+        # manager.c reads them with astman_get_variables (ORDER_REVERSE): the channel gets the
+        # last one first.
+        variables=tuple(reversed(variables)),
         channel_id=m.get("ChannelId") or None,
         other_channel_id=m.get("OtherChannelId") or None,
         action_id=m.get("ActionID") if m.has("ActionID") else None,
@@ -148,7 +150,7 @@ def _hangup(s: Session, m: Message) -> None:
     if chan is None:
         s.error(m, "No such channel")
         return
-    pbx.soft_hangup(chan, cause)
+    pbx.soft_hangup(chan, cause, announce=False)
     s.respond(m, message="Channel Hungup")
 
 
