@@ -100,15 +100,25 @@ class AcdProcess:
             self.lines.append(line.decode().rstrip())
 
     def tokens(self) -> list[int]:
-        return [int(m.group(1)) for line in self.lines
-                if (m := re.match(r"cc-acd: active \(lease token (\d+)\)", line))]
+        return [
+            int(m.group(1))
+            for line in self.lines
+            if (m := re.match(r"cc-acd: active \(lease token (\d+)\)", line))
+        ]
 
 
 class Pair:
     """The simulated PBX, two ACD nodes (a and b) and a watcher on the agents' phones."""
 
-    def __init__(self, tmp: Path, sim: Simulator, store_url: str, redis: str,
-                 http: aiohttp.ClientSession, ttl: float) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        sim: Simulator,
+        store_url: str,
+        redis: str,
+        http: aiohttp.ClientSession,
+        ttl: float,
+    ) -> None:
         self.tmp, self.sim, self.store_url, self.redis, self.http = tmp, sim, store_url, redis, http
         self.cluster = f"t{secrets.token_hex(4)}"
         self.ttl = ttl
@@ -132,26 +142,40 @@ class Pair:
         elif event.name == "Newchannel":
             phone = endpoint_of(headers.get("Channel", ""))
             if phone.startswith("PJSIP/agent"):
-                held = sum(1 for c in self.sim.pbx.channels.values()
-                           if not c.hung_up and endpoint_of(c.name) == phone)
+                held = sum(
+                    1
+                    for c in self.sim.pbx.channels.values()
+                    if not c.hung_up and endpoint_of(c.name) == phone
+                )
                 self.most_per_phone[phone] = max(self.most_per_phone[phone], held)
 
     def configs(self, name: str, redis_url: str) -> Path:
-        configs = write_configs(self.tmp / name, ami_port=self.sim.ami_port,
-                                store_url=self.store_url, backend="redis", redis_url=redis_url)
+        configs = write_configs(
+            self.tmp / name,
+            ami_port=self.sim.ami_port,
+            store_url=self.store_url,
+            backend="redis",
+            redis_url=redis_url,
+        )
         use_ports(configs, *self.ports[name])
         with (configs / "acd.yaml").open("a") as f:
-            f.write("media_fork: {enabled: false}\n"
-                    f"ha: {{enabled: true, cluster: {self.cluster}, lease: acd-active, "
-                    f"ttl_seconds: {self.ttl}}}\n")
+            f.write(
+                "media_fork: {enabled: false}\n"
+                f"ha: {{enabled: true, cluster: {self.cluster}, lease: acd-active, "
+                f"ttl_seconds: {self.ttl}}}\n"
+            )
         return configs
 
     async def start(self, name: str, redis_url: str | None = None) -> AcdProcess:
         configs = self.configs(name, redis_url or self.redis)
         log = (self.tmp / f"{name}.log").open("ab")
         proc = await asyncio.create_subprocess_exec(
-            *CC_ACD, "run", "--configs", str(configs),
-            stdout=asyncio.subprocess.PIPE, stderr=log,
+            *CC_ACD,
+            "run",
+            "--configs",
+            str(configs),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=log,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         log.close()
@@ -159,8 +183,11 @@ class Pair:
         node = AcdProcess(name, api, fastagi, proc)
         assert proc.stdout is not None
         first = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
-        assert re.match(rf"cc-acd: API on 127\.0\.0\.1:{api}, standby as \S+ for lease "
-                        rf"{self.cluster}:acd-active", first), first
+        assert re.match(
+            rf"cc-acd: API on 127\.0\.0\.1:{api}, standby as \S+ for lease "
+            rf"{self.cluster}:acd-active",
+            first,
+        ), first
         node.reader = asyncio.create_task(node.read())
         self.nodes[name] = node
         return node
@@ -200,6 +227,7 @@ class Pair:
         commits in the background; a call killed before its first commit is not adopted.)"""
         store = Store.from_url(self.store_url)
         try:
+
             async def stored() -> bool:
                 async with store.transaction(readonly=True) as repos:
                     rows = await repos.interactions.list_open()
@@ -210,8 +238,12 @@ class Pair:
             await store.dispose()
 
     def call(self) -> Channel:
-        chan = inbound_call(self.sim.pbx, SALES_NUMBER, context=INBOUND,
-                            caller_num=f"20155502{len(self.callers):02d}")
+        chan = inbound_call(
+            self.sim.pbx,
+            SALES_NUMBER,
+            context=INBOUND,
+            caller_num=f"20155502{len(self.callers):02d}",
+        )
         self.callers.append(chan)
         return chan
 
@@ -219,8 +251,11 @@ class Pair:
         """Every waiting caller reaches an agent, talks and hangs up; two agents at most."""
         left = list(waiting)
         while left:
-            await wait_for(lambda: any(c.bridge is not None for c in left), seconds=20,
-                           what=f"one of {len(left)} callers served")
+            await wait_for(
+                lambda: any(c.bridge is not None for c in left),
+                seconds=20,
+                what=f"one of {len(left)} callers served",
+            )
             for chan in [c for c in left if c.bridge is not None]:
                 self.sim.pbx.queue_hangup(chan, 16)
                 left.remove(chan)
@@ -240,6 +275,7 @@ class Pair:
         """Every caller is one interaction, connected once and closed; none abandoned."""
         store = Store.from_url(self.store_url)
         try:
+
             async def all_closed() -> bool:
                 async with store.transaction(readonly=True) as repos:
                     return not list(await repos.interactions.list_open())
@@ -261,8 +297,9 @@ class Pair:
 
 
 @contextlib.asynccontextmanager
-async def running_pair(tmp_path: Path, store_url: str, redis_url: str,
-                       ttl: float = 2) -> AsyncIterator[Pair]:
+async def running_pair(
+    tmp_path: Path, store_url: str, redis_url: str, ttl: float = 2
+) -> AsyncIterator[Pair]:
     await fresh_store(store_url)
     sim = make_sim(1)
     await sim.start()
@@ -402,8 +439,11 @@ async def test_a_node_cut_off_from_redis_steps_down(
             await pair.wait_stored(2)
 
             proxy.flowing.clear()  # a's Redis stops answering (its renewals hang)
-            await wait_for(lambda: "cc-acd: standby (the IVR listener is closed)" in a.lines,
-                           seconds=15, what="a stepped down")
+            await wait_for(
+                lambda: "cc-acd: standby (the IVR listener is closed)" in a.lines,
+                seconds=15,
+                what="a stepped down",
+            )
             with pytest.raises(OSError):
                 await asyncio.open_connection("127.0.0.1", a.fastagi)
             await pair.wait_role(b, "active")
@@ -435,10 +475,13 @@ def test_ha_needs_the_redis_live_state(tmp_path: Path, sqlite_url: str) -> None:
     with pytest.raises(ConfigError) as caught:
         load_configs(configs)
     text = str(caught.value)
-    assert re.search(r"acd\.yaml:\d+:\d+: ha: enabled: true needs live_state\.backend: redis",
-                     text), text
+    assert re.search(
+        r"acd\.yaml:\d+:\d+: ha: enabled: true needs live_state\.backend: redis", text
+    ), text
     (configs / "acd.yaml").write_text(
-        (configs / "acd.yaml").read_text().replace("backend: memory", "backend: redis")
+        (configs / "acd.yaml")
+        .read_text()
+        .replace("backend: memory", "backend: redis")
         .replace("ttl_seconds: 2", "ttl_seconds: 2\n  margin_seconds: 2")
     )
     with pytest.raises(ConfigError, match=r"ha\.margin_seconds: got 2\.0 \(expected less than"):
