@@ -33,6 +33,7 @@ from cc_core.store.repos import (
     Messages,
     Tickets,
 )
+from cc_core.store.repos.bulk import BulkLog
 
 # How long a SQLite writer waits for another to finish before giving up, in milliseconds.
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -98,6 +99,7 @@ class Repositories:
     messages: Messages
     tickets: Tickets
     audit: AuditLog
+    bulk: BulkLog
 
     @classmethod
     def bind(cls, session: AsyncSession, clock: Clock) -> Repositories:
@@ -110,6 +112,7 @@ class Repositories:
             messages=Messages(session, clock),
             tickets=Tickets(session, clock),
             audit=AuditLog(session, clock),
+            bulk=BulkLog(session, clock),
         )
 
 

@@ -1,0 +1,286 @@
+"""Many interaction facts in a few statements: the ACD's journal writes its batches here.
+
+`Interactions` and `EventLog` write one row per ORM flush, which costs the ACD's event loop
+about a millisecond per fact (unit of work, then a round trip to the database thread). A
+batch of facts here is one SELECT of the rows it changes, then one multi-row INSERT or UPDATE
+per table: the same rows as the one-at-a-time methods, with the same checks, for a fraction
+of the work.
+
+The result is the same as calling `Interactions.create`, `Interactions.set_state`,
+`Interactions.update_attributes` and `EventLog.append` in order (``tests/store/test_bulk.py``
+holds the two side by side). Every check runs before the first statement: a refused fact
+raises the same kind of error and the caller's transaction writes nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cc_core.domain.channels import ChannelKind
+from cc_core.store.checks import check_value, require_aware
+from cc_core.store.errors import Conflict, InvalidValue, NotFound
+from cc_core.store.models import Interaction, InteractionEvent, InteractionState
+from cc_core.store.repos.events import MAX_EVENT_NAME
+
+_INTERACTIONS: Table = Interaction.__table__  # type: ignore[assignment]
+_EVENTS: Table = InteractionEvent.__table__  # type: ignore[assignment]
+
+# Which timestamp column records the first entry into a state (as `Interactions.set_state`).
+_STAMPS: dict[str, str] = {
+    InteractionState.QUEUED.value: "queued_at",
+    InteractionState.OFFERED.value: "offered_at",
+    InteractionState.CONNECTED.value: "answered_at",
+    InteractionState.ENDED.value: "ended_at",
+    InteractionState.ABANDONED.value: "ended_at",
+}
+_FINAL = frozenset(s.value for s in InteractionState if s.is_final)
+_STATES = frozenset(s.value for s in InteractionState)
+_CHANNELS = frozenset(c.value for c in ChannelKind)
+# The columns a state or attribute change may write.
+_MUTABLE = ("state", "queue", "agent_id", "attributes", *dict.fromkeys(_STAMPS.values()))
+_IN_CHUNK = 500  # ids per IN (...) list: well under every backend's parameter limit
+
+
+@dataclass(frozen=True, slots=True)
+class NewInteraction:
+    """`Interactions.create`: the row in state ``new`` and its ``created`` event."""
+
+    interaction_id: str
+    channel: str
+    at: datetime
+    queue: str | None = None
+    priority: float = 0.0
+    attributes: dict[str, Any] = field(default_factory=dict)
+    pbx_call_id: str | None = None
+    customer_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StateChange:
+    """`Interactions.set_state`: the move and its event (``from`` the stored state)."""
+
+    interaction_id: str
+    state: str
+    at: datetime
+    queue: str | None = None
+    agent_id: str | None = None
+    data: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedEvent:
+    """`EventLog.append`: one plain event."""
+
+    event: str
+    time: datetime
+    interaction_id: str | None = None
+    queue: str | None = None
+    agent_id: str | None = None
+    data: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AttributeChange:
+    """`Interactions.update_attributes`: ``changes`` merged into the attributes."""
+
+    interaction_id: str
+    changes: dict[str, Any]
+
+
+Fact = NewInteraction | StateChange | LoggedEvent | AttributeChange
+
+
+def _check_row(table: Table, row: dict[str, Any]) -> None:
+    for column in table.columns:
+        check_value(column, row.get(column.key))
+
+
+class BulkLog:
+    """Writes a sequence of `Fact` in the session's transaction, in as few statements as the
+    tables allow."""
+
+    def __init__(self, session: AsyncSession, clock: Callable[[], datetime]) -> None:
+        self.session = session
+        self.clock = clock
+
+    async def write(self, facts: Sequence[Fact]) -> None:
+        """Write ``facts`` in order; raise (writing nothing) if any one is refused."""
+        if not facts:
+            return
+        created: dict[str, dict[str, Any]] = {}
+        stored = await self._load(_changed_ids(facts))
+        changed: dict[str, set[str]] = {}
+        events: list[dict[str, Any]] = []
+        for fact in facts:
+            if isinstance(fact, LoggedEvent):
+                events.append(_event_row(fact))
+            elif isinstance(fact, StateChange):
+                row = created.get(fact.interaction_id) or stored.get(fact.interaction_id)
+                if row is None:
+                    raise NotFound("interaction", fact.interaction_id)
+                events.append(_move(row, fact, changed.setdefault(fact.interaction_id, set())))
+            elif isinstance(fact, AttributeChange):
+                row = created.get(fact.interaction_id) or stored.get(fact.interaction_id)
+                if row is None:
+                    raise NotFound("interaction", fact.interaction_id)
+                attributes = {**row["attributes"], **fact.changes}
+                check_value(_INTERACTIONS.c.attributes, attributes)
+                row["attributes"] = attributes
+                changed.setdefault(fact.interaction_id, set()).add("attributes")
+            else:
+                if fact.interaction_id in created or fact.interaction_id in stored:
+                    raise Conflict(f"interaction {fact.interaction_id!r} already exists")
+                row, event = _new_rows(fact)
+                created[fact.interaction_id] = row
+                events.append(event)
+        # Rows first (events refer to them), then the changes to rows that existed, then the
+        # events in the order they happened (their ids give that order).
+        if created:
+            await self.session.execute(insert(_INTERACTIONS), list(created.values()))
+        await self._update(stored, changed)
+        if events:
+            await self.session.execute(insert(_EVENTS), events)
+        # ORM objects of these rows loaded earlier in the transaction are now stale.
+        self.session.expire_all()
+
+    async def _load(self, ids: set[str]) -> dict[str, dict[str, Any]]:
+        if not ids:
+            return {}
+        columns = [_INTERACTIONS.c.id, *(_INTERACTIONS.c[name] for name in _MUTABLE)]
+        rows: dict[str, dict[str, Any]] = {}
+        wanted = sorted(ids)
+        for start in range(0, len(wanted), _IN_CHUNK):
+            chunk = wanted[start : start + _IN_CHUNK]
+            result = await self.session.execute(
+                select(*columns).where(_INTERACTIONS.c.id.in_(chunk))
+            )
+            for found in result.mappings():
+                rows[found["id"]] = dict(found)
+        return rows
+
+    async def _update(
+        self, stored: dict[str, dict[str, Any]], changed: dict[str, set[str]]
+    ) -> None:
+        # One executemany per set of changed columns: a column nobody changed is not written,
+        # so a concurrent change to it (say the customer link) is not overwritten.
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for interaction_id, columns in changed.items():
+            row = stored.get(interaction_id)
+            if row is None or not columns:
+                continue  # created in this batch: inserted with its final values
+            key = tuple(name for name in _MUTABLE if name in columns)
+            params = {f"b_{name}": row[name] for name in key}
+            params["b_id"] = interaction_id
+            groups.setdefault(key, []).append(params)
+        for key, params in groups.items():
+            statement = (
+                update(_INTERACTIONS)
+                .where(_INTERACTIONS.c.id == bindparam("b_id"))
+                .values({name: bindparam(f"b_{name}") for name in key})
+            )
+            await self.session.execute(statement, params)
+
+
+def _changed_ids(facts: Iterable[Fact]) -> set[str]:
+    """Rows the batch changes that it did not create itself."""
+    new = {f.interaction_id for f in facts if isinstance(f, NewInteraction)}
+    return {
+        f.interaction_id
+        for f in facts
+        if isinstance(f, (StateChange, AttributeChange)) and f.interaction_id not in new
+    }
+
+
+def _event_row(fact: LoggedEvent) -> dict[str, Any]:
+    if not fact.event or len(fact.event) > MAX_EVENT_NAME:
+        raise InvalidValue("event", fact.event, f"a name of 1 to {MAX_EVENT_NAME} characters")
+    row = {
+        "time": require_aware("time", fact.time),
+        "interaction_id": fact.interaction_id,
+        "queue": fact.queue,
+        "agent_id": fact.agent_id,
+        "event": fact.event,
+        "data": dict(fact.data or {}),
+    }
+    _check_row(_EVENTS, row)
+    return row
+
+
+def _move(row: dict[str, Any], fact: StateChange, changed: set[str]) -> dict[str, Any]:
+    """Apply ``fact`` to ``row`` as `Interactions.set_state` does; its event row."""
+    if fact.state not in _STATES:
+        expected = "one of " + ", ".join(s.value for s in InteractionState)
+        raise InvalidValue("state", fact.state, expected)
+    check_value(_INTERACTIONS.c.queue, fact.queue)
+    check_value(_INTERACTIONS.c.agent_id, fact.agent_id)
+    check_value(_EVENTS.c.data, fact.data)
+    old = row["state"]
+    if old in _FINAL:
+        raise Conflict(f"interaction {row['id']!r} is already {old}; cannot move to {fact.state}")
+    now = require_aware("at", fact.at)
+    if fact.queue is not None:
+        row["queue"] = fact.queue
+        changed.add("queue")
+    if fact.agent_id is not None:
+        row["agent_id"] = fact.agent_id
+        changed.add("agent_id")
+    row["state"] = fact.state
+    changed.add("state")
+    stamp = _STAMPS.get(fact.state)
+    if stamp is not None and row[stamp] is None:
+        row[stamp] = now
+        changed.add(stamp)
+    return _event_row(
+        LoggedEvent(
+            fact.state,
+            now,
+            interaction_id=row["id"],
+            queue=row["queue"],
+            agent_id=row["agent_id"],
+            data={"from": old, **(fact.data or {})},
+        )
+    )
+
+
+def _new_rows(fact: NewInteraction) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The row of `Interactions.create` and its ``created`` event."""
+    if fact.channel not in _CHANNELS:
+        expected = "one of " + ", ".join(c.value for c in ChannelKind)
+        raise InvalidValue("channel", fact.channel, expected)
+    priority = fact.priority
+    if isinstance(priority, bool) or not isinstance(priority, int | float):
+        raise InvalidValue("priority", priority, "a number")
+    if not math.isfinite(priority):
+        raise InvalidValue("priority", priority, "a finite number")
+    now = require_aware("at", fact.at)
+    row: dict[str, Any] = {
+        "id": fact.interaction_id,
+        "channel": fact.channel,
+        "queue": fact.queue,
+        "state": InteractionState.NEW.value,
+        "priority": priority,
+        "attributes": dict(fact.attributes),
+        "customer_id": fact.customer_id,
+        "agent_id": None,
+        "pbx_call_id": fact.pbx_call_id,
+        "created_at": now,
+        **{stamp: None for stamp in dict.fromkeys(_STAMPS.values())},
+    }
+    _check_row(_INTERACTIONS, row)
+    event = _event_row(
+        LoggedEvent(
+            "created",
+            now,
+            interaction_id=fact.interaction_id,
+            queue=fact.queue,
+            data={"channel": fact.channel, "priority": priority},
+        )
+    )
+    return row, event
