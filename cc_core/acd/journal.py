@@ -35,12 +35,21 @@ from cc_core.store.base import new_id
 from cc_core.store.database import Repositories, Store
 from cc_core.store.errors import NotFound
 from cc_core.store.live import LiveState, LiveStateError
+from cc_core.store.repos.bulk import (
+    AttributeChange,
+    Fact,
+    LoggedEvent,
+    NewInteraction,
+    StateChange,
+)
 
 log = logging.getLogger(__name__)
 
 INTERACTIONS_CHANNEL = "interactions"
 AGENTS_CHANNEL = "agents"
-MAX_BATCH = 50
+MAX_BATCH = 500
+# How long the writer lets facts gather before a transaction (the log's lag behind the calls).
+GATHER_SECONDS = 0.05
 # Backoff while the store is unreachable: quick first retries (a busy SQLite), then a pace
 # that does not flood a database that is restarting.
 RETRY_FIRST, RETRY_MAX = 0.05, 5.0
@@ -70,7 +79,10 @@ def is_transient(exc: BaseException) -> bool:
 @dataclass(slots=True)
 class _Item:
     what: str
-    write: Write
+    # One of the two: a fact (written with its neighbours in a few statements) or a write
+    # of another module's own.
+    fact: Fact | None = None
+    write: Write | None = None
     fallback: Fallback | None = None  # what to keep when the store refuses the write
 
 
@@ -168,22 +180,24 @@ class Journal:
         """Queue a write of another module's own (e.g. linking a customer): in order with
         every fact recorded so far, with the same retries; ``fallback`` keeps what it can
         when the store refuses the write."""
-        self._record(what, write, fallback=fallback)
+        self._queue(_Item(what, write=write, fallback=fallback))
 
-    def _record(
-        self,
-        what: str,
-        write: Write,
-        *,
-        fallback: Fallback | None = None,
-    ) -> None:
-        self._pending.append(_Item(what, write, fallback))
+    def _record(self, what: str, fact: Fact, *, fallback: Fallback | None = None) -> None:
+        self._queue(_Item(what, fact=fact, fallback=fallback))
+
+    def _queue(self, item: _Item) -> None:
+        self._pending.append(item)
         self._idle.clear()
         self._wake.set()
 
     async def _write_forever(self) -> None:
         while True:
             await self._wake.wait()
+            if len(self._pending) < MAX_BATCH:
+                # Group commit: the facts of the next moments share one transaction. Each
+                # transaction costs the event loop a few round trips to the database
+                # thread, whatever its size; the ACD never waits for it.
+                await asyncio.sleep(GATHER_SECONDS)
             self._wake.clear()
             while self._pending:
                 batch = self._pending[:MAX_BATCH]
@@ -242,8 +256,17 @@ class Journal:
 
     async def _transaction(self, batch: list[_Item]) -> None:
         async with self.store.transaction() as repos:
+            facts: list[Fact] = []
             for item in batch:
+                if item.fact is not None:
+                    facts.append(item.fact)
+                    continue
+                # A write of its own: the facts before it go first, in order.
+                await repos.bulk.write(facts)
+                facts = []
+                assert item.write is not None
                 await item.write(repos)
+            await repos.bulk.write(facts)
         self.written += len(batch)
 
     async def _refused(self, item: _Item, exc: Exception) -> None:
@@ -288,20 +311,16 @@ class Journal:
         store makes them), so tagging the call never waits for a commit; every later write
         for it is queued behind this one, so the row is there before they are."""
         interaction_id = new_id()
-        when = to_datetime(at)
-
-        async def write(repos: Repositories) -> None:
-            await repos.interactions.create(
-                "voice",
-                queue=queue,
-                priority=priority,
-                attributes=attributes,
-                pbx_call_id=call_id,
-                at=when,
-                interaction_id=interaction_id,
-            )
-
-        self._record(f"{interaction_id} created", write)
+        fact = NewInteraction(
+            interaction_id,
+            "voice",
+            to_datetime(at),
+            queue=queue,
+            priority=priority,
+            attributes=dict(attributes),
+            pbx_call_id=call_id,
+        )
+        self._record(f"{interaction_id} created", fact)
         return interaction_id
 
     async def moved(self, record: CallRecord, old: Stage, at: float, **data: Any) -> None:
@@ -311,25 +330,14 @@ class Journal:
         payload = {"stage": new.value, "from_stage": old.value, **data}
         interaction_id, queue, agent_id = record.interaction_id, record.queue, record.agent_id
         when = to_datetime(at)
-
-        async def write(repos: Repositories) -> None:
-            if state is None:
-                await repos.events.append(
-                    new.value,
-                    interaction_id=interaction_id,
-                    queue=queue,
-                    agent_id=agent_id,
-                    data=payload,
-                    time=when,
-                )
-            else:
-                await repos.interactions.set_state(
-                    interaction_id, state, queue=queue, agent_id=agent_id, data=payload, at=when
-                )
-
+        fact: Fact
+        if state is None:
+            fact = LoggedEvent(new.value, when, interaction_id, queue, agent_id, payload)
+        else:
+            fact = StateChange(interaction_id, state, when, queue, agent_id, payload)
         self._record(
             f"{interaction_id} {new.value}",
-            write,
+            fact,
             fallback=_keeper(new.value, interaction_id, queue, agent_id, payload, when),
         )
         log_event(
@@ -385,20 +393,9 @@ class Journal:
     ) -> None:
         """Queue one plain event, kept without its links if the store refuses them."""
         when = to_datetime(at)
-
-        async def write(repos: Repositories) -> None:
-            await repos.events.append(
-                event,
-                interaction_id=interaction_id,
-                queue=queue,
-                agent_id=agent_id,
-                data=payload,
-                time=when,
-            )
-
         self._record(
             f"{interaction_id or agent_id} {event}",
-            write,
+            LoggedEvent(event, when, interaction_id, queue, agent_id, payload),
             fallback=_keeper(event, interaction_id, queue, agent_id, payload, when),
         )
 
@@ -406,13 +403,9 @@ class Journal:
         """Merge what was learned (IVR answers, a survey score) into the interaction's
         attributes."""
         values = dict(changes)
-
-        async def write(repos: Repositories) -> None:
-            await repos.interactions.update_attributes(interaction_id, **values)
-
         self._record(
             f"{interaction_id} attributes",
-            write,
+            AttributeChange(interaction_id, values),
             fallback=_keeper("attributes", interaction_id, None, None, values, datetime.now(UTC)),
         )
 
