@@ -18,10 +18,11 @@ import contextlib
 import gc
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from cc_core.acd import adoption, agents, customers, offers, wrapup
+from cc_core.acd import adoption, agents, customers, eager, offers, wrapup
 from cc_core.acd.callback import CALL_PREFIX, request_callback
 from cc_core.acd.centre import Centre
 from cc_core.acd.journal import Journal
@@ -96,13 +97,13 @@ class AcdService:
         self.live_sync = LiveSync(self)
         self._wall = clock
         self._last = float("-inf")
-        self._jobs: asyncio.Queue[tuple[Callable[[], Awaitable[Any]], asyncio.Future[Any]]] = (
-            asyncio.Queue()
-        )
+        self._jobs: deque[tuple[Callable[[], Awaitable[Any]], asyncio.Future[Any]]] = deque()
+        # The task running jobs, while there are any (see `_enqueue`).
+        self._runner: asyncio.Task[None] | None = None
+        self._running = False
         self._tasks: list[asyncio.Task[None]] = []
-        # PBX commands sent and not yet answered; `_sent` is set when a job sent one.
+        # PBX commands sent and not yet answered.
         self._commands: set[asyncio.Task[Any]] = set()
-        self._sent = False
         # Calls whose hang-up the PBX reported and whose job has not run yet: an offer for one
         # of them is not sent (it would only come back as NoSuchCall).
         self.hung_up: set[str] = set()
@@ -134,7 +135,6 @@ class AcdService:
         await self._load_service_history()
         self.journal.start()
         self._subscription = self.port.events()
-        self._tasks.append(asyncio.create_task(self._run_jobs(), name="acd-jobs"))
         self._tasks.append(asyncio.create_task(self._pump(self._subscription), name="acd-pbx"))
         self.started = True
         try:
@@ -161,11 +161,13 @@ class AcdService:
             self._subscription.close()
         with contextlib.suppress(Exception):
             await self.port.close()
-        for task in [*self._tasks, *self._commands]:
+        runner = [self._runner] if self._runner is not None else []
+        for task in [*self._tasks, *runner, *self._commands]:
             task.cancel()
-        await asyncio.gather(*self._tasks, *self._commands, return_exceptions=True)
+        await asyncio.gather(*self._tasks, *runner, *self._commands, return_exceptions=True)
         self._tasks.clear()
         self._commands.clear()
+        self._jobs.clear()
         await self.journal.close()
         self.started = False
 
@@ -174,36 +176,47 @@ class AcdService:
     async def serial(self, job: Callable[[], Awaitable[T]]) -> T:
         """Run ``job`` in the ACD's order and return its result (or raise its error)."""
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._jobs.put_nowait((job, future))
+        self._enqueue(job, future)
         return await future
 
     def submit(self, job: Callable[[], Awaitable[Any]]) -> None:
         """Queue ``job`` without waiting for it (timers, fire-and-forget)."""
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         future.add_done_callback(_consume)
-        self._jobs.put_nowait((job, future))
+        self._enqueue(job, future)
+
+    def _enqueue(self, job: Callable[[], Awaitable[Any]], future: asyncio.Future[Any]) -> None:
+        self._jobs.append((job, future))
+        if self._running:
+            return  # the runner takes it in turn
+        # Nothing running: the jobs start now, in the caller's turn of the loop. A job that
+        # waits for no I/O (the usual case) is done, its PBX command written, before this
+        # returns; one that waits goes on as a task, and later jobs queue behind it.
+        runner = eager.start(self._run_jobs(), name="acd-jobs")
+        if not runner.done():
+            self._runner = runner
 
     async def _run_jobs(self) -> None:
-        while True:
-            job, future = await self._jobs.get()
-            try:
-                result = await job()
-            except Exception as exc:  # one failed job must never stop the ACD
-                if not future.done():
-                    future.set_exception(exc)
-            else:
-                if not future.done():
-                    future.set_result(result)
-            try:
-                await self.live_sync.flush()
-            except Exception:
-                log.exception("live state sync failed")
-            self._arm_timer()
-            if self._sent:
-                # Let the commands this job sent reach the socket before the next job runs
-                # (with jobs waiting, `get` above would not give the loop a turn).
-                self._sent = False
-                await asyncio.sleep(0)
+        self._running = True
+        try:
+            while self._jobs:
+                job, future = self._jobs.popleft()
+                try:
+                    result = await job()
+                except Exception as exc:  # one failed job must never stop the ACD
+                    if not future.done():
+                        future.set_exception(exc)
+                else:
+                    if not future.done():
+                        future.set_result(result)
+                try:
+                    await self.live_sync.flush()
+                except Exception:
+                    log.exception("live state sync failed")
+                self._arm_timer()
+        finally:
+            self._running = False
+            self._runner = None
 
     def command(
         self,
@@ -216,9 +229,9 @@ class AcdService:
         gets the answer (None, or the error) as a job of its own, in the ACD's order. Without
         ``then`` a failure is only logged.
         """
-        task = asyncio.ensure_future(send)
+        # Started at once: the command is on the socket when the job goes on.
+        task = eager.start(send) if asyncio.iscoroutine(send) else asyncio.ensure_future(send)
         self._commands.add(task)
-        self._sent = True
 
         def answered(done: asyncio.Future[Any]) -> None:
             self._commands.discard(task)
