@@ -92,6 +92,7 @@ from cc_core.acd.wiring import Node  # noqa: E402
 from cc_core.config import load_configs  # noqa: E402
 from cc_core.domain import AgentState  # noqa: E402
 from cc_core.routing import Offer, Trigger, WrapUpEnded  # noqa: E402
+from cc_core.runtime import settle_heap  # noqa: E402
 from pbx.sim.ami.manager_conf import load_accounts  # noqa: E402
 from pbx.sim.channel import Channel, State  # noqa: E402
 from pbx.sim.endpoints import Behaviour, Endpoint  # noqa: E402
@@ -713,6 +714,7 @@ async def run(plan: Plan, pbx: str, live_url: str = "") -> Result:
             configs = load_configs(write_configs(Path(tmp), plan, pbx_port, pbx, live_url))
             node = Node(configs, api_port=0, fastagi_port=0, ivr_socket_port=0)
             await node.start(wait_for_pbx=True)
+            settle_heap()  # as `cc-acd run` does once started
             probe.attach(node, pbx)
             assert node.service is not None
             if pbx == "freeswitch":

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import click
 
 from cc_core.logs import setup_logging
+from cc_core.runtime import settle_heap
 
 if TYPE_CHECKING:
     from cc_core.acd.wiring import Node
@@ -71,6 +72,7 @@ async def _serve(config: object, *, migrate: bool) -> int:
         click.echo(f"cc-acd: cannot start: {exc}", err=True)
         await node.stop()
         return EXIT_START
+    settle_heap()
     api = f"{config.acd.api.host}:{node.api_bound}"
     if node.ha is None:
         click.echo(f"cc-acd: API on {api}, {ivr_listener(node)}")
