@@ -56,7 +56,6 @@ from pbx.port import (
     CallAnswered,
     CallEvent,
     CallHungUp,
-    CallRinging,
     CallState,
     DialEnded,
     DialStatus,
@@ -127,9 +126,6 @@ class Callback:
     phase: Phase = Phase.WAITING
     leg: str | None = None  # the call to the agent's phone
     agent_endpoint: str = ""
-    # The customer's phone was dialled (the Dial / bridge on the leg began): an answer
-    # reported before that is the agent's, not the customer's.
-    customer_ringing: bool = False
     result: Result | None = None
     variables: dict[str, str] = field(default_factory=dict)
     priority: float | None = None  # None: the queue's
@@ -256,11 +252,10 @@ class CallbackPort(PortWrapper):
             return self._leg_hung_up(callback, event)
         if callback.phase is Phase.RINGING_AGENT:
             if isinstance(event, CallAnswered):
-                # The agent answered (FreeSWITCH's originate reports no ring of its own).
+                # The agent answered: the first word of it (FreeSWITCH's originate reports
+                # no ring of its own; Asterisk's DialEnd may come after the answer).
                 return self._agent_answered(callback)
             return []  # ringing: the answer or the leg's end tells the offer's outcome
-        if callback.phase is Phase.RINGING_CUSTOMER and isinstance(event, CallRinging):
-            callback.customer_ringing = True
         return [dataclasses.replace(event, call_id=callback.call_id)]
 
     def _agent_answered(self, callback: Callback) -> list[PbxEvent]:
@@ -286,8 +281,9 @@ class CallbackPort(PortWrapper):
                 )
             ]
         if callback.phase is Phase.RINGING_CUSTOMER:
-            if event.status is DialStatus.ANSWER and not callback.customer_ringing:
-                return []  # the originate's report of the agent's answer, seen after it
+            if event.endpoint == callback.agent_endpoint:
+                # The originate's report of the agent's ring (Asterisk), after the answer.
+                return []
             result = _BY_STATUS.get(event.status, Result.UNREACHABLE)
             callback.result = result
             if result is Result.ANSWERED:
@@ -327,7 +323,6 @@ class CallbackPort(PortWrapper):
         if callback.leg is not None:
             self._by_leg.pop(callback.leg, None)
         callback.leg = None
-        callback.customer_ringing = False
         callback.phase = Phase.WAITING
 
     def _live_calls(self) -> list[LiveCall]:
@@ -518,7 +513,6 @@ class CallbackPort(PortWrapper):
             )
             callback.leg, callback.agent_endpoint = leg, endpoint
             callback.phase = Phase.RINGING_AGENT
-            callback.customer_ringing = False
             self._by_leg[leg] = callback
 
     async def hold(

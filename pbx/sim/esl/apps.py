@@ -7,6 +7,7 @@ loops, silence_stream milliseconds; 1 s otherwise; endless streams until interru
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import shlex
 from collections.abc import Awaitable, Callable
@@ -15,6 +16,8 @@ from pbx.sim.esl.channel import FsChannel
 from pbx.sim.esl.legs import OriginateError
 from pbx.sim.esl.originate import parse_dial
 from pbx.sim.esl.switch import Bridge, FsSwitch
+
+log = logging.getLogger(__name__)
 
 App = Callable[["FsSwitch", FsChannel, str], Awaitable[str]]
 APPLICATIONS: dict[str, App] = {}
@@ -103,6 +106,13 @@ async def set_(sw: FsSwitch, ch: FsChannel, data: str) -> str:
     name, _, value = data.partition("=")
     if name:
         ch.set_var(name.strip(), value or None)
+    return "_none_"
+
+
+@app("log")
+async def log_(sw: FsSwitch, ch: FsChannel, data: str) -> str:
+    # mod_dptools: `log [LEVEL] text` into the switch's log; nothing happens to the call.
+    log.info("%s: %s", ch.name, data.strip())
     return "_none_"
 
 

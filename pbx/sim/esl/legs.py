@@ -70,9 +70,13 @@ class ChannelLegs:
         if kind == "error":
             raise OriginateError(rest or "CHANNEL_UNACCEPTABLE")
         if kind == "sofia" and rest.startswith("gateway/"):
-            # No SIP here: a gateway leg is simulated as a phone that answers at once.
+            # No SIP here: a gateway leg is simulated as a phone (gateway_callees, or
+            # one that answers at once).
             gw_user = rest.split("/", 2)[-1]
-            ep = UserEndpoint(gw_user, "gateway", f"sofia/{rest}", answer_delay=0.5)
+            self.gateway_dialled.append(gw_user)
+            ep = self.gateway_callees.get(gw_user) or UserEndpoint(
+                gw_user, "gateway", f"sofia/{rest}", answer_delay=0.5
+            )
             return await self._ring(
                 ep, f"sofia/{rest}", variables, cid_name, cid_number, ring_seconds
             )

@@ -72,6 +72,10 @@ class FsSwitch(ChannelLegs):
         self.channels: dict[str, FsChannel] = {}
         self.listeners: list[Listener] = []
         self.users: dict[str, UserEndpoint] = {}
+        # Carrier calls (sofia/gateway/<gateway>/<number>): who answers, by number (others
+        # answer at once), and every number dialled, in order.
+        self.gateway_callees: dict[str, UserEndpoint] = {}
+        self.gateway_dialled: list[str] = []
         self.globals: dict[str, str] = {
             "domain": self.config.domain,
             "domain_name": self.config.domain,
