@@ -66,12 +66,17 @@ async def read_body(request: web.Request, allowed: set[str]) -> dict[str, Any]:
     except (ValueError, UnicodeDecodeError) as exc:
         raise AgentError(400, "invalid_json", f"body: expected a JSON object ({exc})") from None
     if not isinstance(body, dict):
-        raise AgentError(400, "invalid_body", f"body: expected a JSON object, got "
-                         f"{type(body).__name__}")
+        raise AgentError(
+            400, "invalid_body", f"body: expected a JSON object, got {type(body).__name__}"
+        )
     unknown = sorted(set(body) - allowed)
     if unknown:
-        raise AgentError(400, "unknown_field", f"body: unknown field(s) {', '.join(unknown)}; "
-                         f"expected {', '.join(sorted(allowed)) or 'none'}")
+        raise AgentError(
+            400,
+            "unknown_field",
+            f"body: unknown field(s) {', '.join(unknown)}; "
+            f"expected {', '.join(sorted(allowed)) or 'none'}",
+        )
     return body
 
 
@@ -79,10 +84,17 @@ def _reason(body: dict[str, Any]) -> str | None:
     reason = body.get("reason")
     if reason is None:
         return None
-    if not isinstance(reason, str) or not reason.strip() or len(reason) > _REASON_MAX \
-            or not reason.isprintable():
-        raise AgentError(400, "invalid_reason", f"reason: expected printable text of 1 to "
-                         f"{_REASON_MAX} characters, got {reason!r}")
+    if (
+        not isinstance(reason, str)
+        or not reason.strip()
+        or len(reason) > _REASON_MAX
+        or not reason.isprintable()
+    ):
+        raise AgentError(
+            400,
+            "invalid_reason",
+            f"reason: expected printable text of 1 to {_REASON_MAX} characters, got {reason!r}",
+        )
     return reason.strip()
 
 
@@ -129,8 +141,9 @@ async def presence(request: web.Request, state: AgentState | None) -> web.Respon
     body = await read_body(request, {"reason"} if state is not None else {"state", "reason"})
     if state is None:
         if "state" not in body:
-            raise AgentError(400, "missing_field", "state: required (ready, not_ready or "
-                             "logged_out)")
+            raise AgentError(
+                400, "missing_field", "state: required (ready, not_ready or logged_out)"
+            )
         state = agents.parse_state(body["state"])
     reason = _reason(body)
 
@@ -154,8 +167,9 @@ async def login(request: web.Request) -> web.Response:
     except UnknownAgent:
         raise AgentError(404, "unknown_agent", f"no agent {agent_id!r}") from None
     if current is not AgentState.LOGGED_OUT:
-        raise AgentError(409, "already_logged_in", f"agent {agent_id!r} is already logged in "
-                         f"({current.value})")
+        raise AgentError(
+            409, "already_logged_in", f"agent {agent_id!r} is already logged in ({current.value})"
+        )
 
     async def job() -> dict[str, object]:
         return await agents.set_presence(acd, agent_id, state, reason, source="api")

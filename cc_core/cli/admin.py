@@ -53,18 +53,39 @@ def ivr() -> None:
 
 @ivr.command("try")
 @click.argument("script")
-@click.option("--digits", default="", help="Keys in order, comma separated: 0-9 * # A-D, "
-              "T for silence (a timeout), H to hang up, L to listen to a prompt to its end. The "
-              "caller hangs up after the last.")
-@click.option("--at", "at", default=None, help="Time of the call, ISO 8601 (e.g. "
-              "2026-11-23T10:00; the script's time zone unless an offset is given). Default: now.")
+@click.option(
+    "--digits",
+    default="",
+    help="Keys in order, comma separated: 0-9 * # A-D, "
+    "T for silence (a timeout), H to hang up, L to listen to a prompt to its end. The "
+    "caller hangs up after the last.",
+)
+@click.option(
+    "--at",
+    "at",
+    default=None,
+    help="Time of the call, ISO 8601 (e.g. "
+    "2026-11-23T10:00; the script's time zone unless an offset is given). Default: now.",
+)
 @click.option("--caller", default="+4915112345678", show_default=True, help="Caller id.")
 @click.option("--called", default=None, help="Dialled number.")
-@click.option("--set", "preset", multiple=True, metavar="NAME=VALUE",
-              help="An attribute known before the script starts (e.g. language=es).")
+@click.option(
+    "--set",
+    "preset",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="An attribute known before the script starts (e.g. language=es).",
+)
 @click.option("--configs", "config_dir", default="configs", type=click.Path(path_type=Path))
-def ivr_try(script: str, digits: str, at: str | None, caller: str, called: str | None,
-            preset: tuple[str, ...], config_dir: Path) -> None:
+def ivr_try(
+    script: str,
+    digits: str,
+    at: str | None,
+    caller: str,
+    called: str | None,
+    preset: tuple[str, ...],
+    config_dir: Path,
+) -> None:
     """Walk SCRIPT offline with scripted keys and print the path taken (lookups fail)."""
     import asyncio
 
@@ -76,8 +97,20 @@ def ivr_try(script: str, digits: str, at: str | None, caller: str, called: str |
         if not sep or not name:
             raise click.BadParameter(f"{item!r}: expected NAME=VALUE", param_hint="--set")
         attributes[name] = value
-    sys.exit(asyncio.run(dry_run(config_dir, script, digits, sys.stdout, at=at, caller=caller,
-                                 called=called, attributes=attributes)))
+    sys.exit(
+        asyncio.run(
+            dry_run(
+                config_dir,
+                script,
+                digits,
+                sys.stdout,
+                at=at,
+                caller=caller,
+                called=called,
+                attributes=attributes,
+            )
+        )
+    )
 
 
 @ivr.command("paths")
@@ -100,8 +133,10 @@ def ivr_paths(script: str, config_dir: Path) -> None:
         sys.exit(2)
     for path in found.paths:
         click.echo(describe(path))
-    click.echo(f"{len(found.paths)} paths; {len(found.edges)} edges taken"
-               + (f"; not taken: {', '.join(found.uncovered)}" if found.uncovered else ""))
+    click.echo(
+        f"{len(found.paths)} paths; {len(found.edges)} edges taken"
+        + (f"; not taken: {', '.join(found.uncovered)}" if found.uncovered else "")
+    )
     sys.exit(1 if found.uncovered else 0)
 
 
@@ -111,8 +146,13 @@ def prompts() -> None:
 
 
 @prompts.command("build")
-@click.option("--out", default="var/sounds/ccplane", type=click.Path(path_type=Path),
-              show_default=True, help="Folder to copy to the PBX sound directory as ccplane/.")
+@click.option(
+    "--out",
+    default="var/sounds/ccplane",
+    type=click.Path(path_type=Path),
+    show_default=True,
+    help="Folder to copy to the PBX sound directory as ccplane/.",
+)
 @click.option("--configs", "config_dir", default="configs", type=click.Path(path_type=Path))
 @click.option("--force", is_flag=True, help="Render every file again, even if up to date.")
 def prompts_build(out: Path, config_dir: Path, force: bool) -> None:
