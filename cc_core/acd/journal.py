@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 
 INTERACTIONS_CHANNEL = "interactions"
 AGENTS_CHANNEL = "agents"
-MAX_BATCH = 500
+MAX_BATCH = 200
 # How long the writer lets facts gather before a transaction (the log's lag behind the calls).
 GATHER_SECONDS = 0.05
 # Backoff while the store is unreachable: quick first retries (a busy SQLite), then a pace

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import JSON, Column, String, Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cc_core.domain.channels import ChannelKind
@@ -46,6 +46,20 @@ _CHANNELS = frozenset(c.value for c in ChannelKind)
 # The columns a state or attribute change may write.
 _MUTABLE = ("state", "queue", "agent_id", "attributes", *dict.fromkeys(_STAMPS.values()))
 _IN_CHUNK = 500  # ids per IN (...) list: well under every backend's parameter limit
+_SLICE = 50  # rows per INSERT
+
+# Built once: a statement object keeps its cache key, so each use skips rebuilding it.
+_INSERT = {table.name: insert(table) for table in (_INTERACTIONS, _EVENTS)}
+_LOAD = (
+    select(_INTERACTIONS.c.id, *(_INTERACTIONS.c[name] for name in _MUTABLE))
+    .where(_INTERACTIONS.c.id.in_(bindparam("ids", expanding=True)))
+    .with_for_update()  # PostgreSQL: nobody changes them before our UPDATE
+)
+_UPDATE = (
+    update(_INTERACTIONS)
+    .where(_INTERACTIONS.c.id == bindparam("b_id"))
+    .values({name: bindparam(f"b_{name}") for name in _MUTABLE})
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,9 +111,23 @@ class AttributeChange:
 Fact = NewInteraction | StateChange | LoggedEvent | AttributeChange
 
 
+def _checked(table: Table) -> list[Column[Any]]:
+    # The columns `check_value` can refuse a value for (text with a length, JSON).
+    return [
+        c
+        for c in table.columns
+        if isinstance(c.type, JSON) or (isinstance(c.type, String) and c.type.length is not None)
+    ]
+
+
+_CHECKED = {_INTERACTIONS.name: _checked(_INTERACTIONS), _EVENTS.name: _checked(_EVENTS)}
+
+
 def _check_row(table: Table, row: dict[str, Any]) -> None:
-    for column in table.columns:
-        check_value(column, row.get(column.key))
+    for column in _CHECKED[table.name]:
+        value = row.get(column.key)
+        if value is not None:
+            check_value(column, value)
 
 
 class BulkLog:
@@ -142,25 +170,28 @@ class BulkLog:
                 events.append(event)
         # Rows first (events refer to them), then the changes to rows that existed, then the
         # events in the order they happened (their ids give that order).
-        if created:
-            await self.session.execute(insert(_INTERACTIONS), list(created.values()))
+        await self._insert(_INTERACTIONS, list(created.values()))
         await self._update(stored, changed)
-        if events:
-            await self.session.execute(insert(_EVENTS), events)
+        await self._insert(_EVENTS, events)
         # ORM objects of these rows loaded earlier in the transaction are now stale.
         self.session.expire_all()
+
+    async def _insert(self, table: Table, rows: list[dict[str, Any]]) -> None:
+        # In slices: the rows' values are prepared on the caller's event loop in one go, and
+        # a slice of them takes a millisecond or two; other callbacks run in between.
+        connection = await self.session.connection()
+        statement = _INSERT[table.name]
+        for start in range(0, len(rows), _SLICE):
+            await connection.execute(statement, rows[start : start + _SLICE])
 
     async def _load(self, ids: set[str]) -> dict[str, dict[str, Any]]:
         if not ids:
             return {}
-        columns = [_INTERACTIONS.c.id, *(_INTERACTIONS.c[name] for name in _MUTABLE)]
+        connection = await self.session.connection()
         rows: dict[str, dict[str, Any]] = {}
         wanted = sorted(ids)
         for start in range(0, len(wanted), _IN_CHUNK):
-            chunk = wanted[start : start + _IN_CHUNK]
-            result = await self.session.execute(
-                select(*columns).where(_INTERACTIONS.c.id.in_(chunk))
-            )
+            result = await connection.execute(_LOAD, {"ids": wanted[start : start + _IN_CHUNK]})
             for found in result.mappings():
                 rows[found["id"]] = dict(found)
         return rows
@@ -168,24 +199,16 @@ class BulkLog:
     async def _update(
         self, stored: dict[str, dict[str, Any]], changed: dict[str, set[str]]
     ) -> None:
-        # One executemany per set of changed columns: a column nobody changed is not written,
-        # so a concurrent change to it (say the customer link) is not overwritten.
-        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-        for interaction_id, columns in changed.items():
-            row = stored.get(interaction_id)
-            if row is None or not columns:
-                continue  # created in this batch: inserted with its final values
-            key = tuple(name for name in _MUTABLE if name in columns)
-            params = {f"b_{name}": row[name] for name in key}
-            params["b_id"] = interaction_id
-            groups.setdefault(key, []).append(params)
-        for key, params in groups.items():
-            statement = (
-                update(_INTERACTIONS)
-                .where(_INTERACTIONS.c.id == bindparam("b_id"))
-                .values({name: bindparam(f"b_{name}") for name in key})
-            )
-            await self.session.execute(statement, params)
+        # One statement for every changed row, all its changeable columns as loaded and
+        # changed here (the rows are locked since `_load`); the customer link is not one.
+        params = [
+            {"b_id": interaction_id, **{f"b_{name}": row[name] for name in _MUTABLE}}
+            for interaction_id, row in stored.items()
+            if changed.get(interaction_id)
+        ]
+        if params:
+            connection = await self.session.connection()
+            await connection.execute(_UPDATE, params)
 
 
 def _changed_ids(facts: Iterable[Fact]) -> set[str]:
