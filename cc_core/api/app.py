@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from cc_core.acd import agents
 from cc_core.acd.agents import AgentError
 from cc_core.acd.service import AcdService
+from cc_core.config import Supervisor
 from cc_core.domain import AgentState
 from cc_core.routing import UnknownAgent
 from cc_core.store.errors import StoreError
@@ -217,8 +218,15 @@ async def _now(value: T) -> T:
     return value
 
 
-def make_app(acd: AcdService, *, agent_secret: str | None = None) -> web.Application:
-    from cc_core.api import agent_edge
+def make_app(
+    acd: AcdService,
+    *,
+    agent_secret: str | None = None,
+    supervisors: Sequence[Supervisor] | None = None,
+) -> web.Application:
+    """The API on ``acd``. ``supervisors`` (agents.yaml's) enable the supervisor's routes
+    (`cc_core.api.supervision`); ``None`` leaves them answering 503."""
+    from cc_core.api import agent_edge, supervision
 
     app = web.Application(middlewares=[errors_as_json], client_max_size=MAX_BODY)
     app[ACD_KEY] = acd
@@ -232,4 +240,5 @@ def make_app(acd: AcdService, *, agent_secret: str | None = None) -> web.Applica
     app.router.add_get("/api/queues", list_queues)
     app.router.add_get("/api/calls", list_calls)
     agent_edge.add_routes(app, agent_secret)  # the agent's softphone: quality, screen-pop
+    supervision.add_routes(app, supervisors)  # calls in progress, listen / whisper / barge
     return app
