@@ -10,7 +10,7 @@ import click
 
 @click.group()
 def cli() -> None:
-    """Administer the contact centre: check configs, migrate the database."""
+    """Administer the contact centre: check configs, migrate the database, supervise calls."""
 
 
 @cli.command()
@@ -167,6 +167,16 @@ def prompts_build(out: Path, config_dir: Path, force: bool) -> None:
         click.echo(f"cc-admin: prompts build failed: {exc}", err=True)
         sys.exit(2)
     click.echo(f"{out}: {len(report.built)} built, {len(report.skipped)} up to date")
+
+
+def _add_supervision() -> None:
+    from cc_core.cli import supervision
+
+    for command in (supervision.calls, supervision.spy, supervision.supervisor_token):
+        cli.add_command(command)
+
+
+_add_supervision()
 
 
 def main() -> None:
