@@ -263,18 +263,19 @@ class Node:
         log_event(log, "acd.stopped", node=self.config.acd.node_id)
 
     async def stop_active(self) -> None:
-        """Stop serving: the PBX port closes before the journal is drained (service.stop), so
-        no command leaves after this starts; the live state stays open for the lease."""
-        if self.runner is not None:
-            await self.runner.cleanup()
-        if self.recordings is not None:
-            await self.recordings.close()
-        if self.media is not None:
-            await self.media.close()
+        """Stop serving: no new caller gets in (IVR listeners first), then the API, then the
+        service, whose PBX port closes before the journal is drained. The live state stays
+        open (an ha node keeps its lease loop)."""
         if self.fastagi is not None:
             await self.fastagi.close()
         if self.ivr_socket is not None:
             await self.ivr_socket.close()
+        if self.recordings is not None:
+            await self.recordings.close()
+        if self.media is not None:
+            await self.media.close()
+        if self.runner is not None:
+            await self.runner.cleanup()
         if self.service is not None:
             await self.service.stop()
         if self.store is not None:
