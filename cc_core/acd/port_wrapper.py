@@ -7,7 +7,8 @@ is silently dropped or answered by the wrong port. Here every abstract member of
 declaration: same name, signature, annotations and docstring (so ``inspect.signature`` and
 ``help`` show the real thing, and type checkers read ``PbxPort``'s hints), calling ``inner``
 with every argument passed on (bound to that signature), except that a parameter whose name
-ends in ``call_id`` goes through :meth:`PortWrapper.real_call` first (a wrapper's own call ids stand for real calls).
+ends in ``call_id`` goes through :meth:`PortWrapper.real_call` first (a wrapper's own call
+ids stand for real calls).
 Attributes ``PbxPort`` does not declare (an adapter's settings, counters) are read from
 ``inner`` too.
 """
