@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select
+
 from cc_core.acd.lifecycle import FROM_STORE, CallRecord, Stage
 from cc_core.acd.offers import answered, missed, ring
 from cc_core.acd.wrapup import ADOPTED_CALL, caller_left
@@ -31,6 +33,7 @@ TAG = "CC_INTERACTION_ID"
 DNIS = "CC_DNIS"
 IVR_FAILED = "CC_IVR_FAILED"
 FALLBACK_QUEUE = "CC_FALLBACK_QUEUE"
+QUEUE = "CC_QUEUE"  # the queue the IVR chose (set with the tag)
 # The dialplan's record of the last ring's DIALSTATUS ([cc-connect]; empty while ringing).
 RING_RESULT = "CC_RING_RESULT"
 
@@ -71,6 +74,16 @@ async def adopt(acd: AcdService, live_calls: Sequence[LiveCall]) -> None:
             adopted += 1
     untagged = await _adopt_untagged_calls(acd, live_calls)
     stale = [t for t in by_tag if t not in open_ids and acd.calls.get(t) is None]
+    if stale:
+        # Tagged, and the store has no such interaction at all: its row was still in the
+        # journal (ids are handed out before the commit) when the ACD died. Queue the call
+        # under the same id, as an untagged one would be. A closed interaction whose call
+        # lives on (a caller in the post-call survey) is left alone.
+        recorded = await _recorded(acd, stale)
+        for interaction_id in [t for t in stale if t not in recorded]:
+            if await _adopt_unrecorded(acd, by_tag[interaction_id], interaction_id):
+                untagged += 1
+        stale = [t for t in stale if acd.calls.get(t) is None]
     if stale:
         log_event(
             log,
@@ -203,6 +216,55 @@ async def _adopt_untagged(acd: AcdService, call: LiveCall) -> bool:
     except PbxError as exc:
         log_event(log, "acd.tag_failed", logging.WARNING, call=call.call_id, error=str(exc))
     await acd.queue_record(record, adopted_untagged=True, ivr_failed=failed)
+    return True
+
+
+async def _recorded(acd: AcdService, interaction_ids: Sequence[str]) -> set[str]:
+    async with acd.store.transaction(readonly=True) as repos:
+        found = await repos.session.scalars(
+            select(InteractionRow.id).where(InteractionRow.id.in_(interaction_ids))
+        )
+        return set(found)
+
+
+async def _adopt_unrecorded(acd: AcdService, call: LiveCall, interaction_id: str) -> bool:
+    """A tagged call whose interaction never reached the store: recorded again under its tag,
+    in the queue the IVR had chosen (``CC_QUEUE``) or the number's default one."""
+    if call.bridged_with is not None:
+        return False  # talking: no queue to put it in (left to the warning below)
+    try:
+        chosen = await acd.port.get_variable(call.call_id, QUEUE)
+    except PbxError as exc:
+        log_event(
+            log, "acd.unrecorded_unreadable", logging.WARNING, call=call.call_id, error=str(exc)
+        )
+        return False
+    dnis = call.variables.get(DNIS, "")
+    queue = chosen if chosen in acd.centre.queue_info else acd.centre.default_queue(dnis)
+    if queue is None:
+        log_event(log, "acd.untagged_no_queue", logging.WARNING, call=call.call_id, number=dnis)
+        return False
+    at = acd.now()
+    await acd.journal.created(
+        call_id=call.call_id,
+        queue=queue,
+        priority=acd.centre.queue_info[queue].priority,
+        attributes={"dialled": dnis, "caller": call.caller_num, "unrecorded": True},
+        at=at,
+        interaction_id=interaction_id,
+    )
+    arrival = at - max(0.0, call.duration_s)
+    record = CallRecord(interaction_id, call.call_id, queue, arrival, caller_num=call.caller_num)
+    acd.calls.add(record)
+    log_event(
+        log,
+        "acd.adopted_unrecorded",
+        logging.WARNING,
+        interaction=interaction_id,
+        call=call.call_id,
+        queue=queue,
+    )
+    await acd.queue_record(record, adopted_untagged=True, unrecorded=True)
     return True
 
 

@@ -305,12 +305,14 @@ class Journal:
         priority: float,
         attributes: dict[str, Any],
         at: float,
+        interaction_id: str | None = None,
     ) -> str:
         """A new voice interaction (state ``new``, event ``created``): its id at once, the row
         through the one writer like every other fact. The id is made here (a ULID, as the
         store makes them), so tagging the call never waits for a commit; every later write
         for it is queued behind this one, so the row is there before they are."""
-        interaction_id = new_id()
+        if interaction_id is None:
+            interaction_id = new_id()
         fact = NewInteraction(
             interaction_id,
             "voice",

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlalchemy import delete
+
+from cc_core.store.database import Store
+from cc_core.store.models import Interaction, InteractionEvent
 from tests.acd.conftest import Centre, point_at, start_node, wait_for
 
 
@@ -59,7 +63,10 @@ async def test_a_call_in_progress_survives_a_restart(centre: Centre, tmp_path: P
     await wait_for(lambda: len(centre.node.service.calls) == 1, what="talking call adopted")
     (record,) = list(centre.node.service.calls)
     assert (record.interaction_id, record.stage.value, record.agent_id) == (
-        row.id, "connected", "ann")
+        row.id,
+        "connected",
+        "ann",
+    )
     # The agent is kept from new offers while the adopted call lasts.
     _, ann = await centre.request("GET", "/api/agents/ann")
     assert (ann["state"], ann["reason"]) == ("not_ready", "adopted-call")
@@ -89,4 +96,40 @@ async def test_a_call_the_ivr_could_not_tag_is_adopted_when_the_acd_is_back(
     assert centre.sim.pbx.get_var(chan, "CC_INTERACTION_ID") == rows[0].id
     await centre.login("ben")
     await wait_for(lambda: chan.bridge is not None, what="adopted caller served")
+    centre.hang_up(chan)
+
+
+async def test_a_tagged_call_whose_row_never_reached_the_store(
+    centre: Centre, store_url: str
+) -> None:
+    """The id tags the call before the journal commits its row: an ACD killed in between
+    leaves a tagged call the store does not know. It is queued again under that id."""
+    chan = centre.call()
+
+    async def queued() -> bool:
+        rows = await centre.interactions()
+        return len(rows) == 1 and rows[0].state == "queued"
+
+    await wait_for(queued, what="call queued")
+    (row,) = await centre.interactions()
+
+    await centre.node.stop()
+    store = Store.from_url(store_url)
+    async with store.transaction() as repos:
+        await repos.session.execute(
+            delete(InteractionEvent).where(InteractionEvent.interaction_id == row.id)
+        )
+        await repos.session.execute(delete(Interaction).where(Interaction.id == row.id))
+    await store.dispose()
+    centre.node = await start_node(centre.configs)
+    point_at(centre.sim, centre.node)
+    assert centre.node.service is not None
+    await wait_for(lambda: len(centre.node.service.calls) == 1, what="call adopted")
+    (record,) = list(centre.node.service.calls)
+    assert (record.interaction_id, record.call_id, record.queue) == (row.id, chan.uniqueid, "sales")
+    await centre.login("ann")
+    await wait_for(lambda: chan.bridge is not None, what="caller served")
+    events = await centre.events_of(row.id)
+    assert events[:2] == ["created", "queued"]
+    assert "connected" in events
     centre.hang_up(chan)
