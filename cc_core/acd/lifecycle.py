@@ -7,8 +7,9 @@ caller left first) and overflowed (moved to another queue, then queued again) on
 from __future__ import annotations
 
 import enum
+import itertools
 from collections.abc import Collection, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cc_core.store.models import InteractionState
 
@@ -78,6 +79,13 @@ class IllegalTransition(RuntimeError):
         super().__init__(f"interaction {interaction_id}: {old.value} -> {new.value} is not allowed")
 
 
+# Stages in which a call is an agent's (the live state lists them per agent), and in which it
+# waits in its queue (the wallboard's longest wait).
+HOLDING = frozenset({Stage.OFFERED, Stage.CONNECTED, Stage.WRAP_UP})
+WAITING = frozenset({Stage.QUEUED, Stage.OVERFLOWED})
+_INDEXED = frozenset({"stage", "agent_id", "queue", "arrival"})
+
+
 @dataclass(slots=True)
 class CallRecord:
     """One voice interaction the ACD is handling, keyed by its id and its PBX call id."""
@@ -97,6 +105,18 @@ class CallRecord:
     # Connect commands sent for this record; an answer names the one it belongs to, so a late
     # answer to an earlier attempt changes nothing.
     connects: int = 0
+    # The book that indexes this record while it holds it (see `CallBook`).
+    book: CallBook | None = field(default=None, repr=False, compare=False)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        # Stage, agent and queue change in many places; the book's indexes follow here.
+        book = self.book if name in _INDEXED and hasattr(self, "book") else None
+        if book is None:
+            object.__setattr__(self, name, value)
+            return
+        book._unindex(self)
+        object.__setattr__(self, name, value)
+        book._index(self)
 
     def move(self, new: Stage) -> Stage:
         """Change stage (checked); returns the previous one."""
@@ -108,15 +128,27 @@ class CallRecord:
 
 
 class CallBook:
-    """The calls in progress, by interaction id and by PBX call id."""
+    """The calls in progress, by interaction id and by PBX call id, with what the live state
+    asks after every job kept as indexes (a scan of every call, per job, grew with the load)."""
 
     def __init__(self) -> None:
         self._by_id: dict[str, CallRecord] = {}
         self._by_call: dict[str, CallRecord] = {}
+        self._added = itertools.count()
+        self._order: dict[str, int] = {}  # interaction id -> when added (the book's order)
+        self._held: dict[str, set[str]] = {}  # agent -> interaction ids in a HOLDING stage
+        self._waiting: dict[str, dict[str, float]] = {}  # queue -> {id: arrival} (WAITING)
 
     def add(self, record: CallRecord) -> None:
+        earlier = self._by_id.get(record.interaction_id)
+        if earlier is not None and earlier is not record:
+            self._detach(earlier)
         self._by_id[record.interaction_id] = record
         self._by_call[record.call_id] = record
+        self._order[record.interaction_id] = next(self._added)
+        if record.book is not self:
+            record.book = self
+            self._index(record)
 
     def get(self, interaction_id: str) -> CallRecord | None:
         return self._by_id.get(interaction_id)
@@ -125,9 +157,37 @@ class CallBook:
         return self._by_call.get(call_id)
 
     def drop(self, record: CallRecord) -> None:
-        self._by_id.pop(record.interaction_id, None)
+        if self._by_id.get(record.interaction_id) is record:
+            del self._by_id[record.interaction_id]
+            self._order.pop(record.interaction_id, None)
         if self._by_call.get(record.call_id) is record:
             del self._by_call[record.call_id]
+        if record.book is self:
+            self._detach(record)
+
+    def _detach(self, record: CallRecord) -> None:
+        self._unindex(record)
+        record.book = None
+
+    def _index(self, r: CallRecord) -> None:
+        if r.agent_id is not None and r.stage in HOLDING:
+            self._held.setdefault(r.agent_id, set()).add(r.interaction_id)
+        if r.stage in WAITING:
+            self._waiting.setdefault(r.queue, {})[r.interaction_id] = r.arrival
+
+    def _unindex(self, r: CallRecord) -> None:
+        if r.agent_id is not None and r.stage in HOLDING:
+            held = self._held.get(r.agent_id)
+            if held is not None:
+                held.discard(r.interaction_id)
+                if not held:
+                    del self._held[r.agent_id]
+        if r.stage in WAITING:
+            waiting = self._waiting.get(r.queue)
+            if waiting is not None:
+                waiting.pop(r.interaction_id, None)
+                if not waiting:
+                    del self._waiting[r.queue]
 
     def __iter__(self) -> Iterator[CallRecord]:
         return iter(list(self._by_id.values()))
@@ -136,27 +196,19 @@ class CallBook:
         return len(self._by_id)
 
     def live_view(
-        self, agents: Collection[str], queues: Collection[str], holding: Collection[Stage]
+        self, agents: Collection[str], queues: Collection[str]
     ) -> tuple[dict[str, tuple[str, ...]], dict[str, float | None]]:
-        """For the live state, in one pass over the calls: the interactions each of ``agents``
-        holds (a stage in ``holding``, in arrival order of the book) and the arrival of each of
-        ``queues``' longest-waiting queued call (None: nobody waits)."""
-        held: dict[str, list[str]] = {agent: [] for agent in agents}
-        longest: dict[str, float | None] = dict.fromkeys(queues)
-        for r in self._by_id.values():
-            if r.agent_id in held and r.stage in holding:
-                held[r.agent_id].append(r.interaction_id)
-            if r.queue in longest and r.stage in (Stage.QUEUED, Stage.OVERFLOWED):
-                since = longest[r.queue]
-                if since is None or r.arrival < since:
-                    longest[r.queue] = r.arrival
-        return {agent: tuple(ids) for agent, ids in held.items()}, longest
+        """For the live state: the interactions each of ``agents`` holds (a HOLDING stage, in
+        the book's order) and the arrival of each of ``queues``' longest-waiting call (None:
+        nobody waits)."""
+        order = self._order
+        held = {
+            agent: tuple(sorted(self._held.get(agent, ()), key=order.__getitem__))
+            for agent in agents
+        }
+        return held, {queue: self.waiting_since(queue) for queue in queues}
 
     def waiting_since(self, queue: str) -> float | None:
         """Arrival of the longest-waiting queued call of ``queue`` (for the wallboard)."""
-        times = [
-            r.arrival
-            for r in self._by_id.values()
-            if r.queue == queue and r.stage in (Stage.QUEUED, Stage.OVERFLOWED)
-        ]
-        return min(times) if times else None
+        waiting = self._waiting.get(queue)
+        return min(waiting.values()) if waiting else None

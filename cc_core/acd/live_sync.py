@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from cc_core.acd.lifecycle import Stage
 from cc_core.domain import AgentState
 from cc_core.logs import log_event
 from cc_core.store.live import AgentLive, LiveStateError
@@ -19,9 +18,6 @@ if TYPE_CHECKING:
     from cc_core.acd.service import AcdService
 
 log = logging.getLogger(__name__)
-
-_HOLDING = (Stage.OFFERED, Stage.CONNECTED, Stage.WRAP_UP)
-
 
 class LiveSync:
     def __init__(self, acd: AcdService) -> None:
@@ -106,7 +102,7 @@ class LiveSync:
         if not agents and not queues:
             return
         # One pass over the live calls for all of them (it ran once per agent and queue).
-        held, longest = self.acd.calls.live_view(agents, queues, _HOLDING)
+        held, longest = self.acd.calls.live_view(agents, queues)
         try:
             for agent_id in sorted(agents):
                 await self._write_agent(agent_id, held[agent_id])

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
 
 from cc_core.acd.centre import OFFER_GRACE, centre_from_config
-from cc_core.acd.lifecycle import ALLOWED, CallBook, CallRecord, IllegalTransition, Stage
+from cc_core.acd.lifecycle import (
+    ALLOWED,
+    HOLDING,
+    WAITING,
+    CallBook,
+    CallRecord,
+    IllegalTransition,
+    Stage,
+)
 from cc_core.config import load_configs
 from cc_core.domain import ExitKind
 
@@ -17,7 +26,12 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 def test_shipped_configs_become_queues_agents_and_numbers() -> None:
     centre = centre_from_config(load_configs(CONFIGS))
     assert [q.id for q in centre.queues] == [
-        "billing", "billing_es", "tech_support", "tech_de", "sales", "vip",
+        "billing",
+        "billing_es",
+        "tech_support",
+        "tech_de",
+        "sales",
+        "vip",
     ]
     billing = centre.queues[0]
     assert [s.duration for s in billing.steps] == [30.0, 60.0, None]
@@ -52,8 +66,16 @@ def test_default_queue_of_a_dialled_number() -> None:
 
 def test_every_path_through_the_lifecycle_is_checked() -> None:
     record = CallRecord("i1", "c1", "sales", 0.0)
-    for stage in (Stage.IVR, Stage.QUEUED, Stage.OFFERED, Stage.QUEUED, Stage.OFFERED,
-                  Stage.CONNECTED, Stage.WRAP_UP, Stage.CLOSED):
+    for stage in (
+        Stage.IVR,
+        Stage.QUEUED,
+        Stage.OFFERED,
+        Stage.QUEUED,
+        Stage.OFFERED,
+        Stage.CONNECTED,
+        Stage.WRAP_UP,
+        Stage.CLOSED,
+    ):
         record.move(stage)
     assert record.stage.is_final
     with pytest.raises(IllegalTransition, match="closed -> queued"):
@@ -79,7 +101,6 @@ def test_call_book_finds_calls_both_ways_and_the_longest_wait() -> None:
 
 def test_call_book_live_view_in_one_pass() -> None:
     book = CallBook()
-    holding = (Stage.OFFERED, Stage.CONNECTED, Stage.WRAP_UP)
     records = [
         CallRecord("i1", "c1", "sales", 10.0, stage=Stage.QUEUED),
         CallRecord("i2", "c2", "sales", 5.0, stage=Stage.CONNECTED, agent_id="a1"),
@@ -89,8 +110,52 @@ def test_call_book_live_view_in_one_pass() -> None:
     ]
     for r in records:
         book.add(r)
-    held, longest = book.live_view({"a1", "a2", "a3"}, {"sales", "vip"}, holding)
+    held, longest = book.live_view({"a1", "a2", "a3"}, {"sales", "vip"})
     assert held == {"a1": ("i2", "i4"), "a2": (), "a3": ()}
     assert longest == {"sales": 7.0, "vip": None}
     for queue in ("sales", "vip"):
         assert longest[queue] == book.waiting_since(queue)
+
+
+def test_call_book_indexes_follow_every_change() -> None:
+    """Stage, agent, queue and arrival change in many modules by plain assignment; the
+    book's answers stay those of a scan over every call."""
+    rng = random.Random(5)
+    book = CallBook()
+    live: list[CallRecord] = []
+    agents, queues = ["a1", "a2", "a3"], ["sales", "vip", "support"]
+
+    def scanned() -> tuple[dict[str, tuple[str, ...]], dict[str, float | None]]:
+        held = {
+            a: tuple(r.interaction_id for r in book if r.agent_id == a and r.stage in HOLDING)
+            for a in agents
+        }
+        waits = {
+            q: [r.arrival for r in book if r.queue == q and r.stage in WAITING] for q in queues
+        }
+        return held, {q: min(w) if w else None for q, w in waits.items()}
+
+    for step in range(3000):
+        roll = rng.random()
+        if roll < 0.2 or not live:
+            record = CallRecord(f"i{step}", f"c{step}", rng.choice(queues), rng.uniform(0, 100))
+            book.add(record)
+            live.append(record)
+        elif roll < 0.3:
+            record = live.pop(rng.randrange(len(live)))
+            book.drop(record)
+            record.stage = Stage.QUEUED  # after the book let it go: no longer counted
+        else:
+            record = rng.choice(live)
+            change = rng.choice(["stage", "agent_id", "queue", "arrival"])
+            if change == "stage":
+                record.stage = rng.choice(list(Stage))
+            elif change == "agent_id":
+                record.agent_id = rng.choice([None, *agents])
+            elif change == "queue":
+                record.queue = rng.choice(queues)
+            else:
+                record.arrival = rng.uniform(0, 100)
+        if step % 50 == 0:
+            assert book.live_view(agents, queues) == scanned()
+    assert book.live_view(agents, queues) == scanned()
