@@ -139,15 +139,14 @@ class Node:
                 acd.live_state.backend, acd.live_state.redis_url, acd.node_id
             )
         live = self.live if fence is None else fenced_live(self.live, fence)
-        # Callback requests wait as virtual calls a port wrapper stands in for; the shipped
-        # dialplan has the callback context for Asterisk only (FreeSWITCH refuses requests).
-        service_port: PbxPort = port if fence is None else FencedPort(port, fence)
-        if isinstance(port, AsteriskPort):
-            service_port = CallbackPort(service_port, acd.callback)
+        # Callback requests wait as virtual calls a port wrapper stands in for (both shipped
+        # dialplans have the callback context: [cc-callback], cc-callback in ccplane.xml).
+        service_port = CallbackPort(
+            port if fence is None else FencedPort(port, fence), acd.callback
+        )
         self.service = AcdService(centre, service_port, self.store, live)
         links_for(self.service).region = acd.customers.phone_region
-        if isinstance(service_port, CallbackPort):
-            service_port.attach(self.service)
+        service_port.attach(self.service)
         await self.service.start(wait_for_pbx=wait_for_pbx)
         flow = make_flow(self.service)
         if isinstance(port, FreeSwitchPort):
@@ -162,7 +161,11 @@ class Node:
                 self.fastagi.route(path, flow)
             await self.fastagi.start()
             await self._start_media()
-        app = make_app(self.service, agent_secret=acd.api.agent_secret)
+        app = make_app(
+            self.service,
+            agent_secret=acd.api.agent_secret,
+            supervisors=self.config.agents.supervisors,
+        )
         if self.ha is not None:
             self.ha.add_routes(app)
         self.runner = await self.serve_api(app)

@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from cc_core.acd.callback import CallbackPort
 from cc_core.acd.wiring import Node
 from cc_core.config import load_configs
 from pbx.freeswitch import FreeSwitchPort
@@ -60,15 +61,15 @@ class FsCentre:
             return resp.status, await resp.json()
 
     async def login(self, agent_id: str) -> None:
-        status, body = await self.request("POST", f"/api/agents/{agent_id}/login",
-                                          {"state": "ready"})
+        status, body = await self.request(
+            "POST", f"/api/agents/{agent_id}/login", {"state": "ready"}
+        )
         assert status == 200, body
 
     def call(self, number: str = SALES_NUMBER) -> FsChannel:
         """A SIP caller on the trunk profile, straight into the ccplane context."""
         self.callers += 1
-        return self.sim.switch.inbound_call(number, f"20155501{self.callers:02d}",
-                                            context=CONTEXT)
+        return self.sim.switch.inbound_call(number, f"20155501{self.callers:02d}", context=CONTEXT)
 
     async def hang_up(self, ch: FsChannel) -> None:
         await self.sim.switch.hangup(ch, "NORMAL_CLEARING")
@@ -139,7 +140,9 @@ def in_hold(ch: FsChannel) -> bool:
 
 async def test_the_freeswitch_port_and_ivr_socket_are_wired(centre: FsCentre) -> None:
     assert centre.node.service is not None
-    assert isinstance(centre.node.service.port, FreeSwitchPort)
+    # Under the ACD's own wrapper (callback requests), as on Asterisk.
+    assert isinstance(centre.node.service.port, CallbackPort)
+    assert isinstance(centre.node.service.port.inner, FreeSwitchPort)
     assert centre.node.fastagi is None  # no Asterisk here: no FastAGI listener
     status, body = await centre.request("GET", "/health")
     assert status == 200, body
@@ -152,8 +155,10 @@ async def test_calls_are_served_end_to_end_with_every_stage_logged(centre: FsCen
     await centre.login("ben")
     calls = [centre.call() for _ in range(3)]
     # Two agents for three callers: the third waits in the PBX's holding extension, tagged.
-    third = await wait_for(lambda: next((c for c in calls if in_hold(c)), None),
-                           what="a caller tagged and held while both agents talk")
+    third = await wait_for(
+        lambda: next((c for c in calls if in_hold(c)), None),
+        what="a caller tagged and held while both agents talk",
+    )
     assert third.get_var("cc_interaction_id")
     assert not third.get_var("cc_ivr_failed")
     bridged: set[str] = set()
@@ -195,8 +200,15 @@ async def test_ring_no_answer_reroutes_to_the_next_agent(centre: FsCentre) -> No
     assert ch.other is not None and ch.other.name.startswith("sofia/internal/1002")
     (row,) = await centre.rows()
     events = await centre.events(row.id)
-    assert [e.event for e in events] == ["created", "ivr", "queued", "offered", "queued",
-                                         "offered", "connected"]
+    assert [e.event for e in events] == [
+        "created",
+        "ivr",
+        "queued",
+        "offered",
+        "queued",
+        "offered",
+        "connected",
+    ]
     assert [e.agent_id for e in events if e.event == "offered"] == ["ann", "ben"]
     requeued = events[4]
     assert requeued.data["reason"] == "NOANSWER" and requeued.data["missed_agent"] == "ann"
@@ -239,7 +251,7 @@ async def test_a_caller_the_ivr_never_reached_is_adopted_after_a_resync(
     # The next resync (here after a link drop) lists the call with its CC_DNIS and the ACD
     # reads CC_IVR_FAILED: port names, read under the dialplan's cc_entry_number and
     # cc_ivr_failed.
-    port = centre.node.service.port
+    port = getattr(centre.node.service.port, "inner", None)
     assert isinstance(port, FreeSwitchPort)
     port.drop_link("test: link cut")
     await wait_for(lambda: ch.other is not None, seconds=15, what="adopted call answered")
@@ -248,6 +260,9 @@ async def test_a_caller_the_ivr_never_reached_is_adopted_after_a_resync(
     assert row.attributes["ivr_failed"] == "true"
     assert ch.get_var("cc_interaction_id") == row.id
     assert [e.event for e in await centre.events(row.id)] == [
-        "created", "queued", "offered", "connected",
+        "created",
+        "queued",
+        "offered",
+        "connected",
     ]
     await centre.hang_up(ch)

@@ -13,13 +13,11 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 from click.testing import CliRunner, Result
 
 from cc_core.acd.agent_quality import agent_token
 from cc_core.acd.agent_quality import supervisor_token as shared_context_token
 from cc_core.acd.supervision import supervisor_token
-from cc_core.api.app import make_app
 from cc_core.cli.admin import cli
 from pbx.asterisk.commands import SPY_OPTIONS
 from pbx.port import SpyMode
@@ -100,31 +98,14 @@ async def running_desk(tmp_path: Path, store_url: str, secret: str | None) -> As
         endpoint = sim.endpoints.get(name)
         assert endpoint is not None
         phones[name] = Phone(endpoint)
-    # The node's API app with the supervisors of the node's own agents.yaml.
-    assert node.service is not None
-    app = make_app(
-        node.service,
-        agent_secret=node.config.acd.api.agent_secret,
-        supervisors=node.config.agents.supervisors,
-    )
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    (port,) = _ports(site)
     http = aiohttp.ClientSession()
     try:
-        yield Desk(Centre(sim, node, http, configs, phones), f"http://127.0.0.1:{port}")
+        # The node's own API, as `cc-acd run` serves it (agents.yaml's supervisors wired in).
+        yield Desk(Centre(sim, node, http, configs, phones), f"http://127.0.0.1:{node.api_bound}")
     finally:
         await http.close()
-        await runner.cleanup()
         await node.stop()
         await sim.stop()
-
-
-def _ports(site: web.TCPSite) -> set[int]:
-    server = getattr(site, "_server", None)
-    return {int(s.getsockname()[1]) for s in getattr(server, "sockets", None) or []}
 
 
 @pytest.fixture
