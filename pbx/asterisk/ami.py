@@ -15,6 +15,7 @@ import codecs
 import contextlib
 import logging
 import random
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
@@ -74,6 +75,8 @@ class _Action(Action):
 
 
 _EOM = "\r\n\r\n"
+# How long received AMI messages may hold the event loop in one turn.
+SLICE_SECONDS = 0.002
 _BANNER = "Asterisk Call Manager/"
 
 
@@ -120,6 +123,10 @@ class _Protocol(AMIProtocol):
         super().connection_made(transport)
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._buffer = ""
+        # Blocks received and not handled yet: a burst is handled a slice at a time.
+        self._blocks: deque[str] = deque()
+        self._resume: asyncio.Handle | None = None
+        self._paused = False
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -135,25 +142,58 @@ class _Protocol(AMIProtocol):
         except Exception:
             log.exception("AMI: could not split %d received bytes into messages", len(data))
             return
+        self._blocks.extend(blocks)
+        if self._resume is None:
+            self._handle_blocks(SLICE_SECONDS)
+
+    def _handle_blocks(self, budget: float | None) -> None:
+        """Handle received blocks in order, for at most ``budget`` seconds (None: all). What
+        is left waits for the loop's next turn, with reading paused so the order holds: a
+        burst of events must not hold up the ACD's other sockets and timers."""
+        self._resume = None
         factory = self.factory
         wanted = factory.wanted if isinstance(factory, _Manager) else None
-        for raw in blocks:
-            block = raw.strip()
-            try:
-                if block.startswith("Event: "):
-                    if wanted is not None and "\r\nActionID: " not in block:
-                        end = block.find("\r\n")
-                        name = block[7:] if end < 0 else block[7:end]
-                        if name.lower() not in wanted:
-                            continue
-                    message: Message | None = event_message(block)
-                else:
-                    message = Message.from_line(block)
-            except Exception:
-                log.exception("AMI: skipped a block that could not be parsed: %r", block[:200])
-                continue
-            if message is not None:
-                self.handle_message(message)
+        deadline = None if budget is None else time.perf_counter() + budget
+        blocks = self._blocks
+        while blocks:
+            self._handle_block(blocks.popleft().strip(), wanted)
+            if blocks and deadline is not None and time.perf_counter() > deadline:
+                if not self._paused and self.transport is not None:
+                    self.transport.pause_reading()
+                    self._paused = True
+                self._resume = asyncio.get_running_loop().call_soon(
+                    self._handle_blocks, SLICE_SECONDS
+                )
+                return
+        if self._paused and budget is not None:
+            self._paused = False
+            transport = self.transport
+            if transport is not None and not transport.is_closing():
+                transport.resume_reading()
+
+    def _handle_block(self, block: str, wanted: frozenset[str] | None) -> None:
+        try:
+            if block.startswith("Event: "):
+                if wanted is not None and "\r\nActionID: " not in block:
+                    end = block.find("\r\n")
+                    name = block[7:] if end < 0 else block[7:end]
+                    if name.lower() not in wanted:
+                        return
+                message: Message | None = event_message(block)
+            else:
+                message = Message.from_line(block)
+        except Exception:
+            log.exception("AMI: skipped a block that could not be parsed: %r", block[:200])
+            return
+        if message is not None:
+            self.handle_message(message)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        # What arrived before the loss is handled first, in order.
+        if self._resume is not None:
+            self._resume.cancel()
+        self._handle_blocks(None)
+        super().connection_lost(exc)
 
     def handle_message(self, message: Message) -> None:
         try:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from panoramisk.message import Message
 
+from pbx.asterisk import ami
 from pbx.asterisk.ami import _Manager, _Protocol, event_message
 from tests.paths import ASTERISK_CAPTURES
 
@@ -71,3 +72,66 @@ async def test_framing_split_anywhere_and_unwanted_events_skipped() -> None:
     assert [m.event for m in got] == ["Hangup", "OriginateResponse", "Hangup"]
     assert got[0]["channel"] == "PJSIP/caf\u00e9-1"
     assert got[2]["uniqueid"] == "1.2"
+
+
+class _PausableTransport(_Transport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.reading = True
+        self.pauses = 0
+
+    def pause_reading(self) -> None:
+        self.reading = False
+        self.pauses += 1
+
+    def resume_reading(self) -> None:
+        self.reading = True
+
+    def is_closing(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
+
+
+async def test_a_burst_is_handled_a_slice_at_a_time_in_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A burst must not hold the event loop: after each slice the rest waits for the loop's
+    next turn (other callbacks run first) with reading paused, so order holds."""
+    monkeypatch.setattr(ami, "SLICE_SECONDS", 0.0)  # one block per turn
+    got: list[str] = []
+    manager = _Manager(lambda m, why: None, loop=asyncio.get_running_loop())
+    manager.direct = lambda m, message: got.append(message["uniqueid"])
+    protocol = _Protocol()
+    transport = _PausableTransport()
+    protocol.connection_made(transport)
+    protocol.factory = manager
+    others: list[int] = []
+    burst = "".join(f"Event: Hangup\r\nUniqueid: {i}\r\n\r\n" for i in range(5)).encode()
+    protocol.data_received(burst)
+    asyncio.get_running_loop().call_soon(lambda: others.append(len(got)))
+    assert got == ["0"]
+    assert not transport.reading
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert got == ["0", "1", "2", "3", "4"]
+    assert others and others[0] < 5  # another callback ran in the middle of the burst
+    assert transport.reading and transport.pauses >= 1
+
+
+async def test_what_arrived_before_a_loss_is_handled_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(ami, "SLICE_SECONDS", 0.0)
+    order: list[str] = []
+    manager = _Manager(lambda m, why: order.append("lost"), loop=asyncio.get_running_loop())
+    manager.direct = lambda m, message: order.append(message["uniqueid"])
+    protocol = _Protocol()
+    protocol.connection_made(_PausableTransport())
+    protocol.factory = manager
+    protocol.data_received(
+        b"Event: Hangup\r\nUniqueid: 1\r\n\r\nEvent: Hangup\r\nUniqueid: 2\r\n\r\n"
+    )
+    protocol.connection_lost(None)
+    assert order == ["1", "2", "lost"]
