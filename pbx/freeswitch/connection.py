@@ -216,40 +216,82 @@ class EslClient(InboundESL):
 
     def request(self, command: str, timeout: float) -> EslReply:
         """Send one command and wait for its reply (replies come back in order)."""
-        if not self.connected:
-            raise NotConnected(f"event socket not connected ({self.closed_reason or 'down'})")
-        result = gevent.event.AsyncResult()
-        with self._send_lock:  # the reply queue's order must be the bytes' order
-            self._commands_sent.append(result)
-            try:
-                self.sock.sendall((command + "\n\n").encode())
-            except OSError as exc:
-                raise NotConnected(f"event socket write failed: {exc}") from None
+        (result,) = self._write([command])
         try:
             return result.get(timeout=timeout)
         except gevent.Timeout:
             raise CommandTimeout(_verb(command), timeout) from None
 
+    def _write(self, commands: list[str]) -> list[gevent.event.AsyncResult]:
+        """Write commands back to back, each with its place in the reply queue (the queue's
+        order must be the bytes' order, hence one lock around both)."""
+        if not self.connected:
+            raise NotConnected(f"event socket not connected ({self.closed_reason or 'down'})")
+        results = [gevent.event.AsyncResult() for _ in commands]
+        with self._send_lock:
+            self._commands_sent.extend(results)
+            try:
+                for command in commands:
+                    self.sock.sendall((command + "\n\n").encode())
+            except OSError as exc:
+                raise NotConnected(f"event socket write failed: {exc}") from None
+        return results
+
     def bgapi(self, command: str, timeout: float, *, wait: bool, job_uuid: str = "") -> str:
         """``bgapi`` with our own Job-UUID. With ``wait``, the job's result (BACKGROUND_JOB body);
         otherwise the acceptance text once FreeSWITCH queued the job."""
+        _, answer = self.api_then_bgapi([], command, timeout, wait=wait, job_uuid=job_uuid)
+        return answer
+
+    def api_then_bgapi(
+        self,
+        apis: list[str],
+        command: str,
+        timeout: float,
+        *,
+        wait: bool = True,
+        job_uuid: str = "",
+    ) -> tuple[list[str], str]:
+        """``api`` commands, then ``bgapi command``, all written at once: the answers of the
+        ``api`` commands (in order) and the job's result (as :meth:`bgapi`).
+
+        mod_event_socket's listener thread runs an ``api`` command itself (``parse_command``
+        calls ``api_exec``, which writes the ``api/response``) before it reads the next command
+        from the socket; only ``bgapi`` goes to a thread of its own. So the job starts after
+        every ``api`` command has run, without this side waiting a round trip for their
+        replies, and the replies come back in the order the commands were written."""
         job_uuid = job_uuid or str(uuid.uuid4())
         deadline = time.monotonic() + timeout
-        result = gevent.event.AsyncResult()
+        job = gevent.event.AsyncResult()
         if wait:
-            self.jobs[job_uuid] = result
+            self.jobs[job_uuid] = job
         try:
-            reply = self.request(f"bgapi {command}\nJob-UUID: {job_uuid}", timeout)
-            if not reply.text.startswith("+OK"):
-                return reply.text
-            if not wait:
-                return reply.text
+            *replies, accepted = self._write(
+                [*(f"api {line}" for line in apis), f"bgapi {command}\nJob-UUID: {job_uuid}"]
+            )
+            answers = [
+                self._reply_text(reply, f"api {line}", deadline, timeout)
+                for reply, line in zip(replies, apis, strict=True)
+            ]
+            text = self._reply_text(accepted, f"bgapi {command}", deadline, timeout)
+            if not text.startswith("+OK") or not wait:
+                return answers, text
             try:
-                return str(result.get(timeout=max(0.0, deadline - time.monotonic())))
+                return answers, str(job.get(timeout=max(0.0, deadline - time.monotonic())))
             except gevent.Timeout:
                 raise CommandTimeout(_verb(command), timeout) from None
         finally:
             self.jobs.pop(job_uuid, None)
+
+    @staticmethod
+    def _reply_text(
+        result: gevent.event.AsyncResult, command: str, deadline: float, timeout: float
+    ) -> str:
+        try:
+            reply: EslReply = result.get(timeout=max(0.0, deadline - time.monotonic()))
+        except gevent.Timeout:
+            raise CommandTimeout(_verb(command), timeout) from None
+        return reply.text
 
 
 def _verb(command: str) -> str:
@@ -339,6 +381,17 @@ class EslLink:
         """Run an API command as a background job (see :meth:`EslClient.bgapi`)."""
         return await self._run(
             lambda client: client.bgapi(command, timeout_s, wait=wait, job_uuid=job_uuid),
+            f"bgapi {command.split(' ', 1)[0]}",
+            timeout_s,
+        )
+
+    async def api_then_bgapi(
+        self, apis: list[str], command: str, timeout_s: float
+    ) -> tuple[list[str], str]:
+        """API commands run in order, then a background job, written without waiting in
+        between (see :meth:`EslClient.api_then_bgapi`): their answers and the job's result."""
+        return await self._run(
+            lambda client: client.api_then_bgapi(apis, command, timeout_s),
             f"bgapi {command.split(' ', 1)[0]}",
             timeout_s,
         )
