@@ -219,12 +219,15 @@ class FreeSwitchPort(LinkedPort[FreeSwitchSettings, EslLink]):
         uid = commands.call_uuid(call_id)
         commands.word("moh_class", moh_class)
         s = self.settings
-        # One job after the other: FreeSWITCH runs bgapi jobs on their own threads, so two sent
-        # together could transfer before the variable is set.
-        await self._job(commands.setvar(uid, "cc_moh_class", moh_class), uid, timeout_s)
-        await self._job(
-            commands.transfer(uid, s.hold_context, s.hold_exten, s.dialplan), uid, timeout_s
+        setvar = commands.setvar(uid, "cc_moh_class", moh_class)
+        # Set before the transfer runs, without a round trip in between (see connect_agent).
+        (answer,), transferred = await self._link.api_then_bgapi(
+            [setvar],
+            commands.transfer(uid, s.hold_context, s.hold_exten, s.dialplan),
+            self._timeout(timeout_s),
         )
+        commands.check_answer(answer, "uuid_setvar", uid)
+        commands.check_answer(transferred, "uuid_transfer", uid)
 
     async def connect_agent(
         self,
@@ -248,14 +251,15 @@ class FreeSwitchPort(LinkedPort[FreeSwitchSettings, EslLink]):
         }
         setvars = commands.setvars(uid, variables)
         s = self.settings
-        # The variables may be set in any order, but all before the transfer reads them.
-        await asyncio.gather(*(self._job(line, uid, timeout_s) for line in setvars))
+        transfer = commands.transfer(uid, s.connect_context, s.connect_exten, s.dialplan)
+        # The variables go as `api` commands and the transfer as a `bgapi` job written right
+        # behind them: FreeSWITCH runs an `api` command before it reads the next one, while a
+        # job runs on its own thread, so the transfer (what rings the agent) starts once the
+        # variables are set and leaves without waiting for their answers.
         self._mapper.connects[uid] = endpoint
         try:
-            await self._job(
-                commands.transfer(uid, s.connect_context, s.connect_exten, s.dialplan),
-                uid,
-                timeout_s,
+            answers, answer = await self._link.api_then_bgapi(
+                setvars, transfer, self._timeout(timeout_s)
             )
         except (NotConnected, CommandTimeout):
             # The transfer may have been carried out with its answer lost: keep the ring
@@ -263,6 +267,19 @@ class FreeSwitchPort(LinkedPort[FreeSwitchSettings, EslLink]):
             raise
         except BaseException:
             self._mapper.connects.pop(uid, None)
+            raise
+        transferred = not answer.strip().startswith("-ERR")
+        try:
+            for line, text in zip(setvars, answers, strict=True):
+                commands.check_answer(text, line.split(" ", 1)[0], uid)
+            commands.check_answer(answer, "uuid_transfer", uid)
+        except PbxError:
+            if transferred:
+                # Only a refusal other than "no such channel" (a channel that is gone takes
+                # no transfer either) gets here: the ring is under way all the same.
+                log.error("ESL: %s transferred to ring %s, its variables refused", uid, endpoint)
+            else:
+                self._mapper.connects.pop(uid, None)
             raise
 
     async def redirect(

@@ -60,6 +60,9 @@ class FakeFreeSwitch:
         self.stall = False  # hold every reply until released
         self.silent_jobs = False  # accept bgapi jobs but never send their result
         self.stall_matching: tuple[str, ...] = ()  # hold the answers to these API commands
+        # Run these `api` commands at once but hold their answers, and every reply after them
+        # (the answer on its way while FreeSWITCH reads on), until released.
+        self.stall_api_matching: tuple[str, ...] = ()
         self._stalled: list[tuple[asyncio.StreamWriter, bytes]] = []
         self._writers: list[asyncio.StreamWriter] = []
         self._subscribed: set[asyncio.StreamWriter] = set()
@@ -92,6 +95,7 @@ class FakeFreeSwitch:
         """Send the replies held while ``stall`` was on (or matched ``stall_matching``)."""
         self.stall = False
         self.stall_matching = ()
+        self.stall_api_matching = ()
         stalled, self._stalled = self._stalled, []
         for writer, data in stalled:
             if not writer.is_closing():
@@ -180,7 +184,11 @@ class FakeFreeSwitch:
                     writer.write(reply("+OK bye"))
                     break
                 elif command.startswith("api "):
-                    self._send(writer, api_response(self.run(command[4:])))
+                    # Run before the next command is read, as mod_event_socket does.
+                    answer = api_response(self.run(command[4:]))
+                    if self.stall_api_matching and command[4:].startswith(self.stall_api_matching):
+                        self.stall = True
+                    self._send(writer, answer)
                 elif command.startswith("bgapi "):
                     line, _, rest = command[6:].partition("\n")
                     job = rest.removeprefix("Job-UUID: ").strip() or str(uuid.uuid4())

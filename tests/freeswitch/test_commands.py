@@ -3,6 +3,7 @@ mapping of outcomes the recordings do not show (a ring with no answer, a supervi
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -21,6 +22,7 @@ from pbx.port import (
     HangupCause,
     InvalidArgument,
     NoSuchCall,
+    NotConnected,
     PbxError,
     SpyMode,
     SpyStarted,
@@ -54,13 +56,19 @@ def lines(fake: FakeFreeSwitch, prefix: str) -> list[str]:
     return [c.split("\n")[0] for c in fake.commands(prefix)]
 
 
+def channel_lines(fake: FakeFreeSwitch) -> list[str]:
+    """The channel commands (``api`` or ``bgapi``) in the order FreeSWITCH read them."""
+    firsts = [c.split("\n")[0] for c in fake.received]
+    return [line for line in firsts if line.startswith(("api uuid_", "bgapi uuid_"))]
+
+
 async def test_hold_sets_music_class_then_transfers(
     fake: FakeFreeSwitch, port: FreeSwitchPort
 ) -> None:
     fake.add(FakeChannel(CALLER, "sofia/internal/caller@pbx"))
     await port.hold(CALLER, moh_class="sales")
-    assert lines(fake, "bgapi uuid_") == [
-        f"bgapi uuid_setvar {CALLER} cc_moh_class sales",
+    assert channel_lines(fake) == [
+        f"api uuid_setvar {CALLER} cc_moh_class sales",
         f"bgapi uuid_transfer {CALLER} cc_hold XML ccplane",
     ]
     assert fake.channels[CALLER].dest == "cc_hold"
@@ -71,17 +79,70 @@ async def test_connect_agent_sets_variables_then_transfers(
 ) -> None:
     fake.add(FakeChannel(CALLER, "sofia/internal/caller@pbx"))
     await port.connect_agent(CALLER, "user/1001", ring_timeout=12.5, caller_id="Queue <100>")
-    sent = lines(fake, "bgapi uuid_")
+    sent = channel_lines(fake)
     # One uuid_setvar_multi for the values it can carry (mod_commands splits it on spaces),
-    # the caller id with its space alone; the last ring's result emptied for this one.
-    assert sorted(sent[:2]) == [
-        f"bgapi uuid_setvar {CALLER} cc_caller_id Queue <100>",
-        f"bgapi uuid_setvar_multi {CALLER} "
+    # the caller id with its space alone; the last ring's result emptied for this one. Both
+    # as `api` commands, which FreeSWITCH runs before it reads the transfer's `bgapi`.
+    assert sent[:2] == [
+        f"api uuid_setvar_multi {CALLER} "
         "cc_agent_endpoint=user/1001;cc_ring_timeout=13;cc_ring_result=",
+        f"api uuid_setvar {CALLER} cc_caller_id Queue <100>",
     ]
     assert sent[2:] == [f"bgapi uuid_transfer {CALLER} cc_connect XML ccplane"]
     assert fake.channels[CALLER].variables["cc_agent_endpoint"] == "user/1001"
     assert fake.channels[CALLER].variables["cc_ring_timeout"] == "13"
+
+
+async def test_connect_agent_writes_the_transfer_before_the_variables_are_answered(
+    fake: FakeFreeSwitch, port: FreeSwitchPort
+) -> None:
+    fake.add(FakeChannel(CALLER, "sofia/internal/caller@pbx"))
+    # FreeSWITCH runs the variables' api command, but its answer (and every reply after it)
+    # is still on its way.
+    fake.stall_api_matching = ("uuid_setvar_multi",)
+    connect = asyncio.create_task(port.connect_agent(CALLER, "user/1001", ring_timeout=10))
+    await eventually(lambda: bool(lines(fake, "bgapi uuid_transfer")))
+    # A command sent meanwhile queues its reply behind them.
+    getvar = asyncio.create_task(port.get_variable(CALLER, "cc_agent_endpoint"))
+    await eventually(lambda: bool(lines(fake, "bgapi uuid_getvar")))
+    assert not connect.done() and not getvar.done()
+    assert fake.channels[CALLER].dest == "cc_connect"
+    fake.release()
+    await asyncio.wait_for(connect, 5.0)
+    # Each reply went to its own command (the transfer's acceptance is not read as the
+    # variables' answer, nor the other way round).
+    assert await asyncio.wait_for(getvar, 5.0) == "user/1001"
+    assert port._mapper.pending_dial(CALLER) == "user/1001"
+
+
+async def test_connect_agent_on_a_gone_call_raises_no_such_call(
+    fake: FakeFreeSwitch, port: FreeSwitchPort
+) -> None:
+    with pytest.raises(NoSuchCall) as info:
+        await port.connect_agent(CALLER, "user/1001", ring_timeout=10)
+    assert info.value.call_id == CALLER
+    # The transfer left behind the variables and FreeSWITCH refused it too: the channel the
+    # variables could not be set on is gone, so there is nothing to transfer. No ring is kept.
+    assert channel_lines(fake) == [
+        f"api uuid_setvar_multi {CALLER} "
+        "cc_agent_endpoint=user/1001;cc_ring_timeout=10;cc_caller_id=;cc_ring_result=",
+        f"bgapi uuid_transfer {CALLER} cc_connect XML ccplane",
+    ]
+    assert port._mapper.pending_dial(CALLER) is None
+
+
+async def test_connect_agent_fails_when_the_link_drops_before_the_answers(
+    fake: FakeFreeSwitch, port: FreeSwitchPort
+) -> None:
+    fake.add(FakeChannel(CALLER, "sofia/internal/caller@pbx"))
+    fake.stall_api_matching = ("uuid_setvar_multi",)
+    connect = asyncio.create_task(port.connect_agent(CALLER, "user/1001", ring_timeout=10))
+    await eventually(lambda: bool(lines(fake, "bgapi uuid_transfer")))
+    fake.drop()
+    with pytest.raises(NotConnected):
+        await asyncio.wait_for(connect, 5.0)
+    # The transfer may have been carried out: its events or the hang-up tell how it ended.
+    assert port._mapper.pending_dial(CALLER) == "user/1001"
 
 
 def test_setvars_keep_values_with_spaces_or_separators_apart() -> None:
