@@ -296,9 +296,13 @@ class EslSession:
         if not rest:
             self.send(codec.api_response("-ERR no command specified\n"))
             return
+        # Run here, before the next command is read (mod_event_socket's listener thread runs
+        # an `api` itself; only `bgapi` gets a thread): commands written back to back take
+        # effect in order, and their replies come back in order. The API event follows the
+        # reply, as the listener sends queued events only once the reply is out.
         result = await api.execute(self.sw, rest)
-        self._fire_api_event(rest)
         self.send(codec.api_response(result.body))
+        self._fire_api_event(rest)
         if result.after is not None:
             result.after()
 
