@@ -131,6 +131,7 @@ async def arrive_in_ivr(acd: AcdService, session: FlowSession, dialled: str, scr
         attributes={"dialled": dialled, "caller": session.caller_num, "ivr_script": script},
         at=at,
     )
+    acd.calls.expect(interaction_id)
     link_caller(acd, interaction_id, session.caller_num)  # queued, not awaited
 
     async def job() -> CallRecord:

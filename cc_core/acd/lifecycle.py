@@ -138,8 +138,16 @@ class CallBook:
         self._order: dict[str, int] = {}  # interaction id -> when added (the book's order)
         self._held: dict[str, set[str]] = {}  # agent -> interaction ids in a HOLDING stage
         self._waiting: dict[str, dict[str, float]] = {}  # queue -> {id: arrival} (WAITING)
+        # Interactions created (their row may be committed) whose record is not added yet.
+        self.expected: set[str] = set()
+
+    def expect(self, interaction_id: str) -> None:
+        """A caller being taken in: its interaction exists, its record follows in a job (a
+        restart's adoption must not judge it against a PBX list that predates it)."""
+        self.expected.add(interaction_id)
 
     def add(self, record: CallRecord) -> None:
+        self.expected.discard(record.interaction_id)
         earlier = self._by_id.get(record.interaction_id)
         if earlier is not None and earlier is not record:
             self._detach(earlier)

@@ -424,6 +424,7 @@ class AcdService:
             attributes={"dialled": dialled, "caller": caller_num},
             at=at,
         )
+        self.calls.expect(interaction_id)
         customers.link_caller(self, interaction_id, caller_num)  # queued, not awaited
 
         async def job() -> str:

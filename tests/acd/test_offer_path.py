@@ -183,3 +183,36 @@ async def test_a_call_that_arrives_after_the_pbx_list_is_not_judged_by_it(
         what="caller queued, not abandoned as vanished",
     )
     centre.hang_up(caller)
+
+
+async def test_a_caller_arriving_while_a_restart_adopts_is_not_judged_by_the_list(
+    centre: Centre,
+) -> None:
+    """At start the adoption reads the store's open interactions: one created by a caller
+    arriving meanwhile (its row committed, its record's job queued behind the adoption) is
+    not in the PBX's list, which predates it, and must not be closed as vanished."""
+    service = acd(centre)
+    port: Any = service.port
+    gate = asyncio.Event()
+
+    async def busy() -> None:
+        await gate.wait()  # the ACD is behind: jobs queue up
+
+    service.submit(busy)
+    service.resyncs = 0  # the next list is judged as a restart's: against the store
+    port._hub.publish(Resynced(calls=()))
+    caller = centre.call()
+
+    async def created() -> bool:
+        return any(r.pbx_call_id == caller.uniqueid for r in await centre.interactions())
+
+    await wait_for(created, what="the caller's interaction created by the IVR flow")
+    await asyncio.sleep(0.2)  # the flow's own job is queued now, behind the list
+    gate.set()
+    await wait_for(
+        lambda: stage_of(service, caller.uniqueid) == Stage.QUEUED.value,
+        what="caller queued, not abandoned as vanished",
+    )
+    (row,) = await centre.interactions()
+    assert "abandoned" not in await centre.events_of(row.id)
+    centre.hang_up(caller)
