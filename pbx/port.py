@@ -640,6 +640,15 @@ class PbxPort(abc.ABC):
     @abc.abstractmethod
     async def list_live_calls(self, *, timeout_s: float | None = None) -> list[LiveCall]: ...
 
+    async def served_by(
+        self, endpoints: Sequence[str], *, timeout_s: float | None = None
+    ) -> dict[str, str]:
+        """The dialplan's served marks: for each of ``endpoints``, the call id of the last
+        caller it answered and talked to until the end (the one trace of a call served while
+        nobody watched that outlives the caller's channel). A mark that is not set or cannot
+        be read is left out. A port whose dialplan keeps no marks answers ``{}``."""
+        return {}
+
 
 async def with_timeout(command: str, seconds: float, awaitable: Awaitable[T]) -> T:
     """Await ``awaitable`` for at most ``seconds``, raising :class:`CommandTimeout` instead of

@@ -62,12 +62,15 @@ async def adopt(acd: AcdService, live_calls: Sequence[LiveCall]) -> None:
         }
     adopted = closed = 0
     open_ids = {row.id for row in rows}
+    served = await _served_while_away(acd, rows, by_call, by_tag)
     for row in sorted(rows, key=lambda r: r.created_at):
         if row.channel != "voice" or acd.calls.get(row.id) is not None:
             continue
+        if row.id in acd.calls.expected:
+            continue  # arriving in this process now: the list may predate its call
         call = by_call.get(row.pbx_call_id or "") or by_tag.get(row.id)
         if call is None:
-            await _close_vanished(acd, row)
+            await _close_vanished(acd, row, served.get(row.pbx_call_id or ""))
             closed += 1
         else:
             await _take_back(acd, row, call, routing.get(row.id, {}))
@@ -280,11 +283,49 @@ def _record(acd: AcdService, row: InteractionRow, call_id: str) -> CallRecord:
     )
 
 
-async def _close_vanished(acd: AcdService, row: InteractionRow) -> None:
+async def _served_while_away(
+    acd: AcdService,
+    rows: Sequence[InteractionRow],
+    by_call: Mapping[str, LiveCall],
+    by_tag: Mapping[str, LiveCall],
+) -> dict[str, str]:
+    """Vanished calls an agent answered and talked to until the end while the ACD was away,
+    by the dialplan's served marks: call id -> agent. The store may not say so: the last
+    facts before a crash can be lost (the journal commits a moment later)."""
+    vanished = {
+        row.pbx_call_id
+        for row in rows
+        if row.pbx_call_id
+        and FROM_STORE.get(row.state) not in (Stage.CONNECTED, Stage.WRAP_UP)
+        and by_call.get(row.pbx_call_id) is None
+        and by_tag.get(row.id) is None
+    }
+    if not vanished:
+        return {}
+    agents = {endpoint: agent for agent, endpoint in acd.centre.endpoints.items()}
+    try:
+        marks = await acd.port.served_by(list(agents))
+    except PbxError as exc:
+        log_event(log, "acd.served_marks_unreadable", logging.WARNING, error=str(exc))
+        return {}
+    return {call: agents[ep] for ep, call in marks.items() if call in vanished and ep in agents}
+
+
+async def _close_vanished(
+    acd: AcdService, row: InteractionRow, served_by: str | None = None
+) -> None:
     record = _record(acd, row, row.pbx_call_id or f"gone-{row.id}")
     now = acd.now()
-    final = Stage.CLOSED if record.stage in (Stage.CONNECTED, Stage.WRAP_UP) else Stage.ABANDONED
     old = record.stage
+    if served_by is not None and old not in (Stage.CONNECTED, Stage.WRAP_UP):
+        # Answered and over while the ACD was away (the served mark says so).
+        record.agent_id = served_by
+        record.stage = Stage.CLOSED
+        await acd.journal.moved(
+            record, old, now, cause="served while the ACD was away", served_mark=True
+        )
+        return
+    final = Stage.CLOSED if old in (Stage.CONNECTED, Stage.WRAP_UP) else Stage.ABANDONED
     record.stage = final  # not through `move`: this skips whatever happened while away
     await acd.journal.moved(record, old, now, cause="vanished while the ACD was away")
     if final is Stage.ABANDONED and record.queue:

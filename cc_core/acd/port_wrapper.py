@@ -92,8 +92,19 @@ def _forwarding_property(name: str, declared: property) -> property:
     return property(get, doc=declared.__doc__)
 
 
+def _members() -> frozenset[str]:
+    """What ``PbxPort`` declares: its abstract members and those with a default body (a
+    port without, say, served marks answers the default; a wrapper must still ask its
+    inner port)."""
+    return frozenset(
+        name
+        for name, value in vars(PbxPort).items()
+        if not name.startswith("_") and (inspect.isfunction(value) or isinstance(value, property))
+    )
+
+
 def _fill(cls: type[PortWrapper]) -> None:
-    for name in sorted(PbxPort.__abstractmethods__):
+    for name in sorted(_members()):
         declared = inspect.getattr_static(PbxPort, name)
         if isinstance(declared, property):
             setattr(cls, name, _forwarding_property(name, declared))
@@ -113,4 +124,4 @@ def forwarded(cls: type[PortWrapper]) -> frozenset[str]:
         if klass is not PortWrapper and issubclass(klass, PortWrapper)
         for name in vars(klass)
     }
-    return frozenset(PbxPort.__abstractmethods__ - own)
+    return frozenset(_members() - own)

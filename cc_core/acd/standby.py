@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from aiohttp import web
@@ -71,6 +71,9 @@ class FencedPort(PbxPort):
     @property
     def connected(self) -> bool:
         return self.inner.connected
+
+    async def served_by(self, endpoints: Sequence[str], **kwargs: Any) -> dict[str, str]:
+        return await self.inner.served_by(endpoints, **kwargs)
 
     async def hold(self, call_id: str, **kwargs: Any) -> None:
         self.fence.check("hold")

@@ -184,6 +184,28 @@ class AsteriskPort(LinkedPort[AsteriskSettings, AmiConnection]):
         await asyncio.gather(*self._background, return_exceptions=True)
         self._resynced(tuple(calls))
 
+    async def served_by(
+        self, endpoints: Sequence[str], *, timeout_s: float | None = None
+    ) -> dict[str, str]:
+        timeout = self._timeout(timeout_s)
+        wanted = [check_endpoint(e) for e in dict.fromkeys(endpoints)]
+        answers = await asyncio.gather(
+            *(
+                self._link.request(
+                    commands.get_global(served_variable(endpoint)), timeout_s=timeout
+                )
+                for endpoint in wanted
+            ),
+            return_exceptions=True,
+        )
+        marks: dict[str, str] = {}
+        for endpoint, answer in zip(wanted, answers, strict=True):
+            if isinstance(answer, BaseException):
+                log.warning("AMI: cannot read the served mark of %s: %s", endpoint, answer)
+            elif value := header(answer, "Value"):
+                marks[endpoint] = value
+        return marks
+
     async def _served(self, channels: Iterable[Channel]) -> set[str]:
         """Which of these vanished callers an agent answered (the dialplan's mark); any
         failure to read a mark leaves that call unknown, never served by guess."""

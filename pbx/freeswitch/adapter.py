@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from pbx.freeswitch import commands
@@ -168,6 +168,26 @@ class FreeSwitchPort(LinkedPort[FreeSwitchSettings, EslLink]):
         variables = {c.call_id: v for c, (_, v) in zip(candidates, probes, strict=True)}
         gone = {call_id for call_id, ok in alive.items() if not ok}
         return merge(candidates, alive, variables, bridged_pairs(bridged_answer)), gone
+
+    async def served_by(
+        self, endpoints: Sequence[str], *, timeout_s: float | None = None
+    ) -> dict[str, str]:
+        timeout = self._timeout(timeout_s)
+        wanted = [check_endpoint(e) for e in dict.fromkeys(endpoints)]
+        answers = await asyncio.gather(
+            *(
+                self._link.bgapi(f"global_getvar {SERVED_PREFIX}{endpoint}", timeout)
+                for endpoint in wanted
+            ),
+            return_exceptions=True,
+        )
+        marks: dict[str, str] = {}
+        for endpoint, answer in zip(wanted, answers, strict=True):
+            if isinstance(answer, BaseException):
+                log.warning("ESL: cannot read the served mark of %s: %s", endpoint, answer)
+            elif (value := answer.strip()) and not value.startswith("-ERR"):
+                marks[endpoint] = value
+        return marks
 
     async def _served(self, call_ids: list[str], timeout_s: float) -> set[str]:
         """Which of these vanished callers, rung for an agent, that agent answered (the

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select, update
 
 from cc_core.store.database import Store
 from cc_core.store.models import Interaction, InteractionEvent
@@ -133,3 +133,55 @@ async def test_a_tagged_call_whose_row_never_reached_the_store(
     assert events[:2] == ["created", "queued"]
     assert "connected" in events
     centre.hang_up(chan)
+
+
+async def test_a_call_served_while_away_whose_last_facts_were_lost(
+    centre: Centre, store_url: str
+) -> None:
+    """An ACD killed just after a call connected may not have committed `connected`; if the
+    call then ends while the ACD is down, the PBX's served mark tells it was served."""
+    await centre.login("ann")
+    chan = centre.call()
+    await wait_for(lambda: chan.bridge is not None, what="connected")
+    (row,) = await centre.interactions()
+    await centre.node.stop()
+    store = Store.from_url(store_url)
+    async with store.transaction() as repos:
+        # As if the journal had not committed anything after `queued`.
+        queued_at = (
+            await repos.session.scalars(
+                select(InteractionEvent.id).where(
+                    InteractionEvent.interaction_id == row.id, InteractionEvent.event == "queued"
+                )
+            )
+        ).one()
+        await repos.session.execute(
+            delete(InteractionEvent).where(
+                InteractionEvent.interaction_id == row.id, InteractionEvent.id > queued_at
+            )
+        )
+        await repos.session.execute(
+            update(Interaction)
+            .where(Interaction.id == row.id)
+            .values(state="queued", agent_id=None, offered_at=None, answered_at=None)
+        )
+    await store.dispose()
+    # The call ends while the ACD is down: the agent hangs up (the dialplan marks it served).
+    bridge = chan.bridge
+    assert bridge is not None
+    (agent_leg,) = [member for member in bridge.members if member is not chan]
+    centre.hang_up(agent_leg)
+    await wait_for(lambda: chan.hung_up, what="caller gone")
+    centre.node = await start_node(centre.configs)
+    point_at(centre.sim, centre.node)
+
+    async def closed() -> bool:
+        return not await centre.interactions()
+
+    await wait_for(closed, what="interaction closed")
+    async with centre.node.store.transaction(readonly=True) as repos:  # type: ignore[union-attr]
+        events = await repos.events.for_interaction(row.id)
+        final = await repos.interactions.get(row.id)
+    assert (final.state, final.agent_id) == ("ended", "ann")
+    assert events[-1].event == "ended"
+    assert events[-1].data["cause"] == "served while the ACD was away"
