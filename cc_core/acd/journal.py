@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 
 INTERACTIONS_CHANNEL = "interactions"
 AGENTS_CHANNEL = "agents"
-MAX_BATCH = 200
+MAX_BATCH = 1000
 # How long the writer lets facts gather before a transaction (the log's lag behind the calls).
 GATHER_SECONDS = 0.05
 # Backoff while the store is unreachable: quick first retries (a busy SQLite), then a pace
@@ -129,6 +129,24 @@ def _keeper(
     return keep
 
 
+def _fallback_for(fact: Fact) -> Fallback | None:
+    """How a refused fact is kept: as a plain event with the refusal beside it."""
+    if isinstance(fact, LoggedEvent):
+        return _keeper(
+            fact.event, fact.interaction_id, fact.queue, fact.agent_id, fact.data or {}, fact.time
+        )
+    if isinstance(fact, StateChange):
+        data = fact.data or {}
+        # Logged under the stage's own name (its data carries it), as the event log does.
+        event = str(data.get("stage", fact.state))
+        return _keeper(event, fact.interaction_id, fact.queue, fact.agent_id, data, fact.at)
+    if isinstance(fact, AttributeChange):
+        return _keeper(
+            "attributes", fact.interaction_id, None, None, fact.changes, datetime.now(UTC)
+        )
+    return None  # a new interaction: nothing to link a plain event to
+
+
 def to_datetime(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
@@ -177,13 +195,15 @@ class Journal:
         self._writer = None
 
     def write(self, what: str, write: Write, *, fallback: Fallback | None = None) -> None:
-        """Queue a write of another module's own (e.g. linking a customer): in order with
-        every fact recorded so far, with the same retries; ``fallback`` keeps what it can
-        when the store refuses the write."""
+        """Queue a write of another module's own (e.g. linking a customer): after every fact
+        recorded so far (in the same transaction as the facts batched with it, after them),
+        with the same retries; ``fallback`` keeps what it can when the store refuses it."""
         self._queue(_Item(what, write=write, fallback=fallback))
 
-    def _record(self, what: str, fact: Fact, *, fallback: Fallback | None = None) -> None:
-        self._queue(_Item(what, fact=fact, fallback=fallback))
+    def _record(self, what: str, fact: Fact) -> None:
+        # What to keep if the store refuses the fact is worked out then, not now: a closure
+        # per fact cost the collector several objects each for a case that almost never comes.
+        self._queue(_Item(what, fact=fact))
 
     def _queue(self, item: _Item) -> None:
         self._pending.append(item)
@@ -256,24 +276,20 @@ class Journal:
 
     async def _transaction(self, batch: list[_Item]) -> None:
         async with self.store.transaction() as repos:
-            facts: list[Fact] = []
+            # The batch's facts in one go, then the writes of other modules: those may rely
+            # on the facts' rows (a customer link on its interaction); no fact relies on them.
+            # Splitting the facts around each write cost a round of statements per call.
+            await repos.bulk.write([item.fact for item in batch if item.fact is not None])
             for item in batch:
-                if item.fact is not None:
-                    facts.append(item.fact)
-                    continue
-                # A write of its own: the facts before it go first, in order.
-                await repos.bulk.write(facts)
-                facts = []
-                assert item.write is not None
-                await item.write(repos)
-            await repos.bulk.write(facts)
+                if item.write is not None:
+                    await item.write(repos)
         self.written += len(batch)
 
     async def _refused(self, item: _Item, exc: Exception) -> None:
         """The store refused ``item``: keep what can be kept, and say why."""
         error = f"{type(exc).__name__}: {exc}"
-        if item.fallback is not None:
-            fallback = item.fallback
+        fallback = item.fallback if item.fact is None else _fallback_for(item.fact)
+        if fallback is not None:
             try:
                 async with self.store.transaction() as repos:
                     await fallback(repos, exc)
@@ -340,7 +356,6 @@ class Journal:
         self._record(
             f"{interaction_id} {new.value}",
             fact,
-            fallback=_keeper(new.value, interaction_id, queue, agent_id, payload, when),
         )
         log_event(
             log,
@@ -398,7 +413,6 @@ class Journal:
         self._record(
             f"{interaction_id or agent_id} {event}",
             LoggedEvent(event, when, interaction_id, queue, agent_id, payload),
-            fallback=_keeper(event, interaction_id, queue, agent_id, payload, when),
         )
 
     def attributes(self, interaction_id: str, changes: dict[str, Any]) -> None:
@@ -408,7 +422,6 @@ class Journal:
         self._record(
             f"{interaction_id} attributes",
             AttributeChange(interaction_id, values),
-            fallback=_keeper("attributes", interaction_id, None, None, values, datetime.now(UTC)),
         )
 
     async def agent_event(self, agent_id: str, event: str, at: float, **data: Any) -> None:
