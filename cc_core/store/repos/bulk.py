@@ -180,11 +180,9 @@ class BulkLog:
         # In slices: the rows' values are prepared on the caller's event loop in one go, and
         # a slice of them takes a millisecond or two; other callbacks run in between.
         connection = await self.session.connection()
+        statement = _INSERT[table.name]
         for start in range(0, len(rows), _SLICE):
-            # One statement with many VALUES, not executemany: SQLite's driver steps each
-            # row of an executemany on its own and gives up the GIL between them, and under
-            # load the event loop's thread takes it back every time (~0.5 ms a row).
-            await connection.execute(insert(table).values(rows[start : start + _SLICE]))
+            await connection.execute(statement, rows[start : start + _SLICE])
 
     async def _load(self, ids: set[str]) -> dict[str, dict[str, Any]]:
         if not ids:
