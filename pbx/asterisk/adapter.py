@@ -210,20 +210,10 @@ class AsteriskPort(LinkedPort[AsteriskSettings, AmiConnection]):
         """Which of these vanished callers an agent answered (the dialplan's mark); any
         failure to read a mark leaves that call unknown, never served by guess."""
         rang = [ch for ch in channels if ch.agent_endpoint]
-        answers = await asyncio.gather(
-            *(
-                self._link.request(commands.get_global(served_variable(ch.agent_endpoint)))
-                for ch in rang
-            ),
-            return_exceptions=True,
-        )
-        served = set()
-        for channel, answer in zip(rang, answers, strict=True):
-            if isinstance(answer, BaseException):
-                log.warning("AMI: cannot read the served mark of %s: %s", channel.uniqueid, answer)
-            elif header(answer, "Value") == channel.uniqueid:
-                served.add(channel.uniqueid)
-        return served
+        if not rang:
+            return set()
+        marks = await self.served_by([ch.agent_endpoint for ch in rang])
+        return {ch.uniqueid for ch in rang if marks.get(ch.agent_endpoint) == ch.uniqueid}
 
     async def _collect_live_calls(self, timeout_s: float | None) -> list[LiveCall]:
         answer = await self._link.request(

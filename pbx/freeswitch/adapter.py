@@ -193,20 +193,10 @@ class FreeSwitchPort(LinkedPort[FreeSwitchSettings, EslLink]):
         """Which of these vanished callers, rung for an agent, that agent answered (the
         dialplan's served mark names them); a mark that cannot be read counts as not served."""
         rung = [(c, e) for c in call_ids if (e := self._mapper.pending_dial(c)) is not None]
-        answers = await asyncio.gather(
-            *(
-                self._link.bgapi(f"global_getvar {SERVED_PREFIX}{endpoint}", timeout_s)
-                for _, endpoint in rung
-            ),
-            return_exceptions=True,
-        )
-        served: set[str] = set()
-        for (call_id, _), answer in zip(rung, answers, strict=True):
-            if isinstance(answer, BaseException):
-                log.warning("ESL: cannot read the served mark of %s: %s", call_id, answer)
-            elif answer.strip() == call_id:
-                served.add(call_id)
-        return served
+        if not rung:
+            return set()
+        marks = await self.served_by([e for _, e in rung], timeout_s=timeout_s)
+        return {call_id for call_id, endpoint in rung if marks.get(endpoint) == call_id}
 
     async def _probe(self, call_id: str, timeout_s: float) -> tuple[bool, dict[str, str]]:
         """Whether the channel exists, and its tracked variables (``uuid_getvar`` answers
