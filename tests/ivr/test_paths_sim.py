@@ -379,11 +379,16 @@ async def test_a_subset_of_paths_over_the_simulated_freeswitch(
                 calls.append((path, ch, listener.attach(ch, cues(path))))
 
             async def finished(path: CallerPath, ch: Any) -> list[Any]:
+                seen: list[str] = []
+
                 async def check() -> list[Any]:
-                    tag = ch.get_var("cc_interaction_id")
-                    if not tag:
+                    # Kept once seen: an exit clears the tag, and the journal may commit the
+                    # call's last events after that.
+                    if not seen and (tag := ch.get_var("cc_interaction_id")):
+                        seen.append(tag)
+                    if not seen:
                         return []
-                    events = await events_of(node, tag)
+                    events = await events_of(node, seen[0])
                     return events if settled(path, events) else []
 
                 return list(await wait_for(check, seconds=90, what=f"{path.name} walked"))
