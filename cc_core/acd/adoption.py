@@ -199,20 +199,10 @@ async def _adopt_untagged(acd: AcdService, call: LiveCall) -> bool:
             number=fallback or dnis,
         )
         return False
-    at = acd.now()
-    interaction_id = await acd.journal.created(
-        call_id=call.call_id,
-        queue=queue,
-        priority=acd.centre.queue_info[queue].priority,
-        attributes={"dialled": dnis, "caller": call.caller_num, "ivr_failed": failed},
-        at=at,
-    )
-    # Its wait counts from when the PBX says the call began, not from now.
-    arrival = at - max(0.0, call.duration_s)
-    record = CallRecord(interaction_id, call.call_id, queue, arrival, caller_num=call.caller_num)
-    acd.calls.add(record)
+    attributes = {"dialled": dnis, "caller": call.caller_num, "ivr_failed": failed}
+    record = await _record_call(acd, call, queue, attributes)
     try:
-        await acd.port.set_variable(call.call_id, TAG, interaction_id)
+        await acd.port.set_variable(call.call_id, TAG, record.interaction_id)
     except NoSuchCall:
         await caller_left(acd, record, cause="vanished")
         return False
@@ -247,18 +237,8 @@ async def _adopt_unrecorded(acd: AcdService, call: LiveCall, interaction_id: str
     if queue is None:
         log_event(log, "acd.untagged_no_queue", logging.WARNING, call=call.call_id, number=dnis)
         return False
-    at = acd.now()
-    await acd.journal.created(
-        call_id=call.call_id,
-        queue=queue,
-        priority=acd.centre.queue_info[queue].priority,
-        attributes={"dialled": dnis, "caller": call.caller_num, "unrecorded": True},
-        at=at,
-        interaction_id=interaction_id,
-    )
-    arrival = at - max(0.0, call.duration_s)
-    record = CallRecord(interaction_id, call.call_id, queue, arrival, caller_num=call.caller_num)
-    acd.calls.add(record)
+    attributes = {"dialled": dnis, "caller": call.caller_num, "unrecorded": True}
+    record = await _record_call(acd, call, queue, attributes, interaction_id)
     log_event(
         log,
         "acd.adopted_unrecorded",
@@ -269,6 +249,31 @@ async def _adopt_unrecorded(acd: AcdService, call: LiveCall, interaction_id: str
     )
     await acd.queue_record(record, adopted_untagged=True, unrecorded=True)
     return True
+
+
+async def _record_call(
+    acd: AcdService,
+    call: LiveCall,
+    queue: str,
+    attributes: dict[str, Any],
+    interaction_id: str | None = None,
+) -> CallRecord:
+    """A live call the store does not know, recorded now (under ``interaction_id`` if it
+    has one) and tracked."""
+    at = acd.now()
+    interaction_id = await acd.journal.created(
+        call_id=call.call_id,
+        queue=queue,
+        priority=acd.centre.queue_info[queue].priority,
+        attributes=attributes,
+        at=at,
+        interaction_id=interaction_id,
+    )
+    # Its wait counts from when the PBX says the call began, not from now.
+    arrival = at - max(0.0, call.duration_s)
+    record = CallRecord(interaction_id, call.call_id, queue, arrival, caller_num=call.caller_num)
+    acd.calls.add(record)
+    return record
 
 
 def _record(acd: AcdService, row: InteractionRow, call_id: str) -> CallRecord:

@@ -14,7 +14,6 @@ raises the same kind of error and the caller's transaction writes nothing.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,23 +27,13 @@ from cc_core.store.checks import check_value, require_aware
 from cc_core.store.errors import Conflict, InvalidValue, NotFound
 from cc_core.store.models import Interaction, InteractionEvent, InteractionState
 from cc_core.store.repos.events import MAX_EVENT_NAME
+from cc_core.store.repos.interactions import STAMPS, check_priority, parse_choice
 
 _INTERACTIONS: Table = Interaction.__table__  # type: ignore[assignment]
 _EVENTS: Table = InteractionEvent.__table__  # type: ignore[assignment]
 
-# Which timestamp column records the first entry into a state (as `Interactions.set_state`).
-_STAMPS: dict[str, str] = {
-    InteractionState.QUEUED.value: "queued_at",
-    InteractionState.OFFERED.value: "offered_at",
-    InteractionState.CONNECTED.value: "answered_at",
-    InteractionState.ENDED.value: "ended_at",
-    InteractionState.ABANDONED.value: "ended_at",
-}
-_FINAL = frozenset(s.value for s in InteractionState if s.is_final)
-_STATES = frozenset(s.value for s in InteractionState)
-_CHANNELS = frozenset(c.value for c in ChannelKind)
 # The columns a state or attribute change may write.
-_MUTABLE = ("state", "queue", "agent_id", "attributes", *dict.fromkeys(_STAMPS.values()))
+_MUTABLE = ("state", "queue", "agent_id", "attributes", *dict.fromkeys(STAMPS.values()))
 _IN_CHUNK = 500  # ids per IN (...) list: well under every backend's parameter limit
 _SLICE = 200  # rows per INSERT
 
@@ -238,15 +227,13 @@ def _event_row(fact: LoggedEvent) -> dict[str, Any]:
 
 def _move(row: dict[str, Any], fact: StateChange, changed: set[str]) -> dict[str, Any]:
     """Apply ``fact`` to ``row`` as `Interactions.set_state` does; its event row."""
-    if fact.state not in _STATES:
-        expected = "one of " + ", ".join(s.value for s in InteractionState)
-        raise InvalidValue("state", fact.state, expected)
+    state = parse_choice(InteractionState, "state", fact.state)
     check_value(_INTERACTIONS.c.queue, fact.queue)
     check_value(_INTERACTIONS.c.agent_id, fact.agent_id)
     check_value(_EVENTS.c.data, fact.data)
     old = row["state"]
-    if old in _FINAL:
-        raise Conflict(f"interaction {row['id']!r} is already {old}; cannot move to {fact.state}")
+    if InteractionState(old).is_final:
+        raise Conflict(f"interaction {row['id']!r} is already {old}; cannot move to {state.value}")
     now = require_aware("at", fact.at)
     if fact.queue is not None:
         row["queue"] = fact.queue
@@ -254,15 +241,15 @@ def _move(row: dict[str, Any], fact: StateChange, changed: set[str]) -> dict[str
     if fact.agent_id is not None:
         row["agent_id"] = fact.agent_id
         changed.add("agent_id")
-    row["state"] = fact.state
+    row["state"] = state.value
     changed.add("state")
-    stamp = _STAMPS.get(fact.state)
+    stamp = STAMPS.get(state)
     if stamp is not None and row[stamp] is None:
         row[stamp] = now
         changed.add(stamp)
     return _event_row(
         LoggedEvent(
-            fact.state,
+            state.value,
             now,
             interaction_id=row["id"],
             queue=row["queue"],
@@ -274,18 +261,13 @@ def _move(row: dict[str, Any], fact: StateChange, changed: set[str]) -> dict[str
 
 def _new_rows(fact: NewInteraction) -> tuple[dict[str, Any], dict[str, Any]]:
     """The row of `Interactions.create` and its ``created`` event."""
-    if fact.channel not in _CHANNELS:
-        expected = "one of " + ", ".join(c.value for c in ChannelKind)
-        raise InvalidValue("channel", fact.channel, expected)
+    channel = parse_choice(ChannelKind, "channel", fact.channel).value
     priority = fact.priority
-    if isinstance(priority, bool) or not isinstance(priority, int | float):
-        raise InvalidValue("priority", priority, "a number")
-    if not math.isfinite(priority):
-        raise InvalidValue("priority", priority, "a finite number")
+    check_priority(priority)
     now = require_aware("at", fact.at)
     row: dict[str, Any] = {
         "id": fact.interaction_id,
-        "channel": fact.channel,
+        "channel": channel,
         "queue": fact.queue,
         "state": InteractionState.NEW.value,
         "priority": priority,
@@ -294,7 +276,7 @@ def _new_rows(fact: NewInteraction) -> tuple[dict[str, Any], dict[str, Any]]:
         "agent_id": None,
         "pbx_call_id": fact.pbx_call_id,
         "created_at": now,
-        **{stamp: None for stamp in dict.fromkeys(_STAMPS.values())},
+        **{stamp: None for stamp in dict.fromkeys(STAMPS.values())},
     }
     _check_row(_INTERACTIONS, row)
     event = _event_row(
@@ -303,7 +285,7 @@ def _new_rows(fact: NewInteraction) -> tuple[dict[str, Any], dict[str, Any]]:
             now,
             interaction_id=fact.interaction_id,
             queue=fact.queue,
-            data={"channel": fact.channel, "priority": priority},
+            data={"channel": channel, "priority": priority},
         )
     )
     return row, event

@@ -20,7 +20,7 @@ from cc_core.store.repos.events import EventLog
 _OPEN_STATES = [s.value for s in InteractionState if not s.is_final]
 
 # Which timestamp column records the first entry into a state.
-_STAMPS: dict[InteractionState, str] = {
+STAMPS: dict[InteractionState, str] = {
     InteractionState.QUEUED: "queued_at",
     InteractionState.OFFERED: "offered_at",
     InteractionState.CONNECTED: "answered_at",
@@ -32,12 +32,19 @@ _STAMPS: dict[InteractionState, str] = {
 _E = TypeVar("_E", ChannelKind, InteractionState)
 
 
-def _parse(kind: type[_E], field: str, value: str) -> _E:
+def parse_choice(kind: type[_E], field: str, value: str) -> _E:
     try:
         return kind(value)
     except ValueError:
         expected = "one of " + ", ".join(m.value for m in kind)
         raise InvalidValue(field, value, expected) from None
+
+
+def check_priority(priority: object) -> None:
+    if isinstance(priority, bool) or not isinstance(priority, int | float):
+        raise InvalidValue("priority", priority, "a number")
+    if not math.isfinite(priority):
+        raise InvalidValue("priority", priority, "a finite number")
 
 
 class Interactions:
@@ -62,11 +69,8 @@ class Interactions:
     ) -> Interaction:
         """A new interaction in state ``new``, with its ``created`` event. ``interaction_id``
         lets a writer that commits later hand the id out first (see `new_id`)."""
-        parsed = _parse(ChannelKind, "channel", channel)
-        if isinstance(priority, bool) or not isinstance(priority, int | float):
-            raise InvalidValue("priority", priority, "a number")
-        if not math.isfinite(priority):
-            raise InvalidValue("priority", priority, "a finite number")
+        parsed = parse_choice(ChannelKind, "channel", channel)
+        check_priority(priority)
         now = self.clock() if at is None else require_aware("at", at)
         row = Interaction(
             id=interaction_id or new_id(),
@@ -112,7 +116,7 @@ class Interactions:
         offer); the logged event carries the values in force after the change. A final state
         (ended, abandoned) is never left.
         """
-        new = _parse(InteractionState, "state", state)
+        new = parse_choice(InteractionState, "state", state)
         # Check everything before the first change, so a refusal leaves the row untouched.
         table = Interaction.__table__.c
         check_value(table.queue, queue)
@@ -130,7 +134,7 @@ class Interactions:
         if agent_id is not None:
             row.agent_id = agent_id
         row.state = new.value
-        stamp = _STAMPS.get(new)
+        stamp = STAMPS.get(new)
         if stamp is not None and getattr(row, stamp) is None:
             setattr(row, stamp, now)
         await self.events.append(
