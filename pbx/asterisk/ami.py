@@ -17,7 +17,7 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any
 from urllib.parse import unquote
 
@@ -75,17 +75,20 @@ class _Action(Action):
 
 
 _EOM = "\r\n\r\n"
+# Answers that carry no body (panoramisk keeps a body for "Follows" and "Fail" only).
+_PLAIN_RESPONSES = ("Response: Success\r\n", "Response: Error\r\n")
 # How long received AMI messages may hold the event loop in one turn.
 SLICE_SECONDS = 0.002
 _BANNER = "Asterisk Call Manager/"
 
 
 def event_message(block: str) -> Message:
-    """An event block (``Event: ...`` lines, no blank line) as panoramisk's ``Message``.
+    """A block of header lines only (an event, or a response with no body; no blank line) as
+    panoramisk's ``Message``.
 
     The same object ``Message.from_line`` builds (a repeated header becomes a list; keys keep
     their case, lookups ignore it; ``content`` is empty), built without its per-header
-    ``MutableMapping`` calls: events are most of what AMI sends."""
+    ``MutableMapping`` calls: events and plain answers are nearly all that AMI sends."""
     store: dict[str, tuple[str, Any]] = {}
     for line in block.split("\r\n"):
         key, sep, value = line.partition(": ")
@@ -106,6 +109,18 @@ def event_message(block: str) -> Message:
     message._store = store
     message.manager = None
     return message
+
+
+class _Collector:
+    """Takes a corked protocol's writes (see :meth:`_Protocol.corked`)."""
+
+    __slots__ = ("chunks",)
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.chunks.append(data)
 
 
 class _Protocol(AMIProtocol):
@@ -180,6 +195,8 @@ class _Protocol(AMIProtocol):
                     if name.lower() not in wanted:
                         return
                 message: Message | None = event_message(block)
+            elif block.startswith(_PLAIN_RESPONSES):
+                message = event_message(block)  # every Setvar and Redirect is answered so
             else:
                 message = Message.from_line(block)
         except Exception:
@@ -187,6 +204,21 @@ class _Protocol(AMIProtocol):
             return
         if message is not None:
             self.handle_message(message)
+
+    @contextlib.contextmanager
+    def corked(self) -> Iterator[None]:
+        """Actions sent inside the block leave in one ``write`` at its end: one system call
+        and one TCP segment for a connect's ``Setvar``s and ``Redirect``, not one each (and
+        Asterisk reads them in one go)."""
+        transport = self.transport
+        collector = _Collector()
+        self.transport = collector  # panoramisk's ``send`` writes to ``self.transport``
+        try:
+            yield
+        finally:
+            self.transport = transport
+            if collector.chunks and transport is not None and not transport.is_closing():
+                transport.write(b"".join(collector.chunks))
 
     def connection_lost(self, exc: Exception | None) -> None:
         # What arrived before the loss is handled first, in order.
@@ -275,6 +307,14 @@ class _Link:
         self.pending.add(future)
         future.add_done_callback(self.pending.discard)
         return str(prepared.action_id), future
+
+    def send_all(self, actions: list[dict[str, Any]]) -> list[tuple[str, asyncio.Future[Any]]]:
+        """:meth:`send` each action, all in one write to the socket."""
+        protocol = self.manager.protocol
+        if not isinstance(protocol, _Protocol):
+            return [self.send(action, False) for action in actions]
+        with protocol.corked():
+            return [self.send(action, False) for action in actions]
 
     def forget(self, action_id: str) -> None:
         protocol = self.manager.protocol
@@ -418,7 +458,7 @@ class AmiConnection:
                 f"{name}: not connected to Asterisk AMI at "
                 f"{self.settings.host}:{self.settings.port}"
             )
-        sent = [link.send(action, False) for action in actions]
+        sent = link.send_all(actions)
         try:
             answers = await with_timeout(
                 name,

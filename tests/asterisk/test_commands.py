@@ -111,6 +111,28 @@ async def test_connect_agent_passes_endpoint_and_ring_timeout(
     }
 
 
+async def test_connect_agent_writes_its_actions_at_once(
+    fake: FakeAsterisk, port: AsteriskPort
+) -> None:
+    """The four Setvar and the Redirect leave in one write (one TCP segment), in order."""
+    transport = port._ami._link.manager.protocol.transport  # type: ignore[union-attr]
+    write = transport.write
+    writes: list[bytes] = []
+
+    def recording(data: bytes) -> None:
+        writes.append(bytes(data))
+        write(data)
+
+    transport.write = recording
+    try:
+        await port.connect_agent("7.1", "PJSIP/agent1001", ring_timeout=5)
+    finally:
+        transport.write = write
+    (data,) = writes
+    names = [ln for ln in data.decode().split("\r\n") if ln.startswith("Action: ")]
+    assert names == ["Action: Setvar"] * 4 + ["Action: Redirect"]
+
+
 async def test_spy_originates_supervisor_into_chanspy(
     fake: FakeAsterisk, port: AsteriskPort
 ) -> None:

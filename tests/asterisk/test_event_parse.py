@@ -37,6 +37,78 @@ def test_events_parse_as_panoramisk_parses_them(path: Any) -> None:
         assert ours.event == theirs.event
 
 
+@pytest.mark.parametrize("path", RAW, ids=lambda p: p.name)
+def test_plain_responses_parse_as_panoramisk_parses_them(path: Any) -> None:
+    """Answers without a body take the event parser too; what reaches the action is the same."""
+    answers = [b for b in blocks(path) if b.startswith(ami._PLAIN_RESPONSES)]
+    for block in answers:
+        ours, theirs = event_message(block), Message.from_line(block)
+        assert theirs is not None
+        assert list(ours.items()) == list(theirs.items()), block
+        assert (ours.id, ours.action_id, ours.success) == (
+            theirs.id,
+            theirs.action_id,
+            theirs.success,
+        )
+        assert ours.content == theirs.content
+
+
+def test_the_captures_hold_plain_answers() -> None:
+    texts = "".join(p.read_bytes().decode("utf-8", "replace") for p in RAW)
+    assert "Response: Success\r\n" in texts  # (no capture has an Error answer: see below)
+
+
+def test_answers_with_a_body_keep_panoramisk_parser() -> None:
+    """A "Follows" answer (a CLI command's output) keeps its body as ``content``."""
+    manager = _Manager(lambda m, why: None, loop=None)
+    protocol = _Protocol()
+    protocol.connection_made(_Transport())
+    protocol.factory = manager
+    got: list[Message] = []
+    protocol.handle_message = got.append  # type: ignore[method-assign]
+    protocol.data_received(b"Response: Follows\r\nActionID: c-1\r\nline one\r\n\r\n")
+    protocol.data_received(b"Response: Success\r\nActionID: c-2\r\nMessage: ok\r\n\r\n")
+    protocol.data_received(b"Response: Error\r\nActionID: c-3\r\nMessage: Denied\r\n\r\n")
+    assert [m.action_id for m in got] == ["c-1", "c-2", "c-3"]
+    assert got[0].content == "line one" and got[1].content == ""
+    assert got[1].success and not got[2].success
+    assert got[2]["message"] == "Denied"
+
+
+class _RecordingTransport(asyncio.Transport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[bytes] = []
+
+    def write(self, data: Any) -> None:
+        self.writes.append(bytes(data))
+
+    def is_closing(self) -> bool:
+        return False
+
+
+async def test_corked_actions_leave_in_one_write_in_order() -> None:
+    protocol = _Protocol()
+    transport = _RecordingTransport()
+    protocol.connection_made(transport)
+    with protocol.corked():
+        futures = [
+            protocol.send({"Action": "Setvar", "Variable": f"V{i}", "Value": str(i)})
+            for i in range(3)
+        ]
+        assert transport.writes == []
+    assert protocol.transport is transport
+    (data,) = transport.writes
+    assert [line for line in data.decode().split("\r\n") if line.startswith("Variable")] == [
+        "Variable: V0",
+        "Variable: V1",
+        "Variable: V2",
+    ]
+    assert len(futures) == 3 and all(not f.done() for f in futures)
+    protocol.send({"Action": "Ping"})  # uncorked again: a write of its own
+    assert len(transport.writes) == 2
+
+
 def test_repeated_header_becomes_a_list() -> None:
     block = "Event: CoreShowChannel\r\nChanVariable: A=1\r\nChanVariable: B=2\r\nChannel: x"
     message = event_message(block)
