@@ -422,10 +422,23 @@ async def _adopt_talking(acd: AcdService, record: CallRecord, now: float) -> Non
     if record.stage is Stage.OFFERED:
         old = record.move(Stage.CONNECTED)
         await acd.journal.moved(record, old, now, readopted=True)
-    if agent_id in acd.centre.endpoints:
+    if agent_id in acd.centre.endpoints and not _chose_presence(acd, agent_id):
         # Keep the engine from offering this agent anything until the adopted call ends.
         await acd.apply(acd.engine.set_state(agent_id, AgentState.NOT_READY, now, ADOPTED_CALL))
         acd.live_sync.agent_changed(agent_id)
+
+
+def _chose_presence(acd: AcdService, agent_id: str) -> bool:
+    """True when the live state gave this agent back as not ready, or as logged out by its
+    own request during the call: it keeps that after the adopted call instead of turning
+    ready. (Logged out for want of any record, as with the memory backend, is not a choice.)"""
+    state = acd.engine.agent_state(agent_id)
+    if state is AgentState.NOT_READY:
+        return True
+    return (
+        state is AgentState.LOGGED_OUT
+        and acd.live_sync.recorded_presence(agent_id) == AgentState.LOGGED_OUT.value
+    )
 
 
 async def _hang_up(acd: AcdService, call_id: str) -> None:

@@ -59,6 +59,9 @@ async def set_presence(
     if before in (AgentState.LOGGED_OUT, AgentState.READY, AgentState.NOT_READY):
         await acd.live_sync.write_presence(agent_id, state.value, reason or "")
     outcomes = acd.engine.set_state(agent_id, state, now, reason)
+    # Reserved, busy or in wrap-up the state shown does not change, but the presence taken
+    # afterwards (kept in the live state for a restart) does.
+    acd.live_sync.agent_changed(agent_id)
     if before is AgentState.LOGGED_OUT and state is not AgentState.LOGGED_OUT:
         await acd.journal.agent_event(agent_id, "login", now, source=source)
     await acd.journal.agent_event(

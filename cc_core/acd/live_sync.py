@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from cc_core.domain import AgentState
+from cc_core.domain import PRESENCE_STATES, AgentState
 from cc_core.logs import log_event
 from cc_core.store.live import AgentLive, LiveStateError
 
@@ -18,6 +18,31 @@ if TYPE_CHECKING:
     from cc_core.acd.service import AcdService
 
 log = logging.getLogger(__name__)
+
+_PRESENCES = {s.value: s for s in PRESENCE_STATES}
+
+
+def restored_presence(record: AgentLive) -> AgentState:
+    """The presence an agent gets back at start.
+
+    Reserved, busy or in wrap-up when the ACD stopped: the presence recorded beside the state
+    (a not-ready or logout asked for meanwhile), ready when none is recorded (an older record);
+    the calls themselves are re-adopted from the PBX.
+    """
+    if record.state in _PRESENCES:
+        return _PRESENCES[record.state]
+    if record.presence in _PRESENCES:
+        return _PRESENCES[record.presence]
+    if record.presence:
+        log_event(
+            log,
+            "live.presence_unknown",
+            logging.WARNING,
+            agent_id=record.agent_id,
+            presence=record.presence,
+        )
+    return AgentState.READY
+
 
 class LiveSync:
     def __init__(self, acd: AcdService) -> None:
@@ -38,6 +63,11 @@ class LiveSync:
         record = self.agents.get(agent_id)
         return record.state if record is not None else AgentState.LOGGED_OUT.value
 
+    def recorded_presence(self, agent_id: str) -> str:
+        """The presence in the agent's last known record ("" when none is known)."""
+        record = self.agents.get(agent_id)
+        return record.presence if record is not None else ""
+
     def remember(self, record: AgentLive) -> None:
         """A write done elsewhere (the reservation) is now the agent's last known record."""
         self.agents[record.agent_id] = record
@@ -50,7 +80,7 @@ class LiveSync:
         since = self.acd.now() if last is None or last.state != state else last.since
         try:
             self.agents[agent_id] = await self.acd.live.set_agent(
-                AgentLive(agent_id, state, since, reason=reason, interactions=held)
+                AgentLive(agent_id, state, since, reason=reason, interactions=held, presence=state)
             )
         except LiveStateError as exc:
             log_event(log, "live.sync_failed", logging.WARNING, error=str(exc))
@@ -69,14 +99,7 @@ class LiveSync:
         for record in records:
             if record.agent_id not in known:
                 continue
-            if record.state == AgentState.LOGGED_OUT.value:
-                state = AgentState.LOGGED_OUT
-            elif record.state == AgentState.NOT_READY.value:
-                state = AgentState.NOT_READY
-            else:
-                # Ready, or reserved, busy or in wrap-up when the ACD stopped: ready again;
-                # the calls themselves are re-adopted from the PBX.
-                state = AgentState.READY
+            state = restored_presence(record)
             reason = (record.reason or "break") if state is AgentState.NOT_READY else None
             # Known before the engine hears of it: an offer then reserves against it.
             self.agents[record.agent_id] = record
@@ -118,16 +141,19 @@ class LiveSync:
         acd = self.acd
         state = acd.engine.agent_state(agent_id).value
         reason = acd.engine.agent_reason(agent_id) or ""
+        # Beside the state: what a restart gives back once the calls and wrap-up are over.
+        presence = acd.engine.agent_presence(agent_id).value
         last = self.agents.get(agent_id)
-        if last is not None and (last.state, last.reason, last.interactions) == (
+        if last is not None and (last.state, last.reason, last.interactions, last.presence) == (
             state,
             reason,
             held,
+            presence,
         ):
             return
         since = acd.now() if last is None or last.state != state else last.since
         record = await acd.live.set_agent(
-            AgentLive(agent_id, state, since, reason=reason, interactions=held)
+            AgentLive(agent_id, state, since, reason=reason, interactions=held, presence=presence)
         )
         self.agents[agent_id] = record
         await acd.journal.publish(

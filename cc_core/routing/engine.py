@@ -267,6 +267,11 @@ class Engine(EngineLifecycle):
     def agent_reason(self, agent_id: str) -> str | None:
         return self._agent(agent_id).reason
 
+    def agent_presence(self, agent_id: str) -> AgentState:
+        """READY, NOT_READY or LOGGED_OUT: what the agent chose, which ``agent_state`` shows
+        once no offer, call or wrap-up is held."""
+        return self._agent(agent_id).presence
+
     def agent_counters(self, agent_id: str) -> tuple[int, float]:
         """(contacts accepted, seconds talked) since start or the last daily reset."""
         rt = self._agent(agent_id)

@@ -5,17 +5,18 @@ cjson would re-encode numbers with 14 significant digits and an empty list as `{
 """
 
 # KEYS: agent hash, agent index set. ARGV: agent id, state, reason, since, interactions JSON,
-# quality ("" for none). Returns the new version.
+# quality ("" for none), presence ("" for none). Returns the new version.
 SET_AGENT = """
 redis.call('HSET', KEYS[1], 'state', ARGV[2], 'reason', ARGV[3], 'since', ARGV[4],
-           'interactions', ARGV[5], 'quality', ARGV[6])
+           'interactions', ARGV[5], 'quality', ARGV[6], 'presence', ARGV[7])
 redis.call('SADD', KEYS[2], ARGV[1])
 return redis.call('HINCRBY', KEYS[1], 'version', 1)
 """
 
 # KEYS: agent hash. ARGV: expected state, new state, reason, since, interaction to add ("" for
 # none), interaction to remove ("" for none), max interactions (0 for no limit).
-# Returns the record as HGETALL pairs, or false when the condition fails.
+# Returns the record as HGETALL pairs, or false when the condition fails. `presence` is left as
+# it is: a reservation does not change what the agent chose.
 TRANSITION = """
 local cur = redis.call('HGET', KEYS[1], 'state')
 if not cur or cur ~= ARGV[1] then return false end

@@ -76,6 +76,10 @@ class AgentLive:
 
     `version` is maintained by the store: it grows by one on every write, so a reader can tell
     whether two snapshots differ without comparing fields.
+
+    `presence` is the presence under `state` (ready, not_ready or logged_out): while reserved,
+    busy or in wrap-up, the one the agent takes when those end, with `reason` its not-ready
+    reason. Empty when not recorded (records written before the field existed).
     """
 
     agent_id: str
@@ -85,10 +89,13 @@ class AgentLive:
     interactions: tuple[str, ...] = ()
     quality: float | None = None
     version: int = 0
+    presence: str = ""
 
     def __post_init__(self) -> None:
         check_id("agent_id", self.agent_id)
         check_id("state", self.state)
+        if self.presence != "":
+            check_id("presence", self.presence)
         _check_time("since", self.since)
         if not isinstance(self.reason, str) or not self.reason.isprintable():
             raise LiveStateDataError(f"reason: got {self.reason!r}, expected printable text")

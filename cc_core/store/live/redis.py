@@ -3,7 +3,7 @@
 Key layout (all under the namespace, see docs/live-state.md):
 
     {ns}:agents               set of agent ids
-    {ns}:agent:{id}           hash: state reason since interactions quality version
+    {ns}:agent:{id}           hash: state reason since interactions quality version presence
     {ns}:queues               set of queue ids
     {ns}:queue:{id}           hash: waiting longest c:{counter}...
     {ns}:lease:{name}         hash: holder token, with a PX expiry
@@ -270,6 +270,8 @@ class RedisLiveState:
                 interactions=tuple(ix),
                 quality=_float_or_none(h.get("quality")),
                 version=int(h.get("version", "0")),
+                # Absent in records written before the field existed: "" (not recorded).
+                presence=h.get("presence", ""),
             )
         except (KeyError, ValueError, TypeError) as exc:
             raise LiveStateDataError(f"redis key {key}: unreadable agent record ({exc})") from exc
@@ -287,11 +289,12 @@ class RedisLiveState:
                     repr(record.since),
                     json.dumps(list(record.interactions)),
                     "" if record.quality is None else repr(float(record.quality)),
+                    record.presence,
                 ],
             )
         return AgentLive(
             record.agent_id, record.state, record.since, record.reason,
-            record.interactions, record.quality, int(version),
+            record.interactions, record.quality, int(version), record.presence,
         )
 
     async def get_agent(self, agent_id: str) -> AgentLive | None:
