@@ -38,7 +38,8 @@ _common = [
         "--token",
         envvar="CC_AGENT_TOKEN",
         default=None,
-        help="The agent's token (cc-phone token); needed for reports and screen-pops.",
+        help="The agent's token (cc-phone token); needed for reports and screen-pops, and for "
+        "presence once the ACD has api.agent_secret.",
     ),
     click.option(
         "--report-every",

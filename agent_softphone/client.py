@@ -1,4 +1,6 @@
 """The softphone's side of the ACD's REST API: presence, wrap-up, edge reports, screen-pop.
+Every request carries the agent's token when the phone has one; reports and screen-pops
+are refused here without it.
 
 Plain blocking HTTP (urllib) with a short timeout: the phone calls it from its own threads,
 never from the SIP thread, and an ACD that does not answer costs a report, not the call.
@@ -39,13 +41,14 @@ class AcdClient:
     ) -> dict[str, Any]:
         data = None if body is None else json.dumps(body).encode()
         headers = {"Content-Type": "application/json"} if data is not None else {}
-        if auth:
-            if not self.token:
-                raise AcdError(
-                    None,
-                    "no_token",
-                    "this request needs the agent's token (--token or CC_AGENT_TOKEN)",
-                )
+        if auth and not self.token:
+            raise AcdError(
+                None,
+                "no_token",
+                "this request needs the agent's token (--token or CC_AGENT_TOKEN)",
+            )
+        if self.token:
+            # Presence and the agent's snapshot need it too once the ACD has api.agent_secret.
             headers["Authorization"] = f"Bearer {self.token}"
         req = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)
         try:

@@ -46,9 +46,17 @@ def parse_state(value: object) -> AgentState:
 
 
 async def set_presence(
-    acd: AcdService, agent_id: str, state: AgentState, reason: str | None, *, source: str
+    acd: AcdService,
+    agent_id: str,
+    state: AgentState,
+    reason: str | None,
+    *,
+    source: str,
+    supervisor: str | None = None,
 ) -> dict[str, object]:
-    """Login (logged out -> ready/not ready), a state change, or logout; inside a job."""
+    """Login (logged out -> ready/not ready), a state change, or logout; inside a job.
+    ``supervisor``: who forced it, when not the agent (kept in the agent's events)."""
+    by = {} if supervisor is None else {"supervisor": supervisor}
     try:
         before = acd.engine.agent_state(agent_id)
     except UnknownAgent:
@@ -63,15 +71,23 @@ async def set_presence(
     # afterwards (kept in the live state for a restart) does.
     acd.live_sync.agent_changed(agent_id)
     if before is AgentState.LOGGED_OUT and state is not AgentState.LOGGED_OUT:
-        await acd.journal.agent_event(agent_id, "login", now, source=source)
+        await acd.journal.agent_event(agent_id, "login", now, source=source, **by)
     await acd.journal.agent_event(
-        agent_id, _EVENT[state], now, source=source, reason=reason or "", previous=before.value
+        agent_id,
+        _EVENT[state],
+        now,
+        source=source,
+        reason=reason or "",
+        previous=before.value,
+        **by,
     )
     await acd.apply(outcomes)
     return acd.agent_snapshot(agent_id)
 
 
-async def end_wrap_up(acd: AcdService, agent_id: str) -> dict[str, object]:
+async def end_wrap_up(
+    acd: AcdService, agent_id: str, *, supervisor: str | None = None
+) -> dict[str, object]:
     try:
         state = acd.engine.agent_state(agent_id)
     except UnknownAgent:
@@ -80,7 +96,8 @@ async def end_wrap_up(acd: AcdService, agent_id: str) -> dict[str, object]:
         raise AgentError(409, "not_in_wrap_up", f"agent {agent_id!r} is {state.value}, "
                          "not in wrap-up")
     now = acd.now()
-    await acd.journal.agent_event(agent_id, "wrap_up_done", now)
+    by = {} if supervisor is None else {"supervisor": supervisor}
+    await acd.journal.agent_event(agent_id, "wrap_up_done", now, **by)
     acd.live_sync.agent_changed(agent_id)
     await acd.apply(acd.engine.end_wrap_up(agent_id, now))
     return acd.agent_snapshot(agent_id)

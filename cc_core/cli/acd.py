@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from cc_core.logs import setup_logging
+from cc_core.logs import log_event, setup_logging
 from cc_core.runtime import settle_heap
 
 if TYPE_CHECKING:
@@ -47,7 +48,24 @@ def run(config_dir: Path, no_migrate: bool) -> None:
         sys.exit(EXIT_CONFIG)
     log = config.acd.logging
     setup_logging(log.level, json=log.json_lines, mask_pii=log.mask_pii)
+    warn_if_open(config.acd.api.host, config.acd.api.agent_secret)
     sys.exit(asyncio.run(_serve(config, migrate=not no_migrate)))
+
+
+def warn_if_open(host: str, secret: str | None) -> None:
+    """Without a secret the agent-state and snapshot routes are open (docs/acd.md): fine on
+    loopback, worth one warning anywhere else."""
+    from cc_core.api.access import exposed_without_secret
+
+    if exposed_without_secret(host, secret):
+        log_event(
+            logging.getLogger("cc_core.cli.acd"),
+            "acd.api_open",
+            logging.WARNING,
+            host=host,
+            msg=f"the API listens on {host} without api.agent_secret: anyone who reaches it "
+            "can log agents in and out and read calls; set api.agent_secret in acd.yaml",
+        )
 
 
 async def _serve(config: object, *, migrate: bool) -> int:

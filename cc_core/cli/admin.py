@@ -172,7 +172,12 @@ def prompts_build(out: Path, config_dir: Path, force: bool) -> None:
 def _add_supervision() -> None:
     from cc_core.cli import supervision
 
-    for command in (supervision.calls, supervision.spy, supervision.supervisor_token):
+    for command in (
+        supervision.calls,
+        supervision.spy,
+        supervision.supervisor_token,
+        supervision.agent_token,
+    ):
         cli.add_command(command)
 
 

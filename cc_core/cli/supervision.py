@@ -1,7 +1,9 @@
 """``cc-admin calls``, ``cc-admin spy``, ``cc-admin supervisor-token``: a supervisor picks a
 call in progress and listens, whispers or barges from a terminal, through the ACD's API.
+``cc-admin agent-token`` prints an agent's token for its phone or desktop.
 
     cc-admin supervisor-token sup-maria                  (an admin, once per supervisor)
+    cc-admin agent-token ann                             (an admin, once per agent)
     export CC_SUPERVISOR_TOKEN=...  CC_ACD_URL=http://127.0.0.1:8080
     cc-admin calls                                       (connected calls; --state all)
     cc-admin spy 01J... --mode whisper --supervisor sup-maria
@@ -179,3 +181,24 @@ def supervisor_token(supervisor: str, config_dir: Path) -> None:
         known = ", ".join(s.id for s in config.agents.supervisors) or "none"
         _fail(EXIT_REFUSED, f"no supervisor {supervisor!r} in agents.yaml (known: {known})")
     click.echo(supervision.supervisor_token(secret, found.id))
+
+
+@click.command("agent-token")
+@click.argument("agent")
+@click.option("--configs", "config_dir", default="configs", type=click.Path(path_type=Path))
+def agent_token(agent: str, config_dir: Path) -> None:
+    """Print AGENT's API token (from api.agent_secret in CONFIG_DIR/acd.yaml)."""
+    from cc_core.acd import agent_quality
+    from cc_core.config import ConfigError, load_configs
+
+    try:
+        config = load_configs(config_dir)
+    except ConfigError as exc:
+        _fail(EXIT_CONFIG, f"the configuration has errors:\n{exc}")
+    secret = config.acd.api.agent_secret
+    if not secret:
+        _fail(EXIT_REFUSED, f"{config_dir / 'acd.yaml'}: api.agent_secret is not set")
+    known = [a.id for a in config.agents.agents]
+    if agent not in known:
+        _fail(EXIT_REFUSED, f"no agent {agent!r} in agents.yaml (known: {', '.join(known)})")
+    click.echo(agent_quality.agent_token(secret, agent))

@@ -63,7 +63,8 @@ class ApiListener(ConfigModel):
 
     host: Host = "127.0.0.1"
     port: Port = 8080
-    # Signs each agent's token for edge-quality reports and screen-pops; unset: both refused.
+    # Signs the agents' and supervisors' API tokens (docs/acd.md "Authentication"). Unset:
+    # edge reports, screen-pops and supervision refused; presence and snapshots open.
     agent_secret: AgentSecret | None = None
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from cc_core.acd.agent_quality import agent_token
 from cc_core.acd.wiring import Node
 from cc_core.config import load_configs
 from cc_core.store.database import Store
@@ -168,13 +169,22 @@ class Centre:
     def api(self) -> str:
         return f"http://127.0.0.1:{self.node.api_bound}"
 
-    async def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        async with self.http.request(method, self.api + path, json=body) as resp:
+    def agent_token(self, agent_id: str) -> str | None:
+        """The agent's own token when acd.yaml has api.agent_secret, else None."""
+        secret = self.node.config.acd.api.agent_secret
+        return None if secret is None else agent_token(secret, agent_id)
+
+    async def request(
+        self, method: str, path: str, body: Any = None, *, token: str | None = None
+    ) -> tuple[int, Any]:
+        headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+        async with self.http.request(method, self.api + path, json=body,
+                                     headers=headers) as resp:
             return resp.status, await resp.json()
 
     async def login(self, agent_id: str, state: str = "ready") -> dict[str, Any]:
         status, body = await self.request("POST", f"/api/agents/{agent_id}/login",
-                                          {"state": state})
+                                          {"state": state}, token=self.agent_token(agent_id))
         assert status == 200, body
         return body
 

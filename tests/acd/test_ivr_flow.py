@@ -20,6 +20,7 @@ import pytest
 import yaml
 from aiohttp import web
 
+from cc_core.acd.agent_quality import agent_token
 from cc_core.acd.wiring import Node
 from cc_core.ivr.checks import luhn
 from pbx.sim.ami.events import Event
@@ -129,7 +130,12 @@ class IvrCentre:
 
     async def login(self, agent_id: str) -> None:
         url = f"http://127.0.0.1:{self.node.api_bound}/api/agents/{agent_id}/login"
-        async with aiohttp.ClientSession() as http, http.post(url, json={"state": "ready"}) as r:
+        secret = self.node.config.acd.api.agent_secret  # set: the agent's own token is needed
+        token = None if secret is None else agent_token(secret, agent_id)
+        headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+        async with aiohttp.ClientSession() as http, http.post(
+            url, json={"state": "ready"}, headers=headers
+        ) as r:
             assert r.status == 200, await r.text()
 
     async def row(self, interaction_id: str) -> Any:

@@ -117,7 +117,9 @@ async def _serve_one(centre: Centre) -> str:
     centre.hang_up(chan)
 
     async def ready_again() -> bool:
-        _, body = await centre.request("GET", f"/api/agents/{agent}")
+        _, body = await centre.request(
+            "GET", f"/api/agents/{agent}", token=centre.agent_token(agent)
+        )
         return bool(body["state"] == "ready")
 
     await wait_for(ready_again, what=f"{agent} ready after wrap-up")
