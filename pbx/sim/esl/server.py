@@ -78,7 +78,8 @@ class InboundServer:
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
-            for s in list(self.sessions):
-                await s.close()
+            # All at once: each may wait out its drain timeout for a client that stopped
+            # reading, and N of those in turn made a stop take N times as long.
+            await asyncio.gather(*(s.close() for s in list(self.sessions)), return_exceptions=True)
             with contextlib.suppress(Exception):
                 await self._server.wait_closed()

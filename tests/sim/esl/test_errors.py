@@ -213,3 +213,38 @@ async def test_stop_does_not_wait_for_a_client_that_never_reads() -> None:
     finally:
         # On failure, the simulator's session unwinds once its client is gone.
         stuck.close()
+
+
+async def test_stop_closes_the_sessions_together() -> None:
+    """Each close may wait out its drain timeout; the stop runs them side by side, so N
+    stuck clients cost one timeout, not N. Each close here waits until both have begun:
+    closed one after the other, the first would never see the second begin."""
+    fs = make_sim()
+    await fs.start()
+    clients = [await EslClient.connect(fs.port) for _ in range(2)]
+    for c in clients:
+        await c.api("version")
+    sessions = list(fs.server.sessions)
+    assert len(sessions) == 2
+    begun: list[InboundSession] = []
+    both = asyncio.Event()
+    failures: list[BaseException] = []
+    for session in sessions:
+        close = session.close
+
+        async def together(session: InboundSession = session, close=close) -> None:
+            begun.append(session)
+            if len(begun) == len(sessions):
+                both.set()
+            try:
+                await asyncio.wait_for(both.wait(), 5)
+            except TimeoutError as exc:
+                failures.append(exc)
+            await close()
+
+        session.close = together  # type: ignore[method-assign]
+    await asyncio.wait_for(fs.stop(), 30)
+    for c in clients:
+        with contextlib.suppress(Exception):
+            await c.close()
+    assert failures == [] and both.is_set()
