@@ -20,10 +20,13 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import quote
 
 import click
+
+if TYPE_CHECKING:
+    from cc_core.config.centre import CentreConfig
 
 EXIT_REFUSED = 1
 EXIT_UNREACHABLE = 2
@@ -161,12 +164,8 @@ def spy(interaction: str, mode: str, supervisor: str, api_url: str, token: str) 
     )
 
 
-@click.command("supervisor-token")
-@click.argument("supervisor")
-@click.option("--configs", "config_dir", default="configs", type=click.Path(path_type=Path))
-def supervisor_token(supervisor: str, config_dir: Path) -> None:
-    """Print SUPERVISOR's API token (from api.agent_secret in CONFIG_DIR/acd.yaml)."""
-    from cc_core.acd import supervision
+def _configs_with_secret(config_dir: Path) -> tuple[CentreConfig, str]:
+    """The configs and api.agent_secret, which every token is derived from (exits without)."""
     from cc_core.config import ConfigError, load_configs
 
     try:
@@ -176,6 +175,17 @@ def supervisor_token(supervisor: str, config_dir: Path) -> None:
     secret = config.acd.api.agent_secret
     if not secret:
         _fail(EXIT_REFUSED, f"{config_dir / 'acd.yaml'}: api.agent_secret is not set")
+    return config, secret
+
+
+@click.command("supervisor-token")
+@click.argument("supervisor")
+@click.option("--configs", "config_dir", default="configs", type=click.Path(path_type=Path))
+def supervisor_token(supervisor: str, config_dir: Path) -> None:
+    """Print SUPERVISOR's API token (from api.agent_secret in CONFIG_DIR/acd.yaml)."""
+    from cc_core.acd import supervision
+
+    config, secret = _configs_with_secret(config_dir)
     found = supervision.find_supervisor(config.agents.supervisors, supervisor)
     if found is None:
         known = ", ".join(s.id for s in config.agents.supervisors) or "none"
@@ -189,15 +199,8 @@ def supervisor_token(supervisor: str, config_dir: Path) -> None:
 def agent_token(agent: str, config_dir: Path) -> None:
     """Print AGENT's API token (from api.agent_secret in CONFIG_DIR/acd.yaml)."""
     from cc_core.acd import agent_quality
-    from cc_core.config import ConfigError, load_configs
 
-    try:
-        config = load_configs(config_dir)
-    except ConfigError as exc:
-        _fail(EXIT_CONFIG, f"the configuration has errors:\n{exc}")
-    secret = config.acd.api.agent_secret
-    if not secret:
-        _fail(EXIT_REFUSED, f"{config_dir / 'acd.yaml'}: api.agent_secret is not set")
+    config, secret = _configs_with_secret(config_dir)
     known = [a.id for a in config.agents.agents]
     if agent not in known:
         _fail(EXIT_REFUSED, f"no agent {agent!r} in agents.yaml (known: {', '.join(known)})")
