@@ -33,9 +33,14 @@ def test_quick_mode_prints_both_percentiles() -> None:
         assert float(p50) <= float(p99) <= float(top), found.group(0)
         assert int(count) > 0
     assert re.search(r"^result +(PASS|FAIL) ", out, re.MULTILINE), out
+    # The stand-ins for other hosts run below the ACD's priority, and the output says so.
+    assert re.search(r"^machine .* run at nice 10, the ACD at 0$", out, re.MULTILINE), out
 
 
 def test_bad_arguments_are_refused() -> None:
     done = run_bench("--rate", "0")
     assert done.returncode == 2
     assert "--rate must be > 0" in done.stderr
+    done = run_bench("--rig-nice", "20")
+    assert done.returncode == 2
+    assert "--rig-nice must be between 0 and 19" in done.stderr
