@@ -877,11 +877,13 @@ def report(
         f"pbx        {pbx} (pbx.sim in its own process, shipped dialplan); ACD with {store} "
         f"store and {live} live state"
     )
+    own = os.getpriority(os.PRIO_PROCESS, 0)  # os.nice in the children adds to this
     print(
         f"machine    {os.cpu_count()} cores shared by the ACD, the simulated PBX and the REST "
         f"client; "
         + (
-            f"the last two run at nice {rig_nice}, the ACD at {os.getpriority(os.PRIO_PROCESS, 0)}"
+            f"the last two run {rig_nice} nice steps below the ACD (nice "
+            f"{min(19, own + rig_nice)}, the ACD at {own})"
             if rig_nice
             else "all three at the same priority (--rig-nice 0)"
         )
