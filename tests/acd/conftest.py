@@ -96,7 +96,10 @@ def write_configs(
     wrap: int = 1,
     ring: int = 2,
     sales_extra: str = "",
+    agents_yaml: str = AGENTS_YAML,
+    agent_secret: str | None = None,
 ) -> Path:
+    """The test centre's configs; ``agent_secret`` turns on the API's tokens."""
     directory.mkdir(parents=True, exist_ok=True)
     node = f"t{secrets.token_hex(4)}"
 
@@ -105,15 +108,16 @@ def write_configs(
             text = text.replace("{" + key + "}", str(value))
         return text
 
-    (directory / "agents.yaml").write_text(AGENTS_YAML)
+    (directory / "agents.yaml").write_text(agents_yaml)
     (directory / "queues.yaml").write_text(
         fill(QUEUES_YAML, wrap=wrap, ring=ring, sales=SALES_NUMBER, support=SUPPORT_NUMBER,
              sales_extra=sales_extra)
     )
-    (directory / "acd.yaml").write_text(
-        fill(ACD_YAML, node=node, store=store_url, backend=backend, redis=redis_url,
-             ami=ami_port, ring=ring)
-    )
+    acd_yaml = fill(ACD_YAML, node=node, store=store_url, backend=backend, redis=redis_url,
+                    ami=ami_port, ring=ring)
+    if agent_secret is not None:
+        acd_yaml = acd_yaml.replace("port: 8080}", f"port: 8080, agent_secret: {agent_secret}}}")
+    (directory / "acd.yaml").write_text(acd_yaml)
     return directory
 
 
@@ -258,14 +262,19 @@ async def centre(tmp_path: Path, store_url: str) -> AsyncIterator[Centre]:
 
 @contextlib.asynccontextmanager
 async def running_centre(
-    tmp_path: Path, store_url: str, **config: Any
+    tmp_path: Path, store_url: str, *, endpoints: tuple[Endpoint, ...] = (), **config: Any
 ) -> AsyncIterator[Centre]:
+    """The simulated PBX and a node as `cc-acd run` builds it (its own API); ``endpoints``
+    are phones beyond the two agents' (e.g. supervisors'), ``config`` goes to
+    :func:`write_configs`."""
     # The sim needs the ACD's FastAGI port and the ACD the sim's AMI port: start the sim
     # first on a free port, then the ACD, then point the dialplan's FASTAGI at it.
     sim = make_sim(1)
+    for endpoint in endpoints:
+        sim.endpoints.add(endpoint)
     await sim.start()
     # Registered before the ACD connects: the ACD does not see it, agents log in by REST.
-    for name in ("agent1001", "agent1002"):
+    for name in ("agent1001", "agent1002", *(e.name for e in endpoints)):
         sim.endpoints.register(name)
     configs = write_configs(tmp_path / "configs", ami_port=sim.ami_port, store_url=store_url,
                             **config)

@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 from click.testing import CliRunner
 
@@ -31,10 +30,8 @@ from cc_core.cli.admin import cli as admin_cli
 from tests.acd.conftest import (
     AGENTS_YAML,
     Centre,
-    Phone,
     make_sim,
-    point_at,
-    start_node,
+    running_centre,
     wait_for,
     write_configs,
 )
@@ -61,33 +58,10 @@ STRANGERS = (
 async def centre_with(tmp_path: Path, store_url: str, secret: str | None) -> AsyncIterator[Centre]:
     """A simulated PBX and the node's own API, as `cc-acd run` serves it: agents.yaml's
     supervisors wired in, api.agent_secret set or not."""
-    sim = make_sim(1)
-    await sim.start()
-    for name in ("agent1001", "agent1002"):
-        sim.endpoints.register(name)  # before the ACD connects: agents log in by REST
-    configs = write_configs(
-        tmp_path / "configs", ami_port=sim.ami_port, store_url=store_url, wrap=60
-    )
-    (configs / "agents.yaml").write_text(AGENTS_YAML + SUPERVISORS)
-    if secret is not None:
-        acd_yaml = configs / "acd.yaml"
-        acd_yaml.write_text(
-            acd_yaml.read_text().replace("port: 8080}", f"port: 8080, agent_secret: {secret}}}")
-        )
-    node = await start_node(configs)
-    point_at(sim, node)
-    phones = {}
-    for name in ("agent1001", "agent1002"):
-        endpoint = sim.endpoints.get(name)
-        assert endpoint is not None
-        phones[name] = Phone(endpoint)
-    http = aiohttp.ClientSession()
-    try:
-        yield Centre(sim, node, http, configs, phones)
-    finally:
-        await http.close()
-        await node.stop()
-        await sim.stop()
+    async with running_centre(
+        tmp_path, store_url, agents_yaml=AGENTS_YAML + SUPERVISORS, agent_secret=secret, wrap=60
+    ) as centre:
+        yield centre
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import aiohttp
 import pytest
 
 from agent_softphone.client import AcdClient
@@ -24,12 +23,8 @@ from agent_softphone.probe import CpuMeter, MicProbe, WavMic
 from cc_core.acd.agent_quality import agent_token
 from tests.acd.conftest import (
     Centre,
-    Phone,
-    make_sim,
-    point_at,
-    start_node,
+    running_centre,
     wait_for,
-    write_configs,
 )
 
 SECRET = "loop-test-secret-0123456789"
@@ -72,38 +67,15 @@ class SwitchableMic:
 
 @contextlib.asynccontextmanager
 async def loop_centre(tmp_path: Path, store_url: str) -> AsyncIterator[Centre]:
-    sim = make_sim(1)
-    await sim.start()
-    for name in ("agent1001", "agent1002"):
-        sim.endpoints.register(name)
-    configs = write_configs(
-        tmp_path / "configs",
-        ami_port=sim.ami_port,
-        store_url=store_url,
+    async with running_centre(
+        tmp_path,
+        store_url,
         sales_extra=f"    quality: {{min_score: {MIN_SCORE}, weight: 0.5}}",
-    )
-    acd_yaml = configs / "acd.yaml"
-    acd_yaml.write_text(
-        acd_yaml.read_text().replace(
-            "api: {host: 127.0.0.1, port: 8080}",
-            f"api: {{host: 127.0.0.1, port: 8080, agent_secret: {SECRET}}}",
-        )
-    )
-    node = await start_node(configs)
-    point_at(sim, node)
-    phones = {}
-    for name in ("agent1001", "agent1002"):
-        endpoint = sim.endpoints.get(name)
-        assert endpoint is not None
-        phones[name] = Phone(endpoint)
-        phones[name].answers(after=0.1)
-    http = aiohttp.ClientSession()
-    try:
-        yield Centre(sim, node, http, configs, phones)
-    finally:
-        await http.close()
-        await node.stop()
-        await sim.stop()
+        agent_secret=SECRET,
+    ) as centre:
+        for phone in centre.phones.values():
+            phone.answers(after=0.1)
+        yield centre
 
 
 async def _serve_one(centre: Centre) -> str:

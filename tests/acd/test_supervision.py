@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 from click.testing import CliRunner, Result
 
@@ -27,12 +26,8 @@ from tests.acd.conftest import (
     AGENTS_YAML,
     SUPPORT_NUMBER,
     Centre,
-    Phone,
-    make_sim,
-    point_at,
-    start_node,
+    running_centre,
     wait_for,
-    write_configs,
 )
 
 SECRET = "supervision-test-secret-0123"
@@ -73,39 +68,19 @@ class Desk:
 
 @contextlib.asynccontextmanager
 async def running_desk(tmp_path: Path, store_url: str, secret: str | None) -> AsyncIterator[Desk]:
-    sim = make_sim(1)
-    for name, port in (("sup1900", 5200), ("sup1901", 5201)):
-        sim.endpoints.add(
-            Endpoint(name, port=port, behaviour=Behaviour(ring_delay=0.05, answer_delay=0.1))
-        )
-    await sim.start()
-    for name in ("agent1001", "agent1002", "sup1900", "sup1901"):
-        sim.endpoints.register(name)
-    configs = write_configs(tmp_path / "configs", ami_port=sim.ami_port, store_url=store_url)
-    (configs / "agents.yaml").write_text(AGENTS_YAML + SUPERVISORS)
-    if secret is not None:
-        acd_yaml = configs / "acd.yaml"
-        acd_yaml.write_text(
-            acd_yaml.read_text().replace(
-                "api: {host: 127.0.0.1, port: 8080}",
-                f"api: {{host: 127.0.0.1, port: 8080, agent_secret: {secret}}}",
-            )
-        )
-    node = await start_node(configs)
-    point_at(sim, node)
-    phones = {}
-    for name in ("agent1001", "agent1002"):
-        endpoint = sim.endpoints.get(name)
-        assert endpoint is not None
-        phones[name] = Phone(endpoint)
-    http = aiohttp.ClientSession()
-    try:
+    supervisors = tuple(
+        Endpoint(name, port=port, behaviour=Behaviour(ring_delay=0.05, answer_delay=0.1))
+        for name, port in (("sup1900", 5200), ("sup1901", 5201))
+    )
+    async with running_centre(
+        tmp_path,
+        store_url,
+        endpoints=supervisors,
+        agents_yaml=AGENTS_YAML + SUPERVISORS,
+        agent_secret=secret,
+    ) as centre:
         # The node's own API, as `cc-acd run` serves it (agents.yaml's supervisors wired in).
-        yield Desk(Centre(sim, node, http, configs, phones), f"http://127.0.0.1:{node.api_bound}")
-    finally:
-        await http.close()
-        await node.stop()
-        await sim.stop()
+        yield Desk(centre, f"http://127.0.0.1:{centre.node.api_bound}")
 
 
 @pytest.fixture
