@@ -6,6 +6,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from pbx.sim import bridge as bridges
+from pbx.sim import callee_gosub
 from pbx.sim.ami import events as ev
 from pbx.sim.apps import Outcome, split_args
 from pbx.sim.channel import Channel
@@ -40,6 +41,7 @@ async def app_dial(pbx: Pbx, chan: Channel, args: str) -> Outcome:
     timeout = float(parts[1]) if len(parts) > 1 and parts[1].replace(".", "", 1).isdigit() else None
     options = parts[2] if len(parts) > 2 else ""
     predial = option_argument(options, "b")
+    on_answer = option_argument(options, "U")
     for name in DIAL_RESET:
         pbx.set_var(chan, name, "")
     start = pbx.clock()
@@ -102,6 +104,12 @@ async def app_dial(pbx: Pbx, chan: Channel, args: str) -> Outcome:
         # Several legs: the one that answered becomes the caller's connected line now.
         chan.connected_num, chan.connected_name = out.caller_num, out.caller_name
         pbx.publish(chan)
+    if on_answer is not None:
+        # U(): the routine runs on the answered leg now, while the caller waits in Dial;
+        # app_dial publishes the DialEnd ANSWER only after its answer options are done.
+        refused = await callee_gosub.run(pbx, out, on_answer)
+        if refused is not None:
+            return _refused(pbx, chan, out, refused, options)
     pbx.emit(ev.dial_end(chan.snapshot, out.snapshot or pbx.publish(out), "ANSWER"))
     if out.tech == "PJSIP":
         # app_dial empties the answered leg's extension (and dial context) before bridging.
@@ -121,6 +129,29 @@ async def app_dial(pbx: Pbx, chan: Channel, args: str) -> Outcome:
         pbx.soft_hangup(chan, 16)
         return "hangup"
     return None
+
+
+def _refused(
+    pbx: Pbx, chan: Channel, out: Channel, refused: callee_gosub.Refusal, options: str
+) -> Outcome:
+    """U()'s GOSUB_RESULT said no: the answered leg is hung up instead of bridged, and the
+    caller goes on (or is hung up, when neither the result nor ``g`` lets it go on)."""
+    pbx.emit(ev.dial_end(chan.snapshot, out.snapshot or pbx.publish(out), refused.result))
+    if out.tech == "PJSIP":
+        pbx.hang_up_dialled(out, NORMAL_CLEARING)
+    else:
+        pbx.soft_hangup(out, NORMAL_CLEARING)
+    pbx.set_var(chan, "DIALSTATUS", refused.status)
+    if chan.soft_hangup or chan.hangup_queued or chan.pending_goto:
+        raise Interrupted
+    moved = refused.goto is not None and pbx.goto(chan, refused.goto)
+    if moved:
+        return "goto"
+    if refused.go_on or "g" in option_flags(options):
+        return None
+    chan.hangupcause = NORMAL_CLEARING
+    pbx.soft_hangup(chan, NORMAL_CLEARING)
+    return "hangup"
 
 
 def _let_go(

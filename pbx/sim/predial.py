@@ -75,8 +75,9 @@ def parse_target(spec: str, chan: Channel) -> tuple[str, str, str, list[str]]:
     return parts[0], parts[1], parts[2], args
 
 
-async def run_handler(pbx: Pbx, chan: Channel, spec: str) -> None:
-    """Run the handler on ``chan`` up to its Return(), then put the channel back where it was."""
+async def run_handler(pbx: Pbx, chan: Channel, spec: str, option: str = "b") -> None:
+    """Run the handler on ``chan`` up to its Return(), then put the channel back where it was.
+    ``option`` names the Dial option that asked for it in warnings (``b``, ``U``)."""
     saved = (chan.context, chan.exten, chan.priority)
     shown = (chan.appl, chan.data)
     context, exten, prio, args = parse_target(spec, chan)
@@ -85,7 +86,7 @@ async def run_handler(pbx: Pbx, chan: Channel, spec: str) -> None:
     else:
         priority = pbx.dialplan.find_label(context, exten, prio)
     if priority is None:
-        log.warning("Dial b(): no priority %r in %s,%s", prio, context, exten)
+        log.warning("Dial %s(): no priority %r in %s,%s", option, prio, context, exten)
         return
     for n, value in enumerate(args, start=1):
         pbx.set_var(chan, f"ARG{n}", value)
@@ -95,7 +96,8 @@ async def run_handler(pbx: Pbx, chan: Channel, spec: str) -> None:
             found = pbx.dialplan.lookup(chan.context, chan.exten, chan.priority, chan.caller_num)
             if found is None:
                 log.warning(
-                    "Dial b() on %s ran off the end of %s,%s without Return()",
+                    "Dial %s() on %s ran off the end of %s,%s without Return()",
+                    option,
                     chan.name,
                     chan.context,
                     chan.exten,
@@ -111,7 +113,7 @@ async def run_handler(pbx: Pbx, chan: Channel, spec: str) -> None:
                 return
             if outcome != "goto":
                 chan.priority += 1
-        log.warning("Dial b() on %s: no Return() after %d steps", chan.name, MAX_STEPS)
+        log.warning("Dial %s() on %s: no Return() after %d steps", option, chan.name, MAX_STEPS)
     finally:
         chan.context, chan.exten, chan.priority = saved
         chan.appl, chan.data = shown

@@ -12,6 +12,7 @@ import re
 import shlex
 from collections.abc import Awaitable, Callable
 
+from pbx.sim.esl import execute_on
 from pbx.sim.esl.channel import FsChannel
 from pbx.sim.esl.legs import OriginateError
 from pbx.sim.esl.originate import parse_dial
@@ -75,7 +76,11 @@ async def idle(sw: FsSwitch, ch: FsChannel, seconds: float | None = None) -> boo
 
 @app("answer")
 async def answer(sw: FsSwitch, ch: FsChannel, data: str) -> str:
+    fresh = ch.up and not ch.answered.is_set()
     sw.answer(ch)
+    if fresh:
+        # Answering runs the channel's execute_on_answer (not again for an answered one).
+        await execute_on.run(sw, ch, execute_on.EXECUTE_ON_ANSWER)
     return "_none_"
 
 

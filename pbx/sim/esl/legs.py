@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from pbx.sim.esl import execute_on
 from pbx.sim.esl.channel import FsChannel
 
 if TYPE_CHECKING:
@@ -162,6 +163,9 @@ class ChannelLegs:
             answered.cancel()
             gone.cancel()
         if a.answered.is_set() and a.up:
+            # The leg's execute_on_answer runs as it answers, before the bridge or originate
+            # waiting for that answer goes on.
+            await execute_on.run(self, a, execute_on.EXECUTE_ON_ANSWER)
             return
         cause = a.hangup_cause or "NO_ANSWER"
         if a.up:

@@ -16,8 +16,7 @@ def parse_dial(dial: str) -> tuple[dict[str, str], str]:
     variables: dict[str, str] = {}
     dial = dial.strip()
     while dial[:1] in ("{", "["):
-        close = "}" if dial[0] == "{" else "]"
-        end = dial.find(close)
+        end = _end_bracket(dial)
         if end == -1:
             raise ValueError(f"unterminated {dial[0]!r} in dial string")
         for item in _split_vars(dial[1:end]):
@@ -26,6 +25,21 @@ def parse_dial(dial: str) -> tuple[dict[str, str], str]:
                 variables[k.strip()] = v.strip().strip("'")
         dial = dial[end + 1 :]
     return variables, dial
+
+
+def _end_bracket(dial: str) -> int:
+    """Index of the bracket closing ``dial[0]``, nesting counted (switch_find_end_paren), so
+    a value such as ``${uuid}`` inside ``{...}`` stays whole; -1 when it is not closed."""
+    open_, close = dial[0], "}" if dial[0] == "{" else "]"
+    depth = 0
+    for i, c in enumerate(dial):
+        if c == open_:
+            depth += 1
+        elif c == close:
+            depth -= 1
+            if depth == 0:
+                return i
+    return -1
 
 
 def _split_vars(text: str) -> list[str]:
