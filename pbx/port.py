@@ -644,9 +644,10 @@ class PbxPort(abc.ABC):
         self, endpoints: Sequence[str], *, timeout_s: float | None = None
     ) -> dict[str, str]:
         """The dialplan's served marks: for each of ``endpoints``, the call id of the last
-        caller it answered and talked to until the end (the one trace of a call served while
-        nobody watched that outlives the caller's channel). A mark that is not set or cannot
-        be read is left out. A port whose dialplan keeps no marks answers ``{}``."""
+        caller it answered (set as the agent answers, so whichever side hangs up first: the
+        one trace of a call served while nobody watched that outlives the caller's channel).
+        A mark that is not set or cannot be read is left out. A port whose dialplan keeps no
+        marks answers ``{}``."""
         return {}
 
 

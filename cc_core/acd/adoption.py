@@ -294,9 +294,10 @@ async def _served_while_away(
     by_call: Mapping[str, LiveCall],
     by_tag: Mapping[str, LiveCall],
 ) -> dict[str, str]:
-    """Vanished calls an agent answered and talked to until the end while the ACD was away,
-    by the dialplan's served marks: call id -> agent. The store may not say so: the last
-    facts before a crash can be lost (the journal commits a moment later)."""
+    """Vanished calls an agent answered while the ACD was away (either side may have hung
+    up first), by the dialplan's served marks: call id -> agent. The store may not say so:
+    the last facts before a crash can be lost (the journal commits a moment later), and the
+    agent may have answered only after the ACD stopped."""
     vanished = {
         row.pbx_call_id
         for row in rows

@@ -18,12 +18,13 @@ log = logging.getLogger(__name__)
 
 # The cause given to a call that vanished while the link was down: Asterisk no longer says why.
 VANISHED = HangupCause(0, "Unknown (hung up while the AMI link was down)")
-# A vanished call the dialplan marked as answered by the agent it rang, who then hung up.
+# A vanished call the dialplan marked as answered by the agent it rang.
 SERVED_VANISHED = HangupCause(16, "Normal Clearing (answered; ended while the AMI link was down)")
 
-# [cc-connect] stores the Uniqueid of the last caller each agent endpoint talked to and hung up
-# on in the global CC_SERVED_<endpoint> (one per agent, so nothing piles up): the one trace of
-# a call served entirely inside an outage that outlives the caller's channel.
+# [cc-connect]'s Dial U() routine ([cc-agent-answered]) stores the Uniqueid of the last caller
+# each agent endpoint answered in the global CC_SERVED_<endpoint> as the agent answers (one per
+# agent, so nothing piles up): the one trace of a call served inside an outage that outlives
+# the caller's channel, whichever side hung up first.
 SERVED_PREFIX = "CC_SERVED_"
 
 

@@ -89,7 +89,8 @@ def dial_status(event: EslEvent) -> DialStatus:
 
 # The dialplan's record of the last ring on the caller (cc_connect_done): ANSWER or DIALSTATUS.
 RING_RESULT = "cc_ring_result"
-# The dialplan's per-agent mark of the last caller it served (set_global in cc_connect_done).
+# The dialplan's per-agent mark of the last caller an agent answered (set_global by the
+# cc_connect bridge's execute_on_answer, on the agent's leg as it answers).
 SERVED_PREFIX = "cc_served_"
 
 

@@ -53,6 +53,7 @@ class FsCentre:
     node: Node
     http: aiohttp.ClientSession
     phones: dict[str, UserEndpoint]
+    configs: Path
     callers: int = 0
 
     async def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
@@ -98,7 +99,7 @@ def shipped_dialplan(ivr_port: int) -> xml_dialplan.XmlDialplan:
 
 
 @contextlib.asynccontextmanager
-async def running(tmp_path: Path, store_url: str) -> AsyncIterator[FsCentre]:
+async def running(tmp_path: Path, store_url: str, ring: int = 2) -> AsyncIterator[FsCentre]:
     sim = FsSimulator(FsSimConfig(dialplan_paths=DIALPLAN, port=0, heartbeat=5.0))
     await sim.start()
     phones = {
@@ -107,25 +108,33 @@ async def running(tmp_path: Path, store_url: str) -> AsyncIterator[FsCentre]:
     }
     for phone in phones.values():
         sim.register(phone)  # before the ACD connects: agents log in over the API
-    configs = write_configs(tmp_path / "configs", ami_port=1, store_url=store_url, ring=2)
+    configs = write_configs(tmp_path / "configs", ami_port=1, store_url=store_url, ring=ring)
     agents = AGENTS_YAML
     for user in PHONES.values():
         agents = agents.replace(f"PJSIP/agent{user}", f"user/{user}")
     (configs / "agents.yaml").write_text(agents)
     (configs / "acd.yaml").write_text(
-        ACD_YAML.replace("{store}", store_url).replace("{esl}", str(sim.port))
+        ACD_YAML.replace("{store}", store_url)
+        .replace("{esl}", str(sim.port))
+        .replace("ring_timeout: 2", f"ring_timeout: {ring}")
     )
-    node = Node(load_configs(configs), api_port=0, ivr_socket_port=0)
-    await node.start(wait_for_pbx=True)
-    assert node.ivr_socket is not None
-    sim.switch.dialplan = shipped_dialplan(node.ivr_socket.port)
+    node = await start_node(sim, configs)
     http = aiohttp.ClientSession()
     try:
-        yield FsCentre(sim, node, http, phones)
+        yield FsCentre(sim, node, http, phones, configs)
     finally:
         await http.close()
         await node.stop()
         await sim.stop()
+
+
+async def start_node(sim: FsSimulator, configs: Path) -> Node:
+    """An ACD node on these configs, the dialplan's IVR socket pointed at it."""
+    node = Node(load_configs(configs), api_port=0, ivr_socket_port=0)
+    await node.start(wait_for_pbx=True)
+    assert node.ivr_socket is not None
+    sim.switch.dialplan = shipped_dialplan(node.ivr_socket.port)
+    return node
 
 
 @pytest.fixture
@@ -266,3 +275,50 @@ async def test_a_caller_the_ivr_never_reached_is_adopted_after_a_resync(
         "connected",
     ]
     await centre.hang_up(ch)
+
+
+async def test_a_call_answered_while_away_whose_caller_hung_up_first(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """The agent answers while the ACD is down and the caller hangs up first (the caller's
+    dialplan ends inside bridge): the served mark, set by the bridge's execute_on_answer as
+    the agent answered, closes the call as served by that agent, not abandoned."""
+    async with running(tmp_path, sqlite_url, ring=60) as centre:
+        centre.phones["ann"].no_answer = True  # rings until the test answers for it
+        await centre.login("ann")
+        ch = centre.call()
+
+        def ringing() -> FsChannel | None:
+            legs = [c for c in centre.sim.switch.channels.values() if c.other is ch and c.up]
+            return legs[0] if legs and not legs[0].answered.is_set() else None
+
+        leg = await wait_for(ringing, what="ann's phone ringing")
+
+        async def offered() -> bool:
+            rows = await centre.rows()
+            return len(rows) == 1 and rows[0].state == "offered"
+
+        await wait_for(offered, what="offer recorded")
+        (row,) = await centre.rows()
+        await centre.node.stop()
+        centre.sim.switch.answer(leg)  # the agent picks up while the ACD is away
+        await wait_for(lambda: ch.uuid in centre.sim.switch.bridges, what="bridged")
+        await centre.hang_up(ch)  # the caller hangs up first
+        await wait_for(lambda: not ch.up and not leg.up, what="both gone")
+        centre.node = await start_node(centre.sim, centre.configs)
+        try:
+
+            async def closed() -> bool:
+                return not await centre.rows()
+
+            await wait_for(closed, what="interaction closed")
+            events = await centre.events(row.id)
+            assert centre.node.store is not None
+            async with centre.node.store.transaction(readonly=True) as repos:
+                final = await repos.interactions.get(row.id)
+        finally:
+            await centre.node.stop()
+    assert (final.state, final.agent_id) == ("ended", "ann")
+    assert "abandoned" not in [e.event for e in events]
+    assert events[-1].event == "ended"
+    assert events[-1].data["cause"] == "served while the ACD was away"

@@ -8,7 +8,8 @@ from sqlalchemy import delete, select, update
 
 from cc_core.store.database import Store
 from cc_core.store.models import Interaction, InteractionEvent
-from tests.acd.conftest import Centre, point_at, start_node, wait_for
+from pbx.sim.channel import Channel, State
+from tests.acd.conftest import Centre, point_at, running_centre, start_node, wait_for
 
 
 async def restart(centre: Centre, while_down: object = None) -> None:
@@ -187,5 +188,46 @@ async def test_a_call_served_while_away_whose_last_facts_were_lost(
         events = await repos.events.for_interaction(row.id)
         final = await repos.interactions.get(row.id)
     assert (final.state, final.agent_id) == ("ended", "ann")
+    assert events[-1].event == "ended"
+    assert events[-1].data["cause"] == "served while the ACD was away"
+
+
+async def test_a_call_answered_while_away_whose_caller_hung_up_first(
+    tmp_path: Path, store_url: str
+) -> None:
+    """The agent answers while the ACD is down and the caller hangs up first (no dialplan step
+    runs after that on the caller's side): the served mark, left at the answer by Dial's U()
+    routine, closes the call as served by that agent, not abandoned."""
+    async with running_centre(tmp_path, store_url, ring=60) as centre:
+        centre.phones["agent1001"].never_answers()  # rings until the test answers for it
+        await centre.login("ann")
+        chan = centre.call()
+
+        def ringing() -> Channel | None:
+            legs = [c for c in centre.sim.pbx.channels.values() if c.dialed_by is chan]
+            return legs[0] if legs and legs[0].state == State.RINGING else None
+
+        leg = await wait_for(ringing, what="the agent's phone ringing")
+        (row,) = await centre.interactions()
+        assert row.state == "offered"
+        await centre.node.stop()
+        centre.sim.pbx.answer(leg)  # the agent picks up while the ACD is away
+        await wait_for(lambda: chan.bridge is not None, what="caller and agent bridged")
+        centre.hang_up(chan)  # the caller hangs up first
+        await wait_for(lambda: chan.hung_up and leg.hung_up, what="both gone")
+        centre.node = await start_node(centre.configs)
+        point_at(centre.sim, centre.node)
+
+        async def closed() -> bool:
+            return not await centre.interactions()
+
+        await wait_for(closed, what="interaction closed")
+        assert centre.node.store is not None
+        async with centre.node.store.transaction(readonly=True) as repos:
+            events = await repos.events.for_interaction(row.id)
+            final = await repos.interactions.get(row.id)
+        await centre.node.stop()
+    assert (final.state, final.agent_id) == ("ended", "ann")
+    assert "abandoned" not in [e.event for e in events]
     assert events[-1].event == "ended"
     assert events[-1].data["cause"] == "served while the ACD was away"

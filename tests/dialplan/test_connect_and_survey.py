@@ -30,7 +30,11 @@ async def test_agent_answers_bridge_then_agent_hangs_up_ends_the_call(centre: Ce
     gone = await ami.wait_for(event("Hangup", caller), since=mark)
     assert gone["Cause"] == "16"
     dial = [d for ctx, app, d in applications(ami.of(caller, mark)) if app == "Dial"]
-    assert dial == ["PJSIP/1001,15,gb(cc-agent-leg^s^1(i-1))"]  # the stub IVR tagged i-1
+    # The stub IVR tagged i-1; U() gets the caller's Uniqueid and the endpoint.
+    assert dial == [
+        f"PJSIP/1001,15,gb(cc-agent-leg^s^1(i-1))U(cc-agent-answered^{begin['Uniqueid']}"
+        "^PJSIP/1001)"
+    ]
     after = [(ctx, app) for ctx, app, _ in applications(ami.of(caller, mark))]
     assert after[-2:] == [("cc-connect", "GotoIf"), ("cc-connect", "Hangup")]
     assert "cc-survey" not in {ctx for ctx, _ in after}
@@ -63,6 +67,39 @@ async def test_caller_hanging_up_while_talking_skips_the_survey(centre: Centre) 
     await ami.wait_for(event("Hangup", begin["DestChannel"]), since=mark)
     await ami.wait_for(event("Hangup", caller), since=mark)
     assert [v.script for v in centre.ivr.visits] == ["ivr/main_menu"]
+
+
+async def test_served_mark_is_left_at_the_answer_when_the_caller_hangs_up_first(
+    centre: Centre,
+) -> None:
+    centre.phone("1003")  # never hangs up by itself
+    caller = await held_call(centre)
+    ami = centre.ami
+    mark = ami.mark()
+    await centre.connect(caller, "PJSIP/1003")
+    begin = await ami.wait_for(event("DialBegin", caller), since=mark)
+    leg, uniqueid = begin["DestChannel"], begin["Uniqueid"]
+    await ami.wait_for(event("BridgeEnter", caller), since=mark)
+    # [cc-agent-answered] ran on the agent's leg once it answered, before the caller's DialEnd
+    # ANSWER and the bridge.
+    seen = ami.events[mark:]
+    answered = next(
+        i for i, e in enumerate(seen) if event("Newstate", leg, ChannelStateDesc="Up")(e)
+    )
+    routine = [
+        i for i, e in enumerate(seen) if event("Newexten", leg, Context="cc-agent-answered")(e)
+    ]
+    dial_end = next(
+        i for i, e in enumerate(seen) if event("DialEnd", caller, DialStatus="ANSWER")(e)
+    )
+    assert routine and answered < routine[0] and routine[-1] < dial_end
+    served = {"Action": "Getvar", "Variable": "CC_SERVED_PJSIP/1003"}
+    assert (await ami.action(served)).get("Value") == uniqueid
+    # The caller hangs up first: its dialplan ends inside Dial, and the mark stays.
+    await ami.action({"Action": "Hangup", "Channel": caller, "Cause": "16"})
+    await ami.wait_for(event("Hangup", leg), since=mark)
+    await ami.wait_for(event("Hangup", caller), since=mark)
+    assert (await ami.action(served)).get("Value") == uniqueid
 
 
 async def test_agent_leg_invite_carries_the_interaction_header(centre: Centre) -> None:
@@ -128,7 +165,7 @@ async def test_ring_timeout_defaults_when_missing_or_not_a_number(centre: Centre
         await ami.wait_for(event("DialEnd", caller, DialStatus="NOANSWER"), since=mark)
         await centre.held(caller, since=mark)
         dial = [d for _, app, d in applications(ami.of(caller, mark)) if app == "Dial"]
-        assert dial == ["PJSIP/1006,20,gb(cc-agent-leg^s^1(i-1))"], timeout  # default timeout
+        assert [d.split(",")[:2] for d in dial] == [["PJSIP/1006", "20"]], timeout  # default
 
 
 async def test_endpoint_that_would_add_options_or_targets_is_refused(centre: Centre) -> None:
@@ -136,7 +173,7 @@ async def test_endpoint_that_would_add_options_or_targets_is_refused(centre: Cen
     centre.phone("1008")
     caller = await held_call(centre)
     ami = centre.ami
-    for endpoint in ("PJSIP/1007&PJSIP/1008", "PJSIP/1007,5,G(x)", "1007", ""):
+    for endpoint in ("PJSIP/1007&PJSIP/1008", "PJSIP/1007,5,G(x)", "PJSIP/1007^x", "1007", ""):
         mark = ami.mark()
         await centre.connect(caller, endpoint)
         await centre.held(caller, since=mark)

@@ -174,6 +174,45 @@ async def test_survey_after_agent_hangs_up(shipped: tuple[FsSimulator, Ivr]) -> 
     await esl.close()
 
 
+async def test_served_mark_is_set_at_the_answer_when_the_caller_hangs_up_first(
+    shipped: tuple[FsSimulator, Ivr],
+) -> None:
+    fs, _ = shipped
+    fs.register(
+        UserEndpoint(
+            "1004", "127.0.0.1", "sofia/internal/sip:1004@127.0.0.1:5101", answer_delay=0.2
+        )
+    )
+    esl = await EslClient.connect(fs.port)
+    await esl.command("event plain ALL")
+    caller = fs.switch.inbound_call("100", "5550004", context="ccplane")
+    await esl.event(
+        is_("CHANNEL_EXECUTE", {"Unique-ID": caller.uuid, "Application": "endless_playback"})
+    )
+    mark = len(esl.events)
+    await esl.api(f"uuid_setvar {caller.uuid} cc_agent_endpoint user/1004")
+    await esl.api(f"uuid_transfer {caller.uuid} cc_connect XML ccplane")
+    bridged = await esl.event(is_("CHANNEL_BRIDGE", {"Unique-ID": caller.uuid}), start=mark)
+    agent = bridged["Bridge-B-Unique-ID"]
+    # The agent's leg set the mark as it answered, before the bridge.
+    seen = [h for h, _ in esl.events[mark:]]
+    answered = next(i for i, h in enumerate(seen) if is_("CHANNEL_ANSWER", {"Unique-ID": agent})(h))
+    marked = next(
+        i
+        for i, h in enumerate(seen)
+        if is_("CHANNEL_EXECUTE_COMPLETE", {"Unique-ID": agent, "Application": "set_global"})(h)
+    )
+    bridge = next(i for i, h in enumerate(seen) if is_("CHANNEL_BRIDGE")(h))
+    assert answered < marked < bridge
+    assert await esl.api("global_getvar cc_served_user/1004") == caller.uuid
+    # The caller hangs up first: its dialplan ends inside bridge, the mark stays.
+    await esl.api(f"uuid_kill {caller.uuid}")
+    await esl.event(is_("CHANNEL_HANGUP_COMPLETE", {"Unique-ID": agent}), start=mark)
+    await esl.event(is_("CHANNEL_HANGUP_COMPLETE", {"Unique-ID": caller.uuid}), start=mark)
+    assert await esl.api("global_getvar cc_served_user/1004") == caller.uuid
+    await esl.close()
+
+
 async def test_ivr_unreachable_still_holds(tmp_path: object) -> None:
     # Nothing listens on the IVR port: socket fails, the call is marked and held.
     blocker = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
