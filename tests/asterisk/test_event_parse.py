@@ -207,3 +207,14 @@ async def test_what_arrived_before_a_loss_is_handled_first(
     )
     protocol.connection_lost(None)
     assert order == ["1", "2", "lost"]
+
+
+def test_header_reads_either_parser_the_same_way() -> None:
+    block = "Event: Newchannel\r\nChannel: PJSIP/a-1\r\nChanVariable: A=1\r\nChanVariable: B=2"
+    for message in (event_message(block), Message.from_line(block)):
+        assert message is not None
+        assert ami.header(message, "channel") == "PJSIP/a-1"
+        assert ami.header(message, "CHANNEL") == "PJSIP/a-1"
+        assert ami.header(message, "ChanVariable") == "B=2"  # repeated: the last one
+        assert ami.header(message, "Uniqueid") == ""
+    assert ami.header(Message({"Response": "Success", "Message": "ok"}), "message") == "ok"
