@@ -6,7 +6,9 @@ outbound-socket listener, no store. Whenever its lease keeper holds the lease it
 ACD exactly as a lone node does (store, PBX, resync, adoption, FastAGI, full API); when the
 lease is lost it stops again. Between the lease deadline and that stop, the fence below
 refuses every PBX command and agent reservation, so a node whose lease ran out stops acting
-at once even while it is still shutting its links.
+at once even while it is still shutting its links. Reservations also carry the lease token,
+which Redis checks in the same step as the reservation: a node paused past its lease that
+still believes itself active is refused there too. PBX commands are fenced locally only.
 """
 
 from __future__ import annotations
@@ -22,7 +24,15 @@ from aiohttp import web
 
 from cc_core.config.acd_file import HaSettings
 from cc_core.logs import log_event
-from cc_core.store.live import AgentLive, Lease, LeaseKeeper, LiveState, LiveStateError
+from cc_core.store.live import (
+    AgentLive,
+    FenceRefused,
+    Lease,
+    LeaseFence,
+    LeaseKeeper,
+    LiveState,
+    LiveStateError,
+)
 from pbx.port import EventSubscription, LiveCall, NotConnected, PbxPort
 
 if TYPE_CHECKING:
@@ -42,6 +52,12 @@ class Fence:
     @property
     def open(self) -> bool:
         return self.keeper.active
+
+    @property
+    def token(self) -> LeaseFence | None:
+        """What a fenced write carries while the fence is open (the lease and its token)."""
+        token = self.keeper.token
+        return None if token is None else LeaseFence(self.keeper.name, token)
 
     def check(self, what: str) -> None:
         if not self.keeper.active:
@@ -124,11 +140,14 @@ class FencedPort(PbxPort):
 
 class FencedLive:
     """The live state of an active node: an agent is reserved for an offer only while the
-    fence is open (a refused reservation is a `reject` to the engine: nothing is rung)."""
+    fence is open, and the reservation carries the lease token so that Redis refuses it when
+    the lease has moved on (a node paused past its lease). Either refusal is a `reject` to the
+    engine: nothing is rung, the call waits."""
 
     def __init__(self, inner: LiveState, fence: Fence) -> None:
         self._inner = inner
         self._fence = fence
+        self._fenced_token: int | None = None  # the token whose refusal was last logged
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -136,7 +155,8 @@ class FencedLive:
     async def reserve(
         self, agent_id: str, expected_state: str, interaction_id: str, **kwargs: Any
     ) -> AgentLive | None:
-        if not self._fence.open:
+        token = self._fence.token
+        if token is None:
             log_event(
                 log,
                 "ha.reserve_refused",
@@ -145,7 +165,25 @@ class FencedLive:
                 interaction=interaction_id,
             )
             return None
-        return await self._inner.reserve(agent_id, expected_state, interaction_id, **kwargs)
+        try:
+            return await self._inner.reserve(
+                agent_id, expected_state, interaction_id, fence=token, **kwargs
+            )
+        except FenceRefused as exc:
+            # Logged once per token: every offer until the keeper notices would repeat it.
+            if self._fenced_token != exc.token:
+                self._fenced_token = exc.token
+                log_event(
+                    log,
+                    "ha.reserve_fenced",
+                    logging.ERROR,
+                    agent=agent_id,
+                    interaction=interaction_id,
+                    lease=exc.lease,
+                    token=exc.token,
+                    current=exc.current,
+                )
+            return None
 
 
 def fenced_live(live: LiveState, fence: Fence) -> LiveState:

@@ -6,7 +6,7 @@ import json
 import math
 from typing import Any
 
-from cc_core.store.live.port import LiveStateDataError, check_id
+from cc_core.store.live.port import LeaseFence, LiveStateDataError, check_id
 
 
 def encode_event(channel: str, data: dict[str, Any]) -> str:
@@ -47,6 +47,12 @@ def decode_event(raw: str | bytes) -> dict[str, Any] | None:
     except (TypeError, ValueError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def check_fence(fence: object) -> LeaseFence | None:
+    if fence is None or isinstance(fence, LeaseFence):
+        return fence
+    raise LiveStateDataError(f"fence: got {type(fence).__name__}, expected LeaseFence or None")
 
 
 def check_transition_args(

@@ -44,6 +44,16 @@ redis.call('HINCRBY', KEYS[1], 'version', 1)
 return redis.call('HGETALL', KEYS[1])
 """
 
+# TRANSITION behind a fence. KEYS: agent hash, lease hash. ARGV: as TRANSITION, then the
+# caller's lease token. Unless that token is the lease's current one, returns the current
+# token (0 when nobody holds the lease) and changes nothing: an integer, never a record or
+# false, so the caller tells "fenced off" from "agent not in the expected state".
+_FENCE = """
+local held = redis.call('HGET', KEYS[2], 'token')
+if held ~= ARGV[8] then return tonumber(held) or 0 end
+"""
+FENCED_TRANSITION = _FENCE + TRANSITION
+
 # KEYS: queue hash, queue index set. ARGV: queue id, amount. Floors the count at zero.
 DECR_WAITING = """
 local n = tonumber(redis.call('HGET', KEYS[1], 'waiting') or '0') - tonumber(ARGV[2])

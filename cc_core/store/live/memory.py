@@ -21,6 +21,7 @@ from typing import Any
 
 from cc_core.store.live.codec import (
     check_amount,
+    check_fence,
     check_since,
     check_transition_args,
     decode_event,
@@ -30,7 +31,9 @@ from cc_core.store.live.codec import (
 from cc_core.store.live.port import (
     RESERVED,
     AgentLive,
+    FenceRefused,
     Lease,
+    LeaseFence,
     LiveEvent,
     LiveStateDataError,
     QueueStats,
@@ -235,10 +238,20 @@ class MemoryLiveState:
         interaction_id: str,
         *,
         max_interactions: int | None = None,
+        fence: LeaseFence | None = None,
     ) -> AgentLive | None:
+        check_id("agent_id", agent_id)
+        check_id("interaction_id", interaction_id)
+        check_transition_args(expected_state, RESERVED, "", interaction_id, None, max_interactions)
+        fence = check_fence(fence)
+        if fence is not None:
+            # Checked before the state, with no await in between: one atomic step, as in Lua.
+            held = self._live_lease(fence.lease)
+            if held is None or held.token != fence.token:
+                raise FenceRefused(fence.lease, fence.token, None if held is None else held.token)
         return await self.transition(
             agent_id, expected_state, RESERVED,
-            add_interaction=check_id("interaction_id", interaction_id),
+            add_interaction=interaction_id,
             max_interactions=max_interactions,
         )
 

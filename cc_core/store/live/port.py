@@ -33,6 +33,18 @@ class LiveStateDataError(LiveStateError, ValueError):
     """A value could not be stored or a stored value could not be read back."""
 
 
+class FenceRefused(LiveStateError):
+    """A fenced write was refused: `token` is not lease `lease`'s current token (`current`,
+    None when nobody holds the lease). Nothing was changed."""
+
+    def __init__(self, lease: str, token: int, current: int | None) -> None:
+        held = "nobody holds it" if current is None else f"its current token is {current}"
+        super().__init__(f"lease {lease!r}: token {token} refused, {held}")
+        self.lease = lease
+        self.token = token
+        self.current = current
+
+
 def check_namespace(namespace: str) -> str:
     # ':' separates key parts and glob characters would widen SCAN patterns, so both are out.
     if not isinstance(namespace, str) or not _NAMESPACE_RE.match(namespace):
@@ -135,14 +147,32 @@ class QueueStats:
 class Lease:
     """Who holds a named lease, its fencing token and the seconds left before it expires.
 
-    The token grows every time the lease changes hands, so a store that records the highest
-    token it has seen can refuse writes from a node that lost the lease without noticing.
+    The token grows every time the lease changes hands, so the store can refuse a fenced write
+    (`reserve(..., fence=LeaseFence(name, token))`) from a node that lost the lease without
+    noticing.
     """
 
     name: str
     holder: str
     token: int
     ttl_left: float
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseFence:
+    """What a fenced write carries: the lease the caller acts under and the token it holds.
+
+    The store applies the write only while `token` is that lease's current token, checked in
+    the same atomic step as the write itself.
+    """
+
+    lease: str
+    token: int
+
+    def __post_init__(self) -> None:
+        check_id("lease", self.lease)
+        if isinstance(self.token, bool) or not isinstance(self.token, int) or self.token < 1:
+            raise LiveStateDataError(f"token: got {self.token!r}, expected an int >= 1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,8 +254,14 @@ class AgentStates(Protocol):
         interaction_id: str,
         *,
         max_interactions: int | None = None,
+        fence: LeaseFence | None = None,
     ) -> AgentLive | None:
-        """`transition` to RESERVED, adding the interaction: the guard against double offers."""
+        """`transition` to RESERVED, adding the interaction: the guard against double offers.
+
+        With `fence` (HA nodes) the store first checks, in the same atomic step, that the
+        fence's token is its lease's current token, and raises `FenceRefused` (changing
+        nothing) when it is not or nobody holds the lease.
+        """
         ...
 
 

@@ -38,6 +38,7 @@ from cc_core.logs import log_event
 from cc_core.store.live import lua
 from cc_core.store.live.codec import (
     check_amount,
+    check_fence,
     check_since,
     check_transition_args,
     decode_event,
@@ -47,7 +48,9 @@ from cc_core.store.live.codec import (
 from cc_core.store.live.port import (
     RESERVED,
     AgentLive,
+    FenceRefused,
     Lease,
+    LeaseFence,
     LiveEvent,
     LiveStateDataError,
     LiveStateError,
@@ -214,6 +217,7 @@ class RedisLiveState:
         self._where = f"{kw.get('host', kw.get('path', '?'))}:{kw.get('port', '')}"
         self._set_agent = self._r.register_script(lua.SET_AGENT)
         self._transition = self._r.register_script(lua.TRANSITION)
+        self._fenced_transition = self._r.register_script(lua.FENCED_TRANSITION)
         self._decr_waiting = self._r.register_script(lua.DECR_WAITING)
         self._acquire = self._r.register_script(lua.ACQUIRE_LEASE)
         self._renew = self._r.register_script(lua.RENEW_LEASE)
@@ -343,27 +347,10 @@ class RedisLiveState:
         remove_interaction: str | None = None,
         max_interactions: int | None = None,
     ) -> AgentLive | None:
-        check_id("agent_id", agent_id)
-        check_transition_args(
-            expected_state, new_state, reason, add_interaction, remove_interaction,
-            max_interactions,
+        return await self._cas(
+            agent_id, expected_state, new_state, reason, add_interaction, remove_interaction,
+            max_interactions, None,
         )
-        async with self._g("transition"):
-            try:
-                raw = await self._transition(
-                    keys=[self._k("agent", agent_id)],
-                    args=[
-                        expected_state, new_state, reason, repr(float(self._clock())),
-                        add_interaction or "", remove_interaction or "", max_interactions or 0,
-                    ],
-                )
-            except rx.ResponseError as exc:
-                if "LIVEDATA" in str(exc):
-                    raise LiveStateDataError(str(exc).replace("LIVEDATA ", "")) from exc
-                raise
-        if not raw:
-            return None
-        return self._decode_agent(agent_id, dict(zip(raw[::2], raw[1::2], strict=True)))
 
     async def reserve(
         self,
@@ -372,12 +359,52 @@ class RedisLiveState:
         interaction_id: str,
         *,
         max_interactions: int | None = None,
+        fence: LeaseFence | None = None,
     ) -> AgentLive | None:
-        return await self.transition(
-            agent_id, expected_state, RESERVED,
-            add_interaction=check_id("interaction_id", interaction_id),
-            max_interactions=max_interactions,
+        return await self._cas(
+            agent_id, expected_state, RESERVED, "", check_id("interaction_id", interaction_id),
+            None, max_interactions, check_fence(fence),
         )
+
+    async def _cas(
+        self,
+        agent_id: str,
+        expected_state: str,
+        new_state: str,
+        reason: str,
+        add_interaction: str | None,
+        remove_interaction: str | None,
+        max_interactions: int | None,
+        fence: LeaseFence | None,
+    ) -> AgentLive | None:
+        check_id("agent_id", agent_id)
+        check_transition_args(
+            expected_state, new_state, reason, add_interaction, remove_interaction,
+            max_interactions,
+        )
+        keys = [self._k("agent", agent_id)]
+        args: list[str | int] = [
+            expected_state, new_state, reason, repr(float(self._clock())),
+            add_interaction or "", remove_interaction or "", max_interactions or 0,
+        ]
+        script = self._transition
+        if fence is not None:
+            keys.append(self._k("lease", fence.lease))
+            args.append(str(fence.token))
+            script = self._fenced_transition
+        async with self._g("transition"):
+            try:
+                raw = await script(keys=keys, args=args)
+            except rx.ResponseError as exc:
+                if "LIVEDATA" in str(exc):
+                    raise LiveStateDataError(str(exc).replace("LIVEDATA ", "")) from exc
+                raise
+        if isinstance(raw, int) and fence is not None:
+            # Only the fence check answers with an integer: the lease's current token.
+            raise FenceRefused(fence.lease, fence.token, raw or None)
+        if not raw:
+            return None
+        return self._decode_agent(agent_id, dict(zip(raw[::2], raw[1::2], strict=True)))
 
     # queues
 
