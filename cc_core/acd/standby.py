@@ -170,8 +170,10 @@ class FencedLive:
                 agent_id, expected_state, interaction_id, fence=token, **kwargs
             )
         except FenceRefused as exc:
-            # Logged once per token: every offer until the keeper notices would repeat it.
-            if self._fenced_token != exc.token:
+            # The store knows better than this node's clock: the fence closes now, so PBX
+            # commands stop too and the node steps down without waiting for its deadline.
+            self._fence.keeper.lost(exc.token)
+            if self._fenced_token != exc.token:  # once per token, not at every offer
                 self._fenced_token = exc.token
                 log_event(
                     log,

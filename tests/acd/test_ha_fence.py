@@ -5,9 +5,10 @@ holds the lease (the one thing that would let two nodes offer the same agent).""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import pytest
@@ -83,6 +84,8 @@ async def test_a_paused_node_whose_local_fence_is_open_is_refused_by_the_store(
     assert await nodes.a.get_agent("a1") == before
     fenced = [r for r in caplog.records if r.getMessage() == "ha.reserve_fenced"]
     assert len(fenced) == 1  # logged once, not at every offer
+    # The refusal closed A's fence at once, though A's clock still says its lease runs.
+    assert not fence_a.open and keeper_a.token is None
 
     # The node that holds the lease reserves the untouched agent.
     won = await FencedLive(nodes.b, Fence(keeper_b)).reserve("a1", "ready", "ix-3")
@@ -98,3 +101,34 @@ async def test_the_holder_reserves_through_its_fence(nodes: Nodes) -> None:
     assert won is not None and won.state == RESERVED
     # Not in the expected state any more: None, as without a fence.
     assert await live.reserve("a1", "ready", "ix-2") is None
+
+
+async def test_a_refusal_wakes_the_keeper_loop_to_report_the_loss(nodes: Nodes) -> None:
+    """The node steps down (its `on_change`) on the refusal, not at its own deadline."""
+    frozen = Clock()
+    keeper_a = LeaseKeeper(nodes.a, LEASE, "node-a", TTL, monotonic=frozen)
+    changes: list[tuple[bool, int | None]] = []
+    task = asyncio.create_task(keeper_a.run(lambda active, token: changes.append((active, token))))
+    try:
+        await wait_until(lambda: changes == [(True, keeper_a.token)])
+        await nodes.a.set_agent(AgentLive(agent_id="a1", state="ready", since=5.0))
+        await nodes.let_the_lease_expire()
+        keeper_b = LeaseKeeper(nodes.b, LEASE, "node-b", TTL, monotonic=Clock())
+        assert await keeper_b.step() is True
+        # A's loop sleeps until its next round or its deadline (a third of the ttl at most):
+        # without the refusal waking it, it would report the loss only then.
+        assert await FencedLive(nodes.a, Fence(keeper_a)).reserve("a1", "ready", "ix") is None
+        for _ in range(20):  # a few turns of the loop, no time: the loop was woken, not timed
+            await asyncio.sleep(0)
+        assert changes == [(True, changes[0][1]), (False, None)]
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def wait_until(check: Callable[[], bool], seconds: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not check():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.01)

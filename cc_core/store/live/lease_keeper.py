@@ -49,6 +49,7 @@ class LeaseKeeper:
         self._token: int | None = None
         self._was_active = False
         self._task: asyncio.Task[None] | None = None
+        self._woken = asyncio.Event()  # set by `lost`: the loop reports at once
 
     @property
     def active(self) -> bool:
@@ -58,6 +59,16 @@ class LeaseKeeper:
     def token(self) -> int | None:
         """The fencing token while active, else None."""
         return self._token if self.active else None
+
+    def lost(self, token: int) -> None:
+        """The live state refused `token` (another node holds the lease): stop being active
+        now rather than at this node's own deadline, which a pause may have left behind."""
+        if self._token != token:
+            return  # already re-acquired under a newer token, or already lost
+        self._token = None
+        self._deadline = float("-inf")
+        self._settle()
+        self._woken.set()
 
     async def step(self) -> bool:
         """One round: renew while active, else try to acquire. Never raises on backend trouble."""
@@ -114,7 +125,9 @@ class LeaseKeeper:
                     if inspect.isawaitable(result):
                         await result
             wake = min(next_step, self._deadline) if now_active else next_step
-            await asyncio.sleep(max(0.0, wake - self._monotonic()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._woken.wait(), max(0.0, wake - self._monotonic()))
+            self._woken.clear()
 
     def start(self, on_change: OnChange | None = None) -> asyncio.Task[None]:
         self._task = asyncio.create_task(self.run(on_change), name=f"lease-keeper:{self.name}")
