@@ -179,6 +179,8 @@ async def test_a_call_is_served_with_every_stage_logged(tmp_path: Path, sqlite_u
             row = await repos.interactions.get(tag)
         assert (row.pbx_call_id, row.state, row.agent_id) == (caller, "ended", "ann")
         assert await centre.events(row.id) == SERVED
+        # The dialplan's served mark names this caller (global_getvar, as after an outage).
+        assert await centre.port.served_by([AGENT_PHONE]) == {AGENT_PHONE: caller}
 
 
 async def test_a_waiting_call_survives_a_link_drop_and_a_restart(

@@ -2,7 +2,8 @@
 
 Files are read with expat so every error names file and line. `<include>` wrappers and
 `<X-PRE-PROCESS cmd="include" data="...">` of sibling files (glob) are followed; other
-pre-processing commands are ignored with a warning.
+pre-processing commands are ignored with a warning, and one inside a comment is refused
+(FreeSWITCH would run it).
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ def load(path: Path | str, dp: XmlDialplan | None = None) -> XmlDialplan:
 
 
 _PRE_VAR = re.compile(r"\$\$\{([^}]+)\}")
+_PRE_TAG = re.compile(r"<X-PRE-PROCESS", re.IGNORECASE)
 
 
 def _load_file(path: Path, dp: XmlDialplan, seen: set[Path]) -> None:
@@ -178,8 +180,22 @@ def _load_file(path: Path, dp: XmlDialplan, seen: set[Path]) -> None:
         elif tag == "condition":
             state["cond"] = None
 
+    def comment(text: str) -> None:
+        # FreeSWITCH pre-processes lines before it parses XML, so a directive inside a comment
+        # runs all the same (one including its own file stops FreeSWITCH from starting).
+        # Refused here rather than run, so a dialplan that would misbehave there fails here.
+        if m := _PRE_TAG.search(text):
+            at = line() + text.count("\n", 0, m.start())
+            raise XmlDialplanError(
+                path,
+                at,
+                "<X-PRE-PROCESS> inside <!-- -->: FreeSWITCH runs it anyway (its pre-processor "
+                "reads lines, not XML); take it out of the comment",
+            )
+
     parser.StartElementHandler = start
     parser.EndElementHandler = end
+    parser.CommentHandler = comment
     try:
         parser.Parse(data, True)
     except xml.parsers.expat.ExpatError as e:

@@ -55,6 +55,7 @@ KNOWN_EVENTS = SIMULATED_EVENTS | {
 MAX_PENDING = 8 * 1024 * 1024
 # How long closing a session waits for its client to take what is still queued.
 CLOSE_DRAIN_TIMEOUT = 2.0
+NO_REPLY = "-ERR no reply\n"  # an `api` reply when the command printed nothing
 
 
 class EslSession:
@@ -301,7 +302,9 @@ class EslSession:
         # effect in order, and their replies come back in order. The API event follows the
         # reply, as the listener sends queued events only once the reply is out.
         result = await api.execute(self.sw, rest)
-        self.send(codec.api_response(result.body))
+        # mod_event_socket answers an `api` whose command printed nothing with this text
+        # (seen on 1.10.12: `api global_getvar <unset>`); a `bgapi` job's body stays empty.
+        self.send(codec.api_response(result.body or NO_REPLY))
         self._fire_api_event(rest)
         if result.after is not None:
             result.after()

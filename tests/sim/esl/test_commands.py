@@ -129,3 +129,16 @@ async def test_linger_and_heartbeat(fs: FsSimulator) -> None:
     beat = await c.event(is_("HEARTBEAT"), seconds=3)
     assert beat["FreeSWITCH-Version"] == "1.10.12-release~64bit"
     await c.close()
+
+
+async def test_an_api_command_that_prints_nothing_answers_no_reply(fs: FsSimulator) -> None:
+    # As FreeSWITCH 1.10.12 answered (mod_event_socket): `api` turns empty output into
+    # "-ERR no reply", while the `bgapi` job of the same command has an empty body.
+    c = await EslClient.connect(fs.port)
+    await c.command("event plain BACKGROUND_JOB")
+    assert await c.api("global_getvar cc_served_nobody") == "-ERR no reply\n"
+    await c.api("global_setvar cc_served_somebody=u-1")
+    assert await c.api("global_getvar cc_served_somebody") == "u-1"
+    await c.command("bgapi global_getvar cc_served_nobody\nJob-UUID: j-empty")
+    job = await c.event(is_("BACKGROUND_JOB", {"Job-UUID": "j-empty"}))
+    assert "Content-Length" not in job

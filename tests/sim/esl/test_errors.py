@@ -139,6 +139,14 @@ def test_url_encoding_matches_freeswitch() -> None:
             3,
             "'application'",
         ),
+        (
+            # Seen on FreeSWITCH 1.10.12: its line-based pre-processor ran an include written
+            # in a comment (the file included itself and FreeSWITCH did not start).
+            "<!--\n  Include it with:\n  <x-pre-process cmd='include' data='bad.xml'/>\n-->"
+            "\n<include/>",
+            3,
+            "inside <!-- -->",
+        ),
     ],
 )
 def test_dialplan_errors_name_file_and_line(
