@@ -83,7 +83,7 @@ def _set_function(pbx: Pbx, chan: Channel, func: str, fargs: str, value: str) ->
         chan.language = value
         pbx.publish(chan)
     elif func == "GLOBAL":
-        pbx.globals[fargs.strip()] = value
+        pbx.set_global(fargs.strip(), value)
     elif func == "PJSIP_HEADER":
         _pjsip_header(chan, fargs, value)
     else:

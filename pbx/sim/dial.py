@@ -57,6 +57,8 @@ async def app_dial(pbx: Pbx, chan: Channel, args: str) -> Outcome:
         out.dialed_by = chan
         if out.tech == "PJSIP" and out.caller_num:
             preset.add(id(out))
+        # app_dial names the number it dialled on the new leg, before anything else.
+        pbx.set_var(out, "DIALEDPEERNUMBER", target.partition("/")[2])
         out.appl, out.data = "AppDial", "(Outgoing Line)"
         pbx.publish(out)
         pbx.inherit(chan, out)
@@ -104,6 +106,10 @@ async def app_dial(pbx: Pbx, chan: Channel, args: str) -> Outcome:
         # Several legs: the one that answered becomes the caller's connected line now.
         chan.connected_num, chan.connected_name = out.caller_num, out.caller_name
         pbx.publish(chan)
+    # app_dial marks the answer on the caller before its answer options (U()) run.
+    pbx.set_var(chan, "DIALSTATUS", "ANSWER")
+    pbx.set_var(chan, "DIALEDPEERNAME", out.name)
+    pbx.set_var(chan, "DIALEDPEERNUMBER", winner.dialstring.partition("/")[2])
     if on_answer is not None:
         # U(): the routine runs on the answered leg now, while the caller waits in Dial;
         # app_dial publishes the DialEnd ANSWER only after its answer options are done.
@@ -118,12 +124,10 @@ async def app_dial(pbx: Pbx, chan: Channel, args: str) -> Outcome:
     # app_dial: "if call has been answered, the eventual hangup is likely to be normal".
     chan.hangupcause = out.hangupcause = NORMAL_CLEARING
     pbx.answer(chan)
-    pbx.set_var(chan, "DIALSTATUS", "ANSWER")
-    pbx.set_var(chan, "DIALEDPEERNUMBER", winner.dialstring.partition("/")[2])
     if out.tech != "PJSIP":
         chan.connected_num, chan.connected_name = out.caller_num, out.caller_name
         pbx.publish(chan)
-    callee_left = await bridge_pair(pbx, chan, out)
+    callee_left = await bridge_pair(pbx, chan, out, dialled=True)
     if callee_left and "g" not in option_flags(options):
         # Without the g option the caller is hung up when the called party hangs up.
         pbx.soft_hangup(chan, 16)
@@ -203,8 +207,10 @@ async def _until_hangup_flag_or_goto(pbx: Pbx, chan: Channel) -> None:
         await chan.interrupt.wait()
 
 
-async def bridge_pair(pbx: Pbx, chan: Channel, other: Channel) -> bool:
-    """Bridge `chan` (running the dialplan) with `other`; True when `other` left first."""
+async def bridge_pair(pbx: Pbx, chan: Channel, other: Channel, *, dialled: bool = False) -> bool:
+    """Bridge `chan` (running the dialplan) with `other`; True when `other` left first.
+    ``dialled``: `other` is the leg `chan`'s Dial rang, which app_dial hangs up itself when
+    `chan` goes (ast_hangup: a PJSIP leg gets no SoftHangupRequest, as Asterisk 22 shows)."""
     br = bridges.create(pbx)
     bridges.enter(pbx, br, other)
     bridges.enter(pbx, br, chan)
@@ -217,7 +223,10 @@ async def bridge_pair(pbx: Pbx, chan: Channel, other: Channel) -> bool:
         if chan.bridge is br:
             bridges.leave(pbx, chan)
         if not other.hung_up and other.bridge is br and other.task is not None:
-            pbx.soft_hangup(other, 16)
+            if dialled and other.tech == "PJSIP":
+                pbx.hang_up_dialled(other)  # keeps the 16 app_dial set at the answer
+            else:
+                pbx.soft_hangup(other, 16)
         raise
     if chan.bridge is br:
         bridges.leave(pbx, chan)

@@ -212,6 +212,11 @@ class Pbx:
         if event and chan.snapshot is not None:
             self.emit(ev.varset(chan.snapshot, name, value))
 
+    def set_global(self, name: str, value: str) -> None:
+        """A global variable, announced as Asterisk does (a VarSet naming no channel)."""
+        self.globals[name] = value
+        self.emit(ev.global_varset(name, value))
+
     def inherit(self, parent: Channel, child: Channel) -> None:
         """Copy _VAR (one level) and __VAR (every level) to a channel `parent` creates."""
         for base, mark in parent.inheritable.items():

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from pbx.sim.ami.events import varset
 from pbx.sim.channel import Channel
 
 if TYPE_CHECKING:
@@ -88,9 +89,13 @@ async def run_handler(pbx: Pbx, chan: Channel, spec: str, option: str = "b") -> 
     if priority is None:
         log.warning("Dial %s(): no priority %r in %s,%s", option, prio, context, exten)
         return
-    for n, value in enumerate(args, start=1):
-        pbx.set_var(chan, f"ARG{n}", value)
+    # app_stack's frame: LOCAL(ARGn) then LOCAL(ARGC), announced before the jump.
+    frame = [*(f"ARG{n}" for n in range(1, len(args) + 1)), "ARGC"]
+    for name, value in zip(frame, [*args, str(len(args))], strict=True):
+        chan.variables[name] = value
+        _announce(pbx, chan, f"LOCAL({name})", value)
     chan.context, chan.exten, chan.priority = context, exten, priority
+    returned: str | None = None
     try:
         for _ in range(MAX_STEPS):
             found = pbx.dialplan.lookup(chan.context, chan.exten, chan.priority, chan.caller_num)
@@ -105,7 +110,8 @@ async def run_handler(pbx: Pbx, chan: Channel, spec: str, option: str = "b") -> 
                 return
             app_name, raw = found
             if app_name.lower() == "return":
-                chan.appl, chan.data = "Return", pbx.expand(chan, raw)
+                returned = pbx.expand(chan, raw)
+                chan.appl, chan.data = "Return", returned
                 pbx.publish(chan)  # seen on AMI as its own step, as in Asterisk
                 return
             outcome = await pbx.run_app(chan, app_name, pbx.expand(chan, raw))
@@ -115,8 +121,19 @@ async def run_handler(pbx: Pbx, chan: Channel, spec: str, option: str = "b") -> 
                 chan.priority += 1
         log.warning("Dial %s() on %s: no Return() after %d steps", option, chan.name, MAX_STEPS)
     finally:
+        # Return() restores the location without a snapshot of its own: AMI shows it with the
+        # channel's next one (Newstate Ringing after b(), app_dial's empty Exten after U()).
         chan.context, chan.exten, chan.priority = saved
         chan.appl, chan.data = shown
-        pbx.publish(chan)
-        for n in range(1, len(args) + 1):
-            chan.variables.pop(f"ARG{n}", None)
+        for name in reversed(frame):
+            chan.variables.pop(name, None)
+            if returned is not None:  # the frame released newest first, then the result
+                _announce(pbx, chan, name, "")
+        if returned is not None:
+            pbx.set_var(chan, "GOSUB_RETVAL", returned)
+
+
+def _announce(pbx: Pbx, chan: Channel, name: str, value: str) -> None:
+    """A VarSet on the channel's last published snapshot (where AMI last saw it)."""
+    if chan.snapshot is not None:
+        pbx.emit(varset(chan.snapshot, name, value))

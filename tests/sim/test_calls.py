@@ -105,6 +105,7 @@ async def test_dial_agent_answers_talks_and_hangs_up(sim: Simulator) -> None:
     assert agent_name.startswith("PJSIP/agent1001-")
     assert names(events, agent_name) == [
         "Newchannel",
+        "VarSet",  # DIALEDPEERNUMBER, set by app_dial on the new leg (real Asterisk 22)
         "Newexten",
         "NewCallerid",
         "NewConnectedLine",

@@ -190,7 +190,7 @@ def _setvar(s: Session, m: Message) -> None:
             return
         pbx.set_var(chan, variable, value)
     else:
-        pbx.globals[variable.lstrip("_")] = value
+        pbx.set_global(variable.lstrip("_"), value)
     s.respond(m, message="Variable Set")
 
 

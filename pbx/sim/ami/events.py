@@ -98,6 +98,16 @@ def varset(s: Snapshot, variable: str, value: str) -> Event:
     return channel_event("VarSet", DIALPLAN, s, ("Variable", variable), ("Value", value))
 
 
+def global_varset(variable: str, value: str) -> Event:
+    """A global variable set (Set(GLOBAL(...)), AMI Setvar without a channel): Asterisk 22
+    publishes it with no channel snapshot, as Channel and Uniqueid ``none``."""
+    return Event(
+        "VarSet",
+        DIALPLAN,
+        [("Channel", "none"), ("Uniqueid", "none"), ("Variable", variable), ("Value", value)],
+    )
+
+
 def hangup_request(s: Snapshot, cause: int | None, soft: bool) -> Event:
     # A hang-up queued with no cause (a PJSIP BYE before any cause was set) has no Cause.
     extra = () if cause is None else (("Cause", str(cause)),)
