@@ -187,7 +187,9 @@ class EventMapper:
     def _varset(self, message: Message) -> list[PbxEvent]:
         # Inherited variables are set as __NAME; the channel reports the name as written.
         name = header(message, "Variable").lstrip("_")
-        if name in self.tracked and header(message, "Uniqueid"):
+        # A global (Set(GLOBAL()), Setvar without a channel, a dialplan reload) comes with
+        # Uniqueid "none": no channel to create, even when its name is a tracked one.
+        if name in self.tracked and header(message, "Uniqueid") not in ("", "none"):
             channel = self._channel(message)
             channel.variables[name] = header(message, "Value")
         return []
