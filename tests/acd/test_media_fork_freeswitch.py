@@ -78,7 +78,7 @@ async def forked(tmp_path: Path, store_url: str, media_dir: Path) -> AsyncIterat
     sim.switch.dialplan = plan
     http = aiohttp.ClientSession()
     try:
-        yield FsCentre(sim, node, http, {"ann": phone})
+        yield FsCentre(sim, node, http, {"ann": phone}, configs)
     finally:
         await http.close()
         await node.stop()
