@@ -200,6 +200,29 @@ async def test_calls_are_served_end_to_end_with_every_stage_logged(centre: FsCen
     assert {a["state"] for a in agents["agents"]} == {"ready"}
 
 
+async def test_a_pair_socket_reaches_the_node_that_listens(centre: FsCentre) -> None:
+    """Active/standby: cc_ivr_socket names both nodes, "a|b"; a node that is not active
+    does not listen, and FreeSWITCH's socket application tries the next host."""
+    assert centre.node.ivr_socket is not None
+    with socket.socket() as probe:  # a port nobody listens on: the node that is down
+        probe.bind(("127.0.0.1", 0))
+        down = probe.getsockname()[1]
+    plan = xml_dialplan.XmlDialplan(
+        overrides={"cc_ivr_socket": f"127.0.0.1:{down}|127.0.0.1:{centre.node.ivr_socket.port}"}
+    )
+    for path in DIALPLAN:
+        xml_dialplan.load(path, plan)
+    centre.sim.switch.dialplan = plan
+    await centre.login("ann")
+    ch = centre.call()
+    await wait_for(lambda: ch.other is not None, seconds=15, what="answered by ann")
+    (row,) = await centre.rows()
+    assert row.pbx_call_id == ch.uuid
+    assert ch.get_var("socket_host") == "127.0.0.1"
+    assert centre.node.ivr_socket.sessions_served == 1
+    await centre.hang_up(ch)
+
+
 async def test_ring_no_answer_reroutes_to_the_next_agent(centre: FsCentre) -> None:
     centre.phones["ann"].no_answer = True
     await centre.login("ann")  # longest idle: rung first

@@ -348,6 +348,27 @@ def _eavesdrop_mode(ch: FsChannel) -> str:
     return "listen"
 
 
+def socket_targets(spec: str) -> list[tuple[str, int]]:
+    """The hosts of a socket application's first word, as mod_event_socket reads them:
+    ``host[:port]`` items split on ``|``, tried in that order (an active/standby pair of
+    ACDs); empty items are skipped, the port defaults to 8084 and is read like C's atoi."""
+    targets = []
+    for item in spec.split("|"):
+        if not item:
+            continue
+        host, colon, port = item.rpartition(":")
+        if not colon:
+            targets.append((item, 8084))
+            continue
+        digits = ""
+        for c in port:
+            if not c.isdigit():
+                break
+            digits += c
+        targets.append((host, int(digits) if digits else 0))
+    return targets
+
+
 @app("socket")
 async def socket(sw: FsSwitch, ch: FsChannel, data: str) -> str:
     from pbx.sim.esl.outbound import OutboundSession  # outbound builds on this module
@@ -358,8 +379,11 @@ async def socket(sw: FsSwitch, ch: FsChannel, data: str) -> str:
         words = data.split()
     if not words:
         return "_none_"
-    host, _, port = words[0].rpartition(":")
-    session = OutboundSession(sw, ch, host or "127.0.0.1", int(port) if port.isdigit() else 0)
+    targets = socket_targets(words[0])
+    if not targets:
+        return "_none_"
+    (host, port), *fallbacks = targets
+    session = OutboundSession(sw, ch, host, port, tuple(fallbacks))
     session.async_mode = "async" in words[1:]
     session.full = "full" in words[1:]
     await session.run()

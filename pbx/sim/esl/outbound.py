@@ -19,11 +19,20 @@ CONNECT_TIMEOUT = 5.0
 
 
 class OutboundSession(EslSession):
-    def __init__(self, sw: FsSwitch, ch: FsChannel, host: str, port: int) -> None:
+    def __init__(
+        self,
+        sw: FsSwitch,
+        ch: FsChannel,
+        host: str,
+        port: int,
+        fallbacks: tuple[tuple[str, int], ...] = (),
+    ) -> None:
         super().__init__(sw)
         self.ch = ch
         self.host = host
         self.port = port
+        # Further hosts of a "host1:port|host2:port" socket, tried in order (see `socket`).
+        self.fallbacks = fallbacks
         self.async_mode = False
         self.full = False
         self._parked = False
@@ -35,16 +44,23 @@ class OutboundSession(EslSession):
 
     async def run(self) -> None:
         sw, ch = self.sw, self.ch
-        try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(self.host, self.port), CONNECT_TIMEOUT
-            )
-        except (OSError, TimeoutError) as e:
-            log.error("%s: socket %s:%s failed: %s", ch.name, self.host, self.port, e)
-            ch.set_var("socket_failure", "true")
+        for host, port in ((self.host, self.port), *self.fallbacks):
+            # As mod_event_socket: socket_host names each host as it is tried.
+            ch.set_var("socket_host", host)
+            try:
+                reader, writer = await asyncio.wait_for(
+                    asyncio.open_connection(host, port), CONNECT_TIMEOUT
+                )
+            except (OSError, TimeoutError) as e:
+                log.error("%s: socket %s:%s failed: %s", ch.name, host, port, e)
+                continue
+            self.host, self.port = host, port
+            break
+        else:
+            # No host answered: the application just returns (no variable says so), and the
+            # dialplan goes on with its next action.
             return
         self.attach(reader, writer)
-        ch.set_var("socket_host", self.host)
         sw.spawn(self.serve())
         # The call stays in the socket application (parked) until it hangs up or is
         # transferred; messages queued by sendmsg run meanwhile.

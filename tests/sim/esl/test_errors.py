@@ -256,3 +256,23 @@ async def test_stop_closes_the_sessions_together() -> None:
         with contextlib.suppress(Exception):
             await c.close()
     assert failures == [] and both.is_set()
+
+
+@pytest.mark.parametrize(
+    ("spec", "targets"),
+    [
+        ("127.0.0.1:8084", [("127.0.0.1", 8084)]),
+        ("10.0.0.1:8084|10.0.0.2:9000", [("10.0.0.1", 8084), ("10.0.0.2", 9000)]),
+        ("acd-a|acd-b:8085", [("acd-a", 8084), ("acd-b", 8085)]),  # no port: 8084
+        ("|127.0.0.1:1||", [("127.0.0.1", 1)]),  # empty items skipped ("Missing Host!")
+        ("h:8084/path", [("h", 8084)]),  # atoi: the digits before the path
+        ("h:x", [("h", 0)]),
+        ("", []),
+    ],
+)
+def test_socket_hosts_are_read_as_mod_event_socket_reads_them(
+    spec: str, targets: list[tuple[str, int]]
+) -> None:
+    from pbx.sim.esl.apps import socket_targets
+
+    assert socket_targets(spec) == targets
