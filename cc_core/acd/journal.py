@@ -13,6 +13,13 @@ Nothing recorded is dropped:
 * a write the store refuses (a state change it does not allow, a value it rejects) is kept
   as a plain event with the refusal beside it, so the fact stays in the interaction's log;
 * only when even that is refused is it logged as `journal.write_failed`, with the error.
+
+The one exception is the HA fence. A journal given a `StoreFence` (an active node of an HA
+pair) first records the node's lease token in each transaction (`repos.fences.claim`, the
+same transaction as the facts, before them). Once the store has seen a newer token another
+node is active and owns these calls (it re-adopts them from the PBX): the batch is dropped
+with one `journal.fenced` ERROR, and the fence is told, so this node steps down. A lone node's
+journal has no fence and runs no extra statement.
 """
 
 from __future__ import annotations
@@ -22,10 +29,10 @@ import contextlib
 import logging
 import math
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -33,7 +40,7 @@ from cc_core.acd.lifecycle import STORE_STATE, CallRecord, Stage
 from cc_core.logs import log_event
 from cc_core.store.base import new_id
 from cc_core.store.database import Repositories, Store
-from cc_core.store.errors import NotFound
+from cc_core.store.errors import NotFound, StoreFenced
 from cc_core.store.live import LiveState, LiveStateError
 from cc_core.store.repos.bulk import (
     AttributeChange,
@@ -74,6 +81,22 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
     return isinstance(exc, OperationalError) and bool(_TRANSIENT_TEXT.search(str(exc.orig)))
+
+
+class StoreFence(Protocol):
+    """The lease an HA node acts under, as the journal's transactions carry it
+    (`cc_core.acd.standby.Fence`)."""
+
+    @property
+    def lease(self) -> str: ...
+
+    def held(self) -> int | None:
+        """The token to write with (None: this node holds none, so it writes nothing)."""
+        ...
+
+    def lost(self, token: int) -> None:
+        """The store has seen a newer token than ``token``: stop acting as active."""
+        ...
 
 
 @dataclass(slots=True)
@@ -152,9 +175,10 @@ def to_datetime(epoch: float) -> datetime:
 
 
 class Journal:
-    def __init__(self, store: Store, live: LiveState) -> None:
+    def __init__(self, store: Store, live: LiveState, *, fence: StoreFence | None = None) -> None:
         self.store = store
         self.live = live
+        self.fence = fence
         self._pending: list[_Item] = []
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -164,6 +188,7 @@ class Journal:
         self.failed = 0
         self.kept = 0  # refused writes kept as plain events
         self.retries = 0
+        self.fenced = 0  # writes dropped because the store has seen a newer lease token
 
     # ------------------------------------------------------------------ writer
 
@@ -227,19 +252,76 @@ class Journal:
             if not self._pending:
                 self._idle.set()
 
+    async def claim(self) -> None:
+        """HA: record this node's token in the store before the node reads anything there,
+        so the previous active node's late writes are refused from now on. Raises
+        `StoreFenced` (after telling the fence) when a newer token has written already; store
+        errors propagate (the node cannot start without its store). No-op without a fence."""
+        if self.fence is None:
+            return
+        try:
+            async with self._begin():
+                pass
+        except StoreFenced as exc:
+            self._refused_by_fence(exc, writes=0, what="claim at start")
+            raise
+
+    @contextlib.asynccontextmanager
+    async def _begin(self) -> AsyncIterator[Repositories]:
+        """A store transaction that, with a fence, first claims the node's token."""
+        async with self.store.transaction() as repos:
+            if self.fence is not None:
+                token = self.fence.held()
+                if token is None:
+                    raise StoreFenced(self.fence.lease, None, None)
+                await repos.fences.claim(self.fence.lease, token)
+            yield repos
+
     async def _store(self, batch: list[_Item]) -> None:
+        refused = await self._commit(batch)
+        if refused is not None:
+            dropped, exc = refused
+            self.fenced += len(dropped)
+            self._refused_by_fence(exc, writes=len(dropped), what=dropped[0].what)
+
+    async def _commit(self, batch: list[_Item]) -> tuple[list[_Item], StoreFenced] | None:
         """Commit ``batch``, waiting out a store that is away; a refused write is isolated so
-        it cannot cost the others, then kept as well as the store allows."""
+        it cannot cost the others, then kept as well as the store allows. Returns what the
+        HA fence refused: the writes not committed, and why (no retry can pass them)."""
         try:
             await self._retrying(lambda: self._transaction(batch), len(batch))
-            return
+            return None
+        except StoreFenced as exc:
+            return batch, exc
         except Exception as exc:  # refused: `_retrying` only lets non-transient errors out
             refusal = exc
         if len(batch) == 1:
-            await self._retrying(lambda: self._refused(batch[0], refusal), 1)
-            return
-        for item in batch:
-            await self._store([item])
+            try:
+                await self._retrying(lambda: self._refused(batch[0], refusal), 1)
+            except StoreFenced as exc:
+                return batch, exc
+            return None
+        for index, item in enumerate(batch):
+            refused = await self._commit([item])
+            if refused is not None:
+                return batch[index:], refused[1]
+        return None
+
+    def _refused_by_fence(self, exc: StoreFenced, *, writes: int, what: str) -> None:
+        """One ERROR per refused transaction; the fence closes so the node steps down."""
+        log_event(
+            log,
+            "journal.fenced",
+            logging.ERROR,
+            lease=exc.lease,
+            token=exc.token,
+            current=exc.current,
+            writes=writes,
+            first=what,
+            error=str(exc),
+        )
+        if self.fence is not None and exc.token is not None:
+            self.fence.lost(exc.token)
 
     async def _retrying(self, operation: Callable[[], Awaitable[None]], writes: int) -> None:
         delay, attempt = RETRY_FIRST, 0
@@ -275,7 +357,7 @@ class Journal:
             return
 
     async def _transaction(self, batch: list[_Item]) -> None:
-        async with self.store.transaction() as repos:
+        async with self._begin() as repos:
             # The batch's facts in one go, then the writes of other modules: those may rely
             # on the facts' rows (a customer link on its interaction); no fact relies on them.
             # Splitting the facts around each write cost a round of statements per call.
@@ -291,8 +373,10 @@ class Journal:
         fallback = item.fallback if item.fact is None else _fallback_for(item.fact)
         if fallback is not None:
             try:
-                async with self.store.transaction() as repos:
+                async with self._begin() as repos:
                     await fallback(repos, exc)
+            except StoreFenced:
+                raise
             except Exception as second:
                 if is_transient(second):
                     raise

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 from cc_core.acd import adoption, agents, customers, eager, offers, wrapup
 from cc_core.acd.callback import CALL_PREFIX, request_callback
 from cc_core.acd.centre import Centre
-from cc_core.acd.journal import Journal
+from cc_core.acd.journal import Journal, StoreFence
 from cc_core.acd.lifecycle import CallBook, CallRecord, Stage
 from cc_core.acd.live_sync import LiveSync
 from cc_core.domain import ChannelKind, ExitKind, Interaction
@@ -86,6 +86,7 @@ class AcdService:
         live: LiveState,
         *,
         clock: Callable[[], float] = time.time,
+        store_fence: StoreFence | None = None,
     ) -> None:
         self.centre = centre
         self.port = port
@@ -93,7 +94,8 @@ class AcdService:
         self.live = live
         self.engine = centre.new_engine()
         self.calls = CallBook()
-        self.journal = Journal(store, live)
+        # HA: the journal's transactions carry the lease token (cc_core.acd.journal).
+        self.journal = Journal(store, live, fence=store_fence)
         self.live_sync = LiveSync(self)
         self._wall = clock
         self._last = float("-inf")
@@ -127,6 +129,9 @@ class AcdService:
 
         Calls already waiting in the PBX are re-adopted when the port reports ``Resynced``.
         """
+        # HA: the token first, so the previous active node writes nothing more once this one
+        # reads the store (a newer token already there: `StoreFenced`, the node steps down).
+        await self.journal.claim()
         now = self.now()
         for agent in self.centre.agents:
             self.engine.add_agent(agent, now)

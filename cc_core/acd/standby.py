@@ -8,7 +8,9 @@ lease is lost it stops again. Between the lease deadline and that stop, the fenc
 refuses every PBX command and agent reservation, so a node whose lease ran out stops acting
 at once even while it is still shutting its links. Reservations also carry the lease token,
 which Redis checks in the same step as the reservation: a node paused past its lease that
-still believes itself active is refused there too. PBX commands are fenced locally only.
+still believes itself active is refused there too; the journal's store transactions carry
+it as well, and the SQL store refuses them once a newer token has written
+(`cc_core.store.repos.fences`). PBX commands are fenced locally only.
 """
 
 from __future__ import annotations
@@ -58,6 +60,20 @@ class Fence:
         """What a fenced write carries while the fence is open (the lease and its token)."""
         token = self.keeper.token
         return None if token is None else LeaseFence(self.keeper.name, token)
+
+    @property
+    def lease(self) -> str:
+        return self.keeper.name
+
+    def held(self) -> int | None:
+        """The token the journal's store transactions carry (`cc_core.acd.journal`): the
+        newest this node was granted, kept while it drains after its deadline."""
+        return self.keeper.last_token
+
+    def lost(self, token: int) -> None:
+        """The store has seen a newer token: close the fence now (as a refused reservation
+        does), so the node stops acting and steps down."""
+        self.keeper.lost(token)
 
     def check(self, what: str) -> None:
         if not self.keeper.active:

@@ -127,7 +127,8 @@ class Node:
 
     async def start_active(self, *, wait_for_pbx: bool = False, fence: Fence | None = None) -> None:
         """Everything a serving node runs. With a `fence` (ha), every PBX command and agent
-        reservation first checks that this node still holds the lease."""
+        reservation first checks that this node still holds the lease, and every journal
+        transaction carries its token to the store, which refuses it once a newer one wrote."""
         acd = self.config.acd
         centre = centre_from_config(self.config)
         port = make_port(self.config)
@@ -144,7 +145,7 @@ class Node:
         service_port = CallbackPort(
             port if fence is None else FencedPort(port, fence), acd.callback
         )
-        self.service = AcdService(centre, service_port, self.store, live)
+        self.service = AcdService(centre, service_port, self.store, live, store_fence=fence)
         links_for(self.service).region = acd.customers.phone_region
         service_port.attach(self.service)
         await self.service.start(wait_for_pbx=wait_for_pbx)

@@ -120,6 +120,7 @@ async def health(request: web.Request) -> web.Response:
         "journal_backlog": acd.journal.backlog,
         "journal_kept": acd.journal.kept,
         "journal_failed": acd.journal.failed,
+        "journal_fenced": acd.journal.fenced,
     }
     return web.json_response(body, status=200 if ok else 503)
 

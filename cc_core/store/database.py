@@ -34,6 +34,7 @@ from cc_core.store.repos import (
     Tickets,
 )
 from cc_core.store.repos.bulk import BulkLog
+from cc_core.store.repos.fences import LeaseFences
 
 # How long a SQLite writer waits for another to finish before giving up, in milliseconds.
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -100,6 +101,7 @@ class Repositories:
     tickets: Tickets
     audit: AuditLog
     bulk: BulkLog
+    fences: LeaseFences
 
     @classmethod
     def bind(cls, session: AsyncSession, clock: Clock) -> Repositories:
@@ -113,6 +115,7 @@ class Repositories:
             tickets=Tickets(session, clock),
             audit=AuditLog(session, clock),
             bulk=BulkLog(session, clock),
+            fences=LeaseFences(session),
         )
 
 

@@ -271,6 +271,15 @@ class Pair:
             if node.reader is not None:
                 node.reader.cancel()
 
+    async def stored_token(self) -> int | None:
+        """The newest lease token the store has seen (its HA fence)."""
+        store = Store.from_url(self.store_url)
+        try:
+            async with store.transaction(readonly=True) as repos:
+                return await repos.fences.current("acd-active")
+        finally:
+            await store.dispose()
+
     async def check_store(self, expected_calls: int) -> None:
         """Every caller is one interaction, connected once and closed; none abandoned."""
         store = Store.from_url(self.store_url)
@@ -389,6 +398,8 @@ async def test_sigkill_of_the_active_node_hands_every_waiting_call_to_the_standb
         await pair.wait_role(b, "active")
         assert b.tokens() and b.tokens()[0] > a.tokens()[0], (a.lines, b.lines)
         await pair.wait_queued(b, 3)  # adopted from the PBX and the store
+        # b claimed its token in the store as it started: a's writes would be refused now.
+        assert await pair.stored_token() == b.tokens()[0]
         # A call arriving now: the dialplan's first address refuses, the second answers.
         waiting.append(pair.call())
         await pair.wait_queued(b, 4)

@@ -47,6 +47,7 @@ class LeaseKeeper:
         self._monotonic = monotonic
         self._deadline = float("-inf")
         self._token: int | None = None
+        self._granted: int | None = None  # the newest token granted, kept after losing it
         self._was_active = False
         self._task: asyncio.Task[None] | None = None
         self._woken = asyncio.Event()  # set by `lost`: the loop reports at once
@@ -59,6 +60,14 @@ class LeaseKeeper:
     def token(self) -> int | None:
         """The fencing token while active, else None."""
         return self._token if self.active else None
+
+    @property
+    def last_token(self) -> int | None:
+        """The newest token this keeper was granted, also past its deadline and after losing
+        the lease (None: never granted one). What the store's fenced writes of a node carry
+        while it drains what it recorded as active: the store refuses them only once a newer
+        token has written there."""
+        return self._granted
 
     def lost(self, token: int) -> None:
         """The live state refused `token` (another node holds the lease): stop being active
@@ -90,7 +99,7 @@ class LeaseKeeper:
             self._token = None
             self._deadline = float("-inf")
         else:
-            self._token = lease.token
+            self._token = self._granted = lease.token
             self._deadline = sent + self.ttl - self.margin
         return self._settle()
 

@@ -4,6 +4,7 @@
 from cc_core.store import checks as _checks  # noqa: F401
 from cc_core.store.models.audit import AuditEntry
 from cc_core.store.models.customers import Customer, CustomerIdentity
+from cc_core.store.models.fences import LeaseToken
 from cc_core.store.models.interactions import (
     AppendOnlyViolation,
     Interaction,
@@ -22,6 +23,7 @@ __all__ = [
     "Interaction",
     "InteractionEvent",
     "InteractionState",
+    "LeaseToken",
     "Message",
     "Ticket",
     "TicketStatus",
