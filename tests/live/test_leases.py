@@ -90,3 +90,17 @@ async def test_leases_are_independent_by_name(harness: Harness) -> None:
 async def test_bad_ttl_is_refused(harness: Harness, ttl: object) -> None:
     with pytest.raises(LiveStateDataError, match="ttl"):
         await harness.live.acquire_lease("acd-active", "node-a", ttl)  # type: ignore[arg-type]
+
+
+async def test_tokens_keep_growing_after_the_live_state_lost_its_data(harness: Harness) -> None:
+    """Redis restarted without persistence forgets the token counter; the SQL store still
+    remembers the highest token it saw, so a new token must be above every earlier one or
+    each node would be fenced off the store for good."""
+    first = await harness.live.acquire_lease("acd-active", "node-a", TTL)
+    assert first is not None
+    assert await harness.live.release_lease("acd-active", "node-a")
+    second = await harness.live.acquire_lease("acd-active", "node-b", TTL)
+    assert second is not None and second.token > first.token
+    await harness.live.clear()  # the data is gone: counter and lease alike
+    third = await harness.live.acquire_lease("acd-active", "node-a", TTL)
+    assert third is not None and third.token > second.token

@@ -66,10 +66,20 @@ return n
 # KEYS: lease hash, token counter. ARGV: holder, ttl ms.
 # Free -> take it with a new token; held by the same holder -> extend; else false.
 # Returns {token, pttl}.
+# A new token is the counter + 1, or Redis's clock in microseconds when that is larger: a Redis
+# that lost its data (restarted without persistence) would count again from 1, below the
+# tokens the SQL store has already seen, and every node would be fenced off for good. The
+# clock keeps tokens growing across such a restart (as long as it is not set back).
+# Microseconds since 1970 are ~1.8e15, exact in Lua's doubles (2^53) and printed with %d.
 ACQUIRE_LEASE = """
 local holder = redis.call('HGET', KEYS[1], 'holder')
 if not holder then
-  local token = redis.call('INCR', KEYS[2])
+  local now = redis.call('TIME')
+  local token = tonumber(redis.call('GET', KEYS[2]) or '0') + 1
+  local clock = tonumber(now[1]) * 1000000 + tonumber(now[2])
+  if clock > token then token = clock end
+  token = string.format('%d', token)
+  redis.call('SET', KEYS[2], token)
   redis.call('HSET', KEYS[1], 'holder', ARGV[1], 'token', token)
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return {token, redis.call('PTTL', KEYS[1])}

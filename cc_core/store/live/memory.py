@@ -309,7 +309,9 @@ class MemoryLiveState:
         ttl = check_ttl(ttl)
         held = self._live_lease(name)
         if held is None:
-            token = self._tokens.get(name, 0) + 1
+            # As the Redis script: never below the wall clock in microseconds, so tokens keep
+            # growing after the counter is lost (`clear`, Redis's restart without persistence).
+            token = max(self._tokens.get(name, 0) + 1, time.time_ns() // 1000)
             self._tokens[name] = token
             held = self._leases[name] = _Held(holder, token, self._monotonic() + ttl)
         elif held.holder == holder:
