@@ -21,6 +21,7 @@ from cc_core.routing.outcomes import (
     Trigger,
     WrapUpEnded,
 )
+from cc_core.routing.standing import QueueStanding
 
 __all__ = [
     "AgentAutoNotReady",
@@ -33,6 +34,7 @@ __all__ = [
     "OfferExpired",
     "Outcome",
     "Overflowed",
+    "QueueStanding",
     "Reason",
     "RoutingError",
     "Trigger",

@@ -42,7 +42,9 @@ from cc_core.routing.outcomes import (
     Outcome,
     Trigger,
 )
+from cc_core.routing.standing import QueueStanding
 from cc_core.routing.state import AgentRuntime, InteractionRuntime, Phase
+from cc_core.routing.waiting import Entry
 
 __all__ = ["Engine", "EngineConfig"]
 
@@ -304,6 +306,46 @@ class Engine(EngineLifecycle):
         if queue_id is None:
             return sum(1 for r in recs if r.phase is Phase.WAITING)
         return sum(1 for r in recs if r.phase is Phase.WAITING and r.queue.id == queue_id)
+
+    def queue_standing(self, queue_id: str) -> QueueStanding:
+        """The queue's waiting interactions in the engine's order and its logged-in agents.
+
+        Read-only. Inside one queue that order does not change with time (one aging rate per
+        queue: see ranking.py), so no clock is needed."""
+        if queue_id not in self._queues:
+            raise UnknownQueue(queue_id, "queue standing")
+        return self._standings((queue_id,))[queue_id]
+
+    def standings(self) -> dict[str, QueueStanding]:
+        """``queue_standing`` of every queue, the agents and sticky waits read once."""
+        return self._standings(self._queues)
+
+    def _standings(self, queue_ids: Iterable[str]) -> dict[str, QueueStanding]:
+        agents = dict.fromkeys(queue_ids, 0)  # in the order asked for
+        # Sticky interactions wait on their preferred agents' sets, not in the lines.
+        sticky: dict[str, list[Entry]] = {}
+        seen: set[int] = set()
+        for rt in self._agents.values():
+            if rt.presence is not AgentState.LOGGED_OUT:
+                for queue_id in rt.agent.queues:
+                    if queue_id in agents:
+                        agents[queue_id] += 1
+            for seq in rt.sticky:
+                if seq in seen:
+                    continue
+                seen.add(seq)
+                rec = self._by_seq.get(seq)
+                if rec is not None and rec.phase is Phase.WAITING and rec.queue.id in agents:
+                    sticky.setdefault(rec.queue.id, []).append(rec.line_entry())
+        by_seq = self._by_seq
+        result = {}
+        for queue_id in agents:
+            # Line entries sort as the engine picks: (-score key, arrival, arrival order).
+            entries = self._lines.lined(queue_id) + sticky.get(queue_id, [])
+            entries.sort()
+            waiting = tuple(by_seq[entry[2]].interaction.id for entry in entries)
+            result[queue_id] = QueueStanding(queue_id, waiting, agents[queue_id])
+        return result
 
     def queue_ids(self) -> list[str]:
         return list(self._queues)

@@ -82,6 +82,12 @@ class ClassGroup:
             self.lines[class_id] = live
             del self.dead[class_id]
 
+    def live(self, class_id: int) -> list[Entry]:
+        """The live entries of a line, in heap order (not sorted)."""
+        line = self.lines[class_id]
+        dead = self.dead.get(class_id)
+        return [e for e in line if e not in dead] if dead else list(line)
+
     def in_order(self, class_id: int) -> Iterator[Entry]:
         """The live entries of a line, best first, produced lazily (k entries cost
         O(k log k)): a walk of the heap's tree in order of its values."""
@@ -192,6 +198,16 @@ class WaitingLines:
             rt = agents.get(agent_id)
             if rt is not None:
                 rt.sticky.discard(rec.seq)
+
+    def lined(self, queue_id: str) -> list[Entry]:
+        """The entries of every waiting interaction of the queue held in a line (sticky ones
+        are not), unsorted."""
+        entries: list[Entry] = []
+        for groups in self._queues[queue_id].by_channel.values():
+            for group in groups.values():
+                for class_id in group.lines:
+                    entries.extend(group.live(class_id))
+        return entries
 
     def class_id(self, cls: EligibilityClass) -> int:
         class_id = self._class_ids.get(cls)
