@@ -84,6 +84,9 @@ class IllegalTransition(RuntimeError):
 HOLDING = frozenset({Stage.OFFERED, Stage.CONNECTED, Stage.WRAP_UP})
 WAITING = frozenset({Stage.QUEUED, Stage.OVERFLOWED})
 _INDEXED = frozenset({"stage", "agent_id", "queue", "arrival"})
+# `CallRecord.announced` when the channel may hold values from an earlier wait or a failed
+# send: unlike anything spoken, so the next sweep sends both.
+ANNOUNCED_UNKNOWN = (0, 0)
 
 
 @dataclass(slots=True)
@@ -105,6 +108,12 @@ class CallRecord:
     # Connect commands sent for this record; an answer names the one it belongs to, so a late
     # answer to an earlier attempt changes nothing.
     connects: int = 0
+    # When the agent answered (None: not yet, or adopted already talking): the handle time's
+    # start (cc_core.acd.announce).
+    connected_at: float | None = None
+    # The hold announcement the call's channel holds: (position, minutes) as spoken, see
+    # cc_core.acd.announce; None: nothing ever sent, ANNOUNCED_UNKNOWN: send both again.
+    announced: tuple[int, int] | None = None
     # The book that indexes this record while it holds it (see `CallBook`).
     book: CallBook | None = field(default=None, repr=False, compare=False)
 
@@ -124,6 +133,9 @@ class CallRecord:
         if new not in ALLOWED[old]:
             raise IllegalTransition(self.interaction_id, old, new)
         self.stage = new
+        if new is Stage.QUEUED and self.announced is not None:
+            # A new wait: what the channel holds is from an earlier one.
+            self.announced = ANNOUNCED_UNKNOWN
         return old
 
 

@@ -199,6 +199,7 @@ async def answered(acd: AcdService, record: CallRecord, now: float, **data: obje
     assert record.offer_id is not None
     outcomes = acd.engine.accept(record.offer_id, now)
     record.offer_id = None
+    record.connected_at = now
     old = record.move(Stage.CONNECTED)
     await acd.journal.moved(record, old, now, **data)
     acd.live_sync.agent_changed(record.agent_id or "")

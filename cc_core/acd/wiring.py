@@ -11,6 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from cc_core.acd.announce import Announcer
 from cc_core.acd.callback import CallbackPort
 from cc_core.acd.centre import centre_from_config
 from cc_core.acd.customers import links_for
@@ -101,6 +102,8 @@ class Node:
     media_port: int | None = None  # None: acd.yaml's media_fork; 0: a free port
     media: AudioSocketServer | None = None
     media_monitor: MediaMonitor | None = None
+    # Queue position / expected wait set on waiting calls (acd.yaml announcements:).
+    announcer: Announcer | None = None
     # FreeSWITCH: the reader of the media fork's recordings (acd.yaml media_fork.directory).
     recordings: RecordingFollower | None = None
     runner: web.AppRunner | None = None
@@ -149,6 +152,13 @@ class Node:
         links_for(self.service).region = acd.customers.phone_region
         service_port.attach(self.service)
         await self.service.start(wait_for_pbx=wait_for_pbx)
+        if acd.announcements.enabled:
+            self.announcer = Announcer(
+                self.service,
+                refresh_seconds=acd.announcements.refresh_seconds,
+                default_handle_seconds=acd.announcements.default_handle_seconds,
+            )
+            self.announcer.start()
         flow = make_flow(self.service)
         if isinstance(port, FreeSwitchPort):
             await self._start_ivr_socket(flow)
@@ -280,6 +290,9 @@ class Node:
             await self.media.close()
         if self.runner is not None:
             await self.runner.cleanup()
+        if self.announcer is not None:
+            self.announcer.close()
+            self.announcer = None
         if self.service is not None:
             await self.service.stop()
         if self.store is not None:

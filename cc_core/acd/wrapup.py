@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from cc_core.acd.announce import call_handled
 from cc_core.acd.lifecycle import CallRecord, Stage
 from cc_core.domain import AgentState
 from cc_core.logs import log_event
@@ -70,6 +71,7 @@ async def _finished(acd: AcdService, record: CallRecord, now: float, cause: str)
     old = record.move(Stage.WRAP_UP if in_wrap_up else Stage.CLOSED)
     await acd.journal.moved(record, old, now, cause=cause)
     if not in_wrap_up:
+        call_handled(acd, record, now)
         acd.calls.drop(record)
     await acd.apply(outcomes)
 
@@ -81,6 +83,7 @@ async def wrap_up_ended(acd: AcdService, outcome: WrapUpEnded) -> None:
         return
     old = record.move(Stage.CLOSED)
     await acd.journal.moved(record, old, outcome.at)
+    call_handled(acd, record, outcome.at)
     acd.calls.drop(record)
 
 

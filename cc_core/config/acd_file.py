@@ -183,6 +183,21 @@ class CustomerSettings(ConfigModel):
     phone_region: RegionCode | None = None
 
 
+class AnnouncementSettings(ConfigModel):
+    """Queue position and expected wait for the hold announcements (`cc_core.acd.announce`):
+    set on each waiting call as CC_POSITION / CC_EWT whenever what is spoken changes."""
+
+    enabled: bool = True
+    # How often positions are worked out; keep it below the dialplan's CC_ANNOUNCE_INTERVAL.
+    refresh_seconds: Annotated[float, AfterValidator(in_range(1, 3600, "a number of seconds"))] = (
+        10.0
+    )
+    # The average handle time (talk + wrap-up) assumed for a queue until calls were handled.
+    default_handle_seconds: Annotated[
+        float, AfterValidator(in_range(1, 86400, "a number of seconds"))
+    ] = 180.0
+
+
 LeaseSeconds = Annotated[float, AfterValidator(in_range(0.5, 300, "a number of seconds"))]
 Margin = Annotated[float, AfterValidator(in_range(0, 300, "a number of seconds"))]
 
@@ -240,6 +255,7 @@ class AcdFile(ConfigModel):
     pbx: list[PbxSettings] = []
     callback: CallbackSettings = CallbackSettings()
     customers: CustomerSettings = CustomerSettings()
+    announcements: AnnouncementSettings = AnnouncementSettings()
     logging: LoggingSettings = LoggingSettings()
     # After live_state: its check reads the backend.
     ha: HaSettings = HaSettings()

@@ -98,8 +98,10 @@ def write_configs(
     sales_extra: str = "",
     agents_yaml: str = AGENTS_YAML,
     agent_secret: str | None = None,
+    acd_extra: str = "",
 ) -> Path:
-    """The test centre's configs; ``agent_secret`` turns on the API's tokens."""
+    """The test centre's configs; ``agent_secret`` turns on the API's tokens, ``acd_extra``
+    is added to acd.yaml as it is."""
     directory.mkdir(parents=True, exist_ok=True)
     node = f"t{secrets.token_hex(4)}"
 
@@ -117,7 +119,7 @@ def write_configs(
                     ami=ami_port, ring=ring)
     if agent_secret is not None:
         acd_yaml = acd_yaml.replace("port: 8080}", f"port: 8080, agent_secret: {agent_secret}}}")
-    (directory / "acd.yaml").write_text(acd_yaml)
+    (directory / "acd.yaml").write_text(acd_yaml + acd_extra)
     return directory
 
 
