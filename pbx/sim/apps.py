@@ -165,18 +165,20 @@ async def app_playtones(pbx: Pbx, chan: Channel, args: str) -> Outcome:
 
 
 async def app_playback(pbx: Pbx, chan: Channel, args: str) -> Outcome:
-    files = [f for f in split_args(args)[:1][0].split("&")] if args else []
-    for name in files:
+    data = split_args(args)[0] if args else ""
+    failed = False
+    for name in data.split("&") if data else []:
         try:
             seconds = pbx.sounds.seconds(name)
         except FileNotFoundError:
-            # app_playback.c: a missing file is logged and skipped with the rest of the list;
-            # the dialplan goes on with PLAYBACKSTATUS=FAILED.
-            log.warning("Playback failed on %s for %s", chan.name, name)
-            pbx.set_var(chan, "PLAYBACKSTATUS", "FAILED")
-            return None
+            # app_playback.c: a missing file is logged (with the whole list) and skipped, and
+            # the rest of the list still plays; the dialplan goes on with
+            # PLAYBACKSTATUS=FAILED (seen so on Asterisk 22.10.1).
+            log.warning("Playback failed on %s for %s", chan.name, data)
+            failed = True
+            continue
         await pbx.wait(chan, seconds)
-    pbx.set_var(chan, "PLAYBACKSTATUS", "SUCCESS")
+    pbx.set_var(chan, "PLAYBACKSTATUS", "FAILED" if failed else "SUCCESS")
     return None
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from pbx.sim.agi_client import SimAgiChannel
+from pbx.sim.apps import app_playback
 from pbx.sim.channel import State
 from pbx.sim.runtime import SimConfig, Simulator
 from pbx.sim.sounds import DEFAULT_SECONDS, Sounds
@@ -54,3 +55,34 @@ async def test_stream_file_plays_the_real_length_or_fails(tmp_path: Path) -> Non
     assert played.endpos == 24000
     with pytest.raises(FileNotFoundError):
         await agi.stream_file("ccplane/en/missing", "", 0)
+
+
+class Looked(Sounds):
+    """Sounds that remember every prompt Playback asked for, in order."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.names: list[str] = []
+
+    def seconds(self, name: str) -> float:
+        self.names.append(name)
+        return super().seconds(name)
+
+
+async def test_playback_skips_a_missing_prompt_and_plays_the_rest(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Asterisk 22.10.1's app_playback: each missing file of an &-list is logged and skipped,
+    # the files after it still play, and PLAYBACKSTATUS is FAILED at the end.
+    write_wav(tmp_path / "ccplane" / "en" / "welcome.wav", 1.0)
+    sim = Simulator(SimConfig(dialplan_path=DIALPLAN, time_scale=0.05, sound_dir=tmp_path))
+    sim.pbx.sounds = looked = Looked(tmp_path)
+    chan = sim.pbx.new_channel("PJSIP", "trunk", state=State.UP, context="cc-inbound")
+    data = "ccplane/en/missing&ccplane/en/welcome&ccplane/en/gone"
+    assert await app_playback(sim.pbx, chan, data) is None
+    assert looked.names == ["ccplane/en/missing", "ccplane/en/welcome", "ccplane/en/gone"]
+    assert chan.variables["PLAYBACKSTATUS"] == "FAILED"
+    failed = [r.getMessage() for r in caplog.records if "Playback failed" in r.getMessage()]
+    assert failed == [f"Playback failed on {chan.name} for {data}"] * 2
+    await app_playback(sim.pbx, chan, "ccplane/en/welcome")
+    assert chan.variables["PLAYBACKSTATUS"] == "SUCCESS"
