@@ -139,7 +139,8 @@ prompts:
 """
 
 
-def write_configs(directory: Path, store_url: str) -> Path:
+def write_configs(directory: Path, store_url: str, acd_extra: str = "") -> Path:
+    """The suite's configs; ``acd_extra``: more top-level acd.yaml lines."""
     host, port, user, secret = _ami()
     directory.mkdir(parents=True, exist_ok=True)
     values: dict[str, object] = {
@@ -169,7 +170,7 @@ def write_configs(directory: Path, store_url: str) -> Path:
     (directory / "ivr" / "real_menu.yaml").write_text(MENU_SCRIPT)
     (directory / "prompts").mkdir(exist_ok=True)
     (directory / "prompts" / "en.yaml").write_text(MENU_PROMPTS)
-    (directory / "acd.yaml").write_text(fill(ACD_YAML))
+    (directory / "acd.yaml").write_text(fill(ACD_YAML) + acd_extra)
     return directory
 
 
@@ -294,12 +295,21 @@ async def no_live_calls(observer: AsteriskPort) -> bool:
 
 @pytest.fixture
 async def centre(tmp_path: Path, sqlite_url: str) -> AsyncIterator[RealCentre]:
+    async with real_centre(tmp_path, sqlite_url) as running:
+        yield running
+
+
+@contextlib.asynccontextmanager
+async def real_centre(
+    tmp_path: Path, sqlite_url: str, acd_extra: str = ""
+) -> AsyncIterator[RealCentre]:
+    """The ACD on the real Asterisk (``acd_extra``: more acd.yaml lines)."""
     host, port, user, secret = _ami()
     observer = AsteriskPort(AsteriskSettings(host=host, port=port, username=user, secret=secret))
     await observer.start()
     # A run starts from a quiet PBX: a call left over from an earlier run would be adopted.
     await wait_for(lambda: no_live_calls(observer), seconds=30, what="no calls on the PBX")
-    configs = write_configs(tmp_path / "configs", sqlite_url)
+    configs = write_configs(tmp_path / "configs", sqlite_url, acd_extra)
     node = await start_node(configs)
     http = aiohttp.ClientSession()
     centre = RealCentre(node, observer, http, configs, tmp_path / "sipp")
@@ -312,7 +322,9 @@ async def centre(tmp_path: Path, sqlite_url: str) -> AsyncIterator[RealCentre]:
         print(logs(centre))  # shown by pytest when the test failed
         with contextlib.suppress(Exception):
             for call in await observer.list_live_calls():
-                await observer.hangup(call.call_id)
+                # One at a time: a call that went meanwhile must not spare the rest.
+                with contextlib.suppress(Exception):
+                    await observer.hangup(call.call_id)
         await http.close()
         await centre.node.stop()
         await observer.close()

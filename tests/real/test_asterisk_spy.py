@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import pytest
@@ -26,6 +26,7 @@ from pbx.port import SpyMode
 from tests.acd.conftest import SUPPORT_NUMBER, wait_for
 from tests.real import sipp
 from tests.real import test_asterisk_acd as acd_suite
+from tests.real.ami_tap import AmiTap
 from tests.real.rtp import RtpPeer
 from tests.real.test_asterisk_acd import CALLER_IP, RealCentre, _ami, _host_port, _phones
 
@@ -42,61 +43,6 @@ CALLER_HZ, AGENT_HZ, SUPERVISOR_HZ = 600, 1000, 1400
 HEARD = 25  # frames (0.5 s) of a tone that count as "heard"
 
 centre = acd_suite.centre  # the ACD on the real Asterisk (fixture)
-
-
-@dataclass
-class AmiTap:
-    """A second AMI session that keeps every event it is sent (the suite's account: the
-    shipped manager_cc.conf filters apply, as for the ACD)."""
-
-    reader: asyncio.StreamReader
-    writer: asyncio.StreamWriter
-    events: list[dict[str, str]] = field(default_factory=list)
-    task: asyncio.Task[None] | None = None
-
-    @classmethod
-    async def open(cls) -> AmiTap:
-        host, port, user, secret = _ami()
-        reader, writer = await asyncio.open_connection(host, port)
-        await reader.readline()  # banner
-        writer.write(f"Action: Login\r\nUsername: {user}\r\nSecret: {secret}\r\n\r\n".encode())
-        tap = cls(reader, writer)
-        tap.task = asyncio.create_task(tap._read())
-        await tap.wait(lambda m: m.get("Response") == "Success", "login")
-        return tap
-
-    async def _read(self) -> None:
-        message: dict[str, str] = {}
-        while line := await self.reader.readline():
-            text = line.decode(errors="replace").rstrip("\r\n")
-            if text:
-                key, _, value = text.partition(":")
-                message.setdefault(key, value.strip())
-            elif message:
-                self.events.append(message)
-                message = {}
-
-    async def wait(
-        self, match: Callable[[dict[str, str]], bool], what: str, seconds: float = 15
-    ) -> dict[str, str]:
-        def found() -> dict[str, str] | None:
-            return next((m for m in self.events if match(m)), None)
-
-        return await wait_for(found, seconds=seconds, what=what)
-
-    def of(self, name: str, **headers: str) -> list[dict[str, str]]:
-        return [
-            m
-            for m in self.events
-            if m.get("Event") == name and all(m.get(k) == v for k, v in headers.items())
-        ]
-
-    async def close(self) -> None:
-        self.writer.close()
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
 
 
 @dataclass
@@ -147,7 +93,7 @@ async def audio() -> AsyncIterator[Audio]:
 
 @pytest.fixture
 async def tap() -> AsyncIterator[AmiTap]:
-    session = await AmiTap.open()
+    session = await AmiTap.open(*_ami())
     yield session
     await session.close()
 
