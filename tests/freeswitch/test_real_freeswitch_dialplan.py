@@ -3,9 +3,10 @@
 The rings and the served mark the ACD relies on, seen from the port: a ring nobody answers
 goes back to hold, an answered one bridges and leaves the global ``cc_served_<endpoint>``
 (read with ``global_getvar``) naming the caller, a supervisor joins an agent's call, and
-``cc-callback`` rings the customer once the agent answered. Needs what ``test_real_freeswitch_acd.py`` needs (``CC_TEST_FREESWITCH``,
-``dialplan/freeswitch`` installed, the captures' ``default.xml``: ``9999`` and ``6000``
-answer and park, ``park`` parks without answering); no IVR is involved. Callers are
+``cc-callback`` rings the customer once the agent answered. Needs what
+``test_real_freeswitch_acd.py`` needs (``CC_TEST_FREESWITCH``, ``dialplan/freeswitch``
+installed, the captures' ``default.xml``: ``9999`` and ``6000`` answer and park, ``park``
+parks without answering); no IVR is involved. Callers are
 ``originate loopback/cc_hold/ccplane``: their B leg waits in ``cc_hold`` like a tagged call.
 """
 
