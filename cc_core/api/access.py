@@ -51,18 +51,28 @@ def _supervisors(request: web.Request) -> tuple[Supervisor, ...]:
     return tuple(request.app.get(SUPERVISORS_KEY) or ())
 
 
-def _token(request: web.Request, expected: str) -> str:
+def bearer_token(request: web.Request, expected: str) -> str:
+    """The ``Authorization: Bearer`` token (401 naming ``expected`` without one); every route
+    that takes a token reads it here."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AgentError(401, "unauthorized", f"Authorization: expected 'Bearer <{expected}>'")
     return token.strip()
 
 
-def _supervisor(request: web.Request, secret: str, token: str) -> str | None:
-    for supervisor in _supervisors(request):
+def supervisor_holding(
+    supervisors: tuple[Supervisor, ...], secret: str, token: str
+) -> Supervisor | None:
+    """The supervisor whose own token ``token`` is, if any."""
+    for supervisor in supervisors:
         if supervisor_token_valid(secret, supervisor.id, token):
-            return supervisor.id
+            return supervisor
     return None
+
+
+def _supervisor(request: web.Request, secret: str, token: str) -> str | None:
+    found = supervisor_holding(_supervisors(request), secret, token)
+    return None if found is None else found.id
 
 
 def agent_or_supervisor(request: web.Request, agent_id: str) -> Caller:
@@ -70,7 +80,7 @@ def agent_or_supervisor(request: web.Request, agent_id: str) -> Caller:
     secret = _secret(request)
     if secret is None:
         return OPEN
-    token = _token(request, "the agent's or a supervisor's token")
+    token = bearer_token(request, "the agent's or a supervisor's token")
     if token_valid(secret, agent_id, token):
         return Caller(agent_id=agent_id)
     supervisor = _supervisor(request, secret, token)
@@ -86,7 +96,7 @@ def supervisor(request: web.Request) -> Caller:
     secret = _secret(request)
     if secret is None:
         return OPEN
-    token = _token(request, "a supervisor's token")
+    token = bearer_token(request, "a supervisor's token")
     supervisor_id = _supervisor(request, secret, token)
     if supervisor_id is None:
         raise AgentError(403, "forbidden", "the token is no supervisor's")

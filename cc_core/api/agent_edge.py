@@ -36,6 +36,7 @@ from cc_core.acd.agent_quality import (
 from cc_core.acd.agents import AgentError
 from cc_core.acd.lifecycle import Stage
 from cc_core.acd.service import AcdService
+from cc_core.api.access import bearer_token
 from cc_core.api.context import read_context
 from cc_core.store.errors import NotFound
 
@@ -63,11 +64,7 @@ def _bearer(request: web.Request) -> tuple[str, str]:
             "agent endpoints are off: set "
             "api.agent_secret in acd.yaml and give each phone its token",
         )
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise AgentError(401, "unauthorized", "Authorization: expected 'Bearer <agent token>'")
-    return secret, token.strip()
+    return secret, bearer_token(request, "agent token")
 
 
 def _authorised_agent(request: web.Request) -> tuple[AcdService, str]:

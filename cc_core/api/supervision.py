@@ -29,6 +29,7 @@ from cc_core.acd import supervision
 from cc_core.acd.agents import AgentError
 from cc_core.acd.lifecycle import Stage
 from cc_core.acd.service import AcdService
+from cc_core.api.access import bearer_token, supervisor_holding
 from cc_core.config import Supervisor
 from pbx.port import NoSuchCall, PbxError, SpyMode
 
@@ -68,20 +69,17 @@ def _bearer(request: web.Request) -> tuple[str, str]:
             "supervision is off: set api.agent_secret in acd.yaml and give each supervisor "
             "their token (cc-admin supervisor-token)",
         )
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise AgentError(401, "unauthorized", "Authorization: expected 'Bearer <supervisor token>'")
-    return secret, token.strip()
+    return secret, bearer_token(request, "supervisor token")
 
 
 def _token_holder(request: web.Request) -> Supervisor:
     """The supervisor whose token was presented (403 if it is nobody's)."""
     supervisors = _supervisors(request)
     secret, token = _bearer(request)
-    for supervisor in supervisors:
-        if supervision.supervisor_token_valid(secret, supervisor.id, token):
-            return supervisor
-    raise AgentError(403, "forbidden", "the token is no supervisor's")
+    found = supervisor_holding(supervisors, secret, token)
+    if found is None:
+        raise AgentError(403, "forbidden", "the token is no supervisor's")
+    return found
 
 
 async def list_interactions(request: web.Request) -> web.Response:
